@@ -1,0 +1,321 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+var storageErrNotFound = storage.ErrNotFound
+
+var (
+	_ storage.Accounts     = (*Store)(nil)
+	_ storage.APIKeys      = (*Store)(nil)
+	_ storage.Credentials  = (*Store)(nil)
+	_ storage.ConsoleUsers = (*Store)(nil)
+	_ storage.SigningKeys  = (*Store)(nil)
+	_ storage.Audit        = (*Store)(nil)
+	_ storage.Pinger       = (*Store)(nil)
+)
+
+// CreateAccount implements storage.Accounts.
+func (s *Store) CreateAccount(ctx context.Context, n storage.NewAccount) error {
+	a := n.Account
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, auth_version, created_at, upgraded_at) VALUES (?,?,?,?,?)`,
+			a.ID, a.Name, a.AuthVersion, ms(a.CreatedAt), ms(a.UpgradedAt)); err != nil {
+			if isUnique(err) {
+				return fmt.Errorf("account %s: %w", a.ID, storage.ErrAlreadyExists)
+			}
+			return err
+		}
+		k := n.APIKey
+		if _, err := tx.ExecContext(ctx, `INSERT INTO api_keys (hash, account_id, sealed, created_at, retired_at) VALUES (?,?,?,?,0)`,
+			k.Hash, a.ID, k.Sealed, ms(k.CreatedAt)); err != nil {
+			if isUnique(err) {
+				return fmt.Errorf("api key: %w", storage.ErrAlreadyExists)
+			}
+			return err
+		}
+		if c := n.Credential; c != nil {
+			if err := insertCredential(ctx, tx, a.ID, *c); err != nil {
+				return err
+			}
+		}
+		if u := n.ConsoleUser; u != nil {
+			u.AccountID = a.ID
+			if err := insertConsoleUser(ctx, tx, *u); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+func insertCredential(ctx context.Context, tx *sql.Tx, accountID string, c storage.Credential) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO credentials (account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, revoke_at) VALUES (?,?,?,?,?,?,?)`,
+		accountID, c.UserID, c.SecretHash, c.Seed, ms(c.CreatedAt), c.RevokedBeforeMs, ms(c.RevokeAt))
+	if isUnique(err) {
+		return fmt.Errorf("credential: %w", storage.ErrAlreadyExists)
+	}
+	return err
+}
+
+const accountCols = `id, name, auth_version, created_at, upgraded_at`
+
+func scanAccount(row interface{ Scan(...any) error }) (storage.Account, error) {
+	var a storage.Account
+	var created, upgraded int64
+	if err := row.Scan(&a.ID, &a.Name, &a.AuthVersion, &created, &upgraded); err != nil {
+		return a, notFound(err)
+	}
+	a.CreatedAt, a.UpgradedAt = fromMS(created), fromMS(upgraded)
+	return a, nil
+}
+
+// GetAccount implements storage.Accounts.
+func (s *Store) GetAccount(ctx context.Context, id string) (storage.Account, error) {
+	return scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+}
+
+// ListAccounts implements storage.Accounts, ordered by id.
+func (s *Store) ListAccounts(ctx context.Context) ([]storage.Account, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+accountCols+` FROM accounts ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []storage.Account{}
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// DeleteAccount implements storage.Accounts. Every table that holds an
+// account's data references accounts(id) ON DELETE CASCADE, so one delete
+// removes it all in one transaction.
+func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM accounts WHERE id = ?`, id)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// UpgradeAccount implements storage.Accounts.
+func (s *Store) UpgradeAccount(ctx context.Context, id string, c storage.Credential, at time.Time) (storage.Account, error) {
+	var a storage.Account
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		var err error
+		a, err = scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+		if err != nil {
+			return err
+		}
+		if a.AuthVersion == storage.AuthV2 {
+			return fmt.Errorf("account %s is already v2: %w", id, storage.ErrConflict)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE accounts SET auth_version = ?, upgraded_at = ? WHERE id = ?`, storage.AuthV2, ms(at), id); err != nil {
+			return err
+		}
+		a.AuthVersion, a.UpgradedAt = storage.AuthV2, fromMS(ms(at))
+		return insertCredential(ctx, tx, id, c)
+	})
+	return a, err
+}
+
+// RotateAPIKey implements storage.APIKeys.
+func (s *Store) RotateAPIKey(ctx context.Context, k storage.APIKey, retireAt time.Time) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id = ?`, k.AccountID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return storage.ErrNotFound
+		}
+		now := ms(k.CreatedAt)
+		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE account_id = ? AND retired_at != 0 AND retired_at <= ?`, k.AccountID, now); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET retired_at = ? WHERE account_id = ? AND retired_at = 0`, max(ms(retireAt), 1), k.AccountID); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (hash, account_id, sealed, created_at, retired_at) VALUES (?,?,?,?,0)`,
+			k.Hash, k.AccountID, k.Sealed, now)
+		if isUnique(err) {
+			return fmt.Errorf("api key: %w", storage.ErrAlreadyExists)
+		}
+		return err
+	})
+}
+
+func scanKey(row interface{ Scan(...any) error }) (storage.APIKey, error) {
+	var k storage.APIKey
+	var created, retired int64
+	if err := row.Scan(&k.Hash, &k.AccountID, &k.Sealed, &created, &retired); err != nil {
+		return k, notFound(err)
+	}
+	k.CreatedAt, k.RetiredAt = fromMS(created), fromMS(retired)
+	return k, nil
+}
+
+// APIKeyByHash implements storage.APIKeys.
+func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (storage.APIKey, error) {
+	return scanKey(s.r.QueryRowContext(ctx, `SELECT hash, account_id, sealed, created_at, retired_at FROM api_keys WHERE hash = ?`, hash))
+}
+
+// CurrentAPIKey implements storage.APIKeys.
+func (s *Store) CurrentAPIKey(ctx context.Context, accountID string) (storage.APIKey, error) {
+	return scanKey(s.r.QueryRowContext(ctx, `SELECT hash, account_id, sealed, created_at, retired_at FROM api_keys WHERE account_id = ? AND retired_at = 0`, accountID))
+}
+
+const credCols = `account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, revoke_at`
+
+func scanCred(row interface{ Scan(...any) error }) (storage.Credential, error) {
+	var c storage.Credential
+	var created, revokeAt int64
+	if err := row.Scan(&c.AccountID, &c.UserID, &c.SecretHash, &c.Seed, &created, &c.RevokedBeforeMs, &revokeAt); err != nil {
+		return c, notFound(err)
+	}
+	c.CreatedAt, c.RevokeAt = fromMS(created), fromMS(revokeAt)
+	return c, nil
+}
+
+// CredentialByUserID implements storage.Credentials.
+func (s *Store) CredentialByUserID(ctx context.Context, userID string) (storage.Credential, error) {
+	return scanCred(s.r.QueryRowContext(ctx, `SELECT `+credCols+` FROM credentials WHERE user_id = ?`, userID))
+}
+
+// CredentialByAccount implements storage.Credentials.
+func (s *Store) CredentialByAccount(ctx context.Context, accountID string) (storage.Credential, error) {
+	return scanCred(s.r.QueryRowContext(ctx, `SELECT `+credCols+` FROM credentials WHERE account_id = ?`, accountID))
+}
+
+// ReplaceCredential implements storage.Credentials.
+func (s *Store) ReplaceCredential(ctx context.Context, c storage.Credential) error {
+	res, err := s.w.ExecContext(ctx, `UPDATE credentials SET secret_hash = ?, seed = ?, created_at = ?, revoked_before_ms = ?, revoke_at = ? WHERE account_id = ? AND user_id = ?`,
+		c.SecretHash, c.Seed, ms(c.CreatedAt), c.RevokedBeforeMs, ms(c.RevokeAt), c.AccountID, c.UserID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+func insertConsoleUser(ctx context.Context, tx *sql.Tx, u storage.ConsoleUser) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO console_users (account_id, email, password_hash, created_at) VALUES (?,?,?,?)`,
+		u.AccountID, u.Email, u.PasswordHash, ms(u.CreatedAt))
+	if isUnique(err) {
+		return fmt.Errorf("console user %s: %w", u.Email, storage.ErrAlreadyExists)
+	}
+	return err
+}
+
+// CreateConsoleUser implements storage.ConsoleUsers.
+func (s *Store) CreateConsoleUser(ctx context.Context, u storage.ConsoleUser) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id = ?`, u.AccountID).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return storage.ErrNotFound
+		}
+		return insertConsoleUser(ctx, tx, u)
+	})
+}
+
+// GetConsoleUser implements storage.ConsoleUsers.
+func (s *Store) GetConsoleUser(ctx context.Context, accountID, email string) (storage.ConsoleUser, error) {
+	var u storage.ConsoleUser
+	var created int64
+	err := s.r.QueryRowContext(ctx, `SELECT account_id, email, password_hash, created_at FROM console_users WHERE account_id = ? AND email = ?`, accountID, email).
+		Scan(&u.AccountID, &u.Email, &u.PasswordHash, &created)
+	u.CreatedAt = fromMS(created)
+	return u, notFound(err)
+}
+
+// AddSigningKey implements storage.SigningKeys.
+func (s *Store) AddSigningKey(ctx context.Context, k storage.SigningKey) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO signing_keys (kid, alg, private, created_at, signs_from) VALUES (?,?,?,?,?)`,
+		k.KID, k.Alg, k.Private, ms(k.CreatedAt), ms(k.SignsFrom))
+	if isUnique(err) {
+		return fmt.Errorf("signing key %s: %w", k.KID, storage.ErrAlreadyExists)
+	}
+	return err
+}
+
+// ListSigningKeys implements storage.SigningKeys, oldest first.
+func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT kid, alg, private, created_at, signs_from FROM signing_keys ORDER BY signs_from, kid`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []storage.SigningKey{}
+	for rows.Next() {
+		var k storage.SigningKey
+		var created, from int64
+		if err := rows.Scan(&k.KID, &k.Alg, &k.Private, &created, &from); err != nil {
+			return nil, err
+		}
+		k.CreatedAt, k.SignsFrom = fromMS(created), fromMS(from)
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// DeleteSigningKey implements storage.SigningKeys.
+func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
+	res, err := s.w.ExecContext(ctx, `DELETE FROM signing_keys WHERE kid = ?`, kid)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return storage.ErrNotFound
+	}
+	return nil
+}
+
+// AppendAudit implements storage.Audit.
+func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (time, account_id, actor, action, address) VALUES (?,?,?,?,?)`,
+		ms(e.Time), e.AccountID, e.Actor, e.Action, e.Address)
+	return err
+}
+
+// ListAudit implements storage.Audit, newest first.
+func (s *Store) ListAudit(ctx context.Context, accountID string, limit int) ([]storage.AuditEvent, error) {
+	if limit <= 0 {
+		limit = 100
+	}
+	rows, err := s.r.QueryContext(ctx, `SELECT time, account_id, actor, action, address FROM audit_log WHERE account_id = ? ORDER BY seq DESC LIMIT ?`, accountID, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []storage.AuditEvent{}
+	for rows.Next() {
+		var e storage.AuditEvent
+		var t int64
+		if err := rows.Scan(&t, &e.AccountID, &e.Actor, &e.Action, &e.Address); err != nil {
+			return nil, err
+		}
+		e.Time = fromMS(t)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

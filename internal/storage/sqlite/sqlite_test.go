@@ -1,0 +1,44 @@
+package sqlite_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+
+	"github.com/orchestrator/orchestrator/internal/storage/sqlite"
+	"github.com/orchestrator/orchestrator/internal/storage/storagetest"
+)
+
+func open(t *testing.T) storagetest.Backend {
+	t.Helper()
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "orchestrator.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func TestConformance(t *testing.T) { storagetest.Run(t, open) }
+
+func TestReopenKeepsData(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "o.db")
+	s, err := sqlite.Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AppendAudit(ctx, storagetestEvent()); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	s, err = sqlite.Open(ctx, path) // migrations must not run twice
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	got, err := s.ListAudit(ctx, "1", 10)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("after reopen ListAudit = %v, %v; want 1 event", got, err)
+	}
+}

@@ -1,0 +1,265 @@
+package storagetest
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+// t0 is a fixed time with millisecond precision, as backends store it.
+var t0 = time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+
+func newAccount(id string, v2 bool) storage.NewAccount {
+	n := storage.NewAccount{
+		Account: storage.Account{ID: id, Name: "Acct " + id, AuthVersion: storage.AuthV1, CreatedAt: t0},
+		APIKey:  storage.APIKey{AccountID: id, Hash: []byte("hash-" + id), Sealed: []byte("sealed-" + id), CreatedAt: t0},
+	}
+	if v2 {
+		n.Account.AuthVersion = storage.AuthV2
+		n.Credential = &storage.Credential{AccountID: id, UserID: "user-" + id, SecretHash: []byte("secret-" + id), Seed: []byte("seed-" + id), CreatedAt: t0}
+	}
+	return n
+}
+
+func mustCreate(t *testing.T, b Backend, n storage.NewAccount) {
+	t.Helper()
+	if err := b.CreateAccount(context.Background(), n); err != nil {
+		t.Fatalf("CreateAccount(%s): %v", n.Account.ID, err)
+	}
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: err = %v, want %v", what, err, want)
+	}
+}
+
+func testAccounts(t *testing.T, b Backend) {
+	ctx := context.Background()
+	if err := b.Ping(ctx); err != nil {
+		t.Fatalf("Ping: %v", err)
+	}
+	_, err := b.GetAccount(ctx, "1")
+	wantErr(t, "GetAccount(missing)", err, storage.ErrNotFound)
+
+	list, err := b.ListAccounts(ctx)
+	if err != nil || len(list) != 0 {
+		t.Fatalf("ListAccounts(empty) = %v, %v; want [], nil", list, err)
+	}
+
+	mustCreate(t, b, newAccount("200", true))
+	mustCreate(t, b, newAccount("100", false))
+	err = b.CreateAccount(ctx, newAccount("100", false))
+	wantErr(t, "CreateAccount(duplicate id)", err, storage.ErrAlreadyExists)
+
+	dupKey := newAccount("300", false)
+	dupKey.APIKey.Hash = []byte("hash-100")
+	wantErr(t, "CreateAccount(duplicate key hash)", b.CreateAccount(ctx, dupKey), storage.ErrAlreadyExists)
+	_, err = b.GetAccount(ctx, "300")
+	wantErr(t, "GetAccount after failed create (atomic)", err, storage.ErrNotFound)
+
+	got, err := b.GetAccount(ctx, "200")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(newAccount("200", true).Account, got); diff != "" {
+		t.Errorf("GetAccount(200) mismatch (-want +got):\n%s", diff)
+	}
+	list, err = b.ListAccounts(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].ID != "100" || list[1].ID != "200" {
+		t.Errorf("ListAccounts = %+v, want ids [100 200]", list)
+	}
+
+	// Upgrade v1 → v2 creates the credential; a second upgrade conflicts.
+	up := storage.Credential{AccountID: "100", UserID: "user-100", SecretHash: []byte("s"), Seed: []byte("x"), CreatedAt: t0}
+	a, err := b.UpgradeAccount(ctx, "100", up, t0.Add(time.Hour))
+	if err != nil {
+		t.Fatalf("UpgradeAccount: %v", err)
+	}
+	if a.AuthVersion != storage.AuthV2 || !a.UpgradedAt.Equal(t0.Add(time.Hour)) {
+		t.Errorf("UpgradeAccount = %+v, want v2 upgraded at %v", a, t0.Add(time.Hour))
+	}
+	if c, err := b.CredentialByAccount(ctx, "100"); err != nil || c.UserID != "user-100" {
+		t.Errorf("CredentialByAccount after upgrade = %+v, %v", c, err)
+	}
+	_, err = b.UpgradeAccount(ctx, "100", up, t0)
+	wantErr(t, "UpgradeAccount(v2)", err, storage.ErrConflict)
+	_, err = b.UpgradeAccount(ctx, "999", up, t0)
+	wantErr(t, "UpgradeAccount(missing)", err, storage.ErrNotFound)
+
+	wantErr(t, "DeleteAccount(missing)", b.DeleteAccount(ctx, "999"), storage.ErrNotFound)
+	if err := b.DeleteAccount(ctx, "200"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.GetAccount(ctx, "200")
+	wantErr(t, "GetAccount(deleted)", err, storage.ErrNotFound)
+}
+
+func testAPIKeys(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustCreate(t, b, newAccount("1", false))
+	k, err := b.APIKeyByHash(ctx, []byte("hash-1"))
+	if err != nil || k.AccountID != "1" || string(k.Sealed) != "sealed-1" || !k.RetiredAt.IsZero() {
+		t.Fatalf("APIKeyByHash = %+v, %v", k, err)
+	}
+	_, err = b.APIKeyByHash(ctx, []byte("nope"))
+	wantErr(t, "APIKeyByHash(missing)", err, storage.ErrNotFound)
+
+	// Rotate with a grace: the old key is retired in the future.
+	t1 := t0.Add(time.Minute)
+	grace := t1.Add(10 * time.Minute)
+	if err := b.RotateAPIKey(ctx, storage.APIKey{AccountID: "1", Hash: []byte("h2"), Sealed: []byte("s2"), CreatedAt: t1}, grace); err != nil {
+		t.Fatal(err)
+	}
+	old, err := b.APIKeyByHash(ctx, []byte("hash-1"))
+	if err != nil || !old.RetiredAt.Equal(grace) {
+		t.Fatalf("old key after rotate = %+v, %v; want retired at %v", old, err, grace)
+	}
+	cur, err := b.CurrentAPIKey(ctx, "1")
+	if err != nil || string(cur.Hash) != "h2" {
+		t.Fatalf("CurrentAPIKey = %+v, %v; want h2", cur, err)
+	}
+
+	// Rotate at once: h2 retired now; hash-1 (past its grace by then) is dropped.
+	t2 := grace.Add(time.Minute)
+	if err := b.RotateAPIKey(ctx, storage.APIKey{AccountID: "1", Hash: []byte("h3"), Sealed: []byte("s3"), CreatedAt: t2}, t2); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := b.APIKeyByHash(ctx, []byte("h2")); err != nil || !k.RetiredAt.Equal(t2) {
+		t.Errorf("h2 after second rotate = %+v, %v; want retired at %v", k, err, t2)
+	}
+	_, err = b.APIKeyByHash(ctx, []byte("hash-1"))
+	wantErr(t, "expired old key is purged", err, storage.ErrNotFound)
+	if cur, err := b.CurrentAPIKey(ctx, "1"); err != nil || string(cur.Hash) != "h3" {
+		t.Errorf("CurrentAPIKey = %+v, %v; want h3", cur, err)
+	}
+	wantErr(t, "RotateAPIKey(missing account)",
+		b.RotateAPIKey(ctx, storage.APIKey{AccountID: "9", Hash: []byte("h9"), Sealed: []byte("s"), CreatedAt: t2}, t2), storage.ErrNotFound)
+	_, err = b.CurrentAPIKey(ctx, "9")
+	wantErr(t, "CurrentAPIKey(missing)", err, storage.ErrNotFound)
+}
+
+func testCredentials(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustCreate(t, b, newAccount("1", true))
+	c, err := b.CredentialByUserID(ctx, "user-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(*newAccount("1", true).Credential, c); diff != "" {
+		t.Errorf("CredentialByUserID mismatch (-want +got):\n%s", diff)
+	}
+	_, err = b.CredentialByUserID(ctx, "nobody")
+	wantErr(t, "CredentialByUserID(missing)", err, storage.ErrNotFound)
+
+	c.SecretHash, c.Seed, c.RevokedBeforeMs, c.RevokeAt = []byte("new"), []byte("seed2"), 12345, t0.Add(time.Minute)
+	if err := b.ReplaceCredential(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.CredentialByAccount(ctx, "1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(c, got); diff != "" {
+		t.Errorf("after ReplaceCredential (-want +got):\n%s", diff)
+	}
+	c.AccountID = "2"
+	wantErr(t, "ReplaceCredential(missing)", b.ReplaceCredential(ctx, c), storage.ErrNotFound)
+
+	dup := newAccount("2", true)
+	dup.Credential.UserID = "user-1"
+	wantErr(t, "CreateAccount(duplicate user id)", b.CreateAccount(ctx, dup), storage.ErrAlreadyExists)
+}
+
+func testConsoleUsers(t *testing.T, b Backend) {
+	ctx := context.Background()
+	n := newAccount("1", true)
+	n.ConsoleUser = &storage.ConsoleUser{Email: "a@example.com", PasswordHash: "$argon2id$x", CreatedAt: t0}
+	mustCreate(t, b, n)
+	u, err := b.GetConsoleUser(ctx, "1", "a@example.com")
+	if err != nil || u.PasswordHash != "$argon2id$x" || u.AccountID != "1" {
+		t.Fatalf("GetConsoleUser = %+v, %v", u, err)
+	}
+	_, err = b.GetConsoleUser(ctx, "2", "a@example.com")
+	wantErr(t, "GetConsoleUser(other account)", err, storage.ErrNotFound)
+	u2 := storage.ConsoleUser{AccountID: "1", Email: "b@example.com", PasswordHash: "h", CreatedAt: t0}
+	if err := b.CreateConsoleUser(ctx, u2); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "CreateConsoleUser(duplicate)", b.CreateConsoleUser(ctx, u2), storage.ErrAlreadyExists)
+	u2.AccountID = "404"
+	wantErr(t, "CreateConsoleUser(missing account)", b.CreateConsoleUser(ctx, u2), storage.ErrNotFound)
+}
+
+func testSigningKeys(t *testing.T, b Backend) {
+	ctx := context.Background()
+	keys, err := b.ListSigningKeys(ctx)
+	if err != nil || len(keys) != 0 {
+		t.Fatalf("ListSigningKeys(empty) = %v, %v", keys, err)
+	}
+	k1 := storage.SigningKey{KID: "a", Alg: "RS256", Private: []byte("p1"), CreatedAt: t0, SignsFrom: t0}
+	k2 := storage.SigningKey{KID: "b", Alg: "ES256", Private: []byte("p2"), CreatedAt: t0, SignsFrom: t0.Add(time.Minute)}
+	for _, k := range []storage.SigningKey{k2, k1} {
+		if err := b.AddSigningKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wantErr(t, "AddSigningKey(duplicate)", b.AddSigningKey(ctx, k1), storage.ErrAlreadyExists)
+	keys, err = b.ListSigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]storage.SigningKey{k1, k2}, keys); diff != "" {
+		t.Errorf("ListSigningKeys (-want +got):\n%s", diff)
+	}
+	if err := b.DeleteSigningKey(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "DeleteSigningKey(missing)", b.DeleteSigningKey(ctx, "a"), storage.ErrNotFound)
+}
+
+func testAudit(t *testing.T, b Backend) {
+	ctx := context.Background()
+	for i, action := range []string{"api_key.view", "api_key.regenerate"} {
+		e := storage.AuditEvent{Time: t0.Add(time.Duration(i) * time.Second), AccountID: "1", Actor: "a@example.com", Action: action, Address: "127.0.0.1"}
+		if err := b.AppendAudit(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := b.ListAudit(ctx, "1", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[0].Action != "api_key.regenerate" || got[1].Action != "api_key.view" || !got[0].Time.Equal(t0.Add(time.Second)) {
+		t.Errorf("ListAudit = %+v, want newest first", got)
+	}
+	if got, _ := b.ListAudit(ctx, "2", 10); len(got) != 0 {
+		t.Errorf("ListAudit(other) = %+v, want none", got)
+	}
+}
+
+func testDeleteCascades(t *testing.T, b Backend) {
+	ctx := context.Background()
+	n := newAccount("1", true)
+	n.ConsoleUser = &storage.ConsoleUser{Email: "a@example.com", PasswordHash: "h", CreatedAt: t0}
+	mustCreate(t, b, n)
+	if err := b.DeleteAccount(ctx, "1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.APIKeyByHash(ctx, []byte("hash-1"))
+	wantErr(t, "key of deleted account", err, storage.ErrNotFound)
+	_, err = b.CredentialByUserID(ctx, "user-1")
+	wantErr(t, "credential of deleted account", err, storage.ErrNotFound)
+	_, err = b.GetConsoleUser(ctx, "1", "a@example.com")
+	wantErr(t, "console user of deleted account", err, storage.ErrNotFound)
+	// The same id and secrets can be used again.
+	mustCreate(t, b, n)
+}

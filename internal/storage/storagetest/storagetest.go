@@ -1,0 +1,30 @@
+package storagetest
+
+import (
+	"testing"
+
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+// Backend is everything a complete storage backend implements.
+type Backend interface {
+	storage.Accounts
+	storage.APIKeys
+	storage.Credentials
+	storage.ConsoleUsers
+	storage.SigningKeys
+	storage.Audit
+	storage.Pinger
+}
+
+// Run runs the whole suite. open must return a fresh, empty backend for
+// each call; it is called once per subtest.
+func Run(t *testing.T, open func(t *testing.T) Backend) {
+	t.Run("Accounts", func(t *testing.T) { testAccounts(t, open(t)) })
+	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
+	t.Run("Credentials", func(t *testing.T) { testCredentials(t, open(t)) })
+	t.Run("ConsoleUsers", func(t *testing.T) { testConsoleUsers(t, open(t)) })
+	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open(t)) })
+	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
+	t.Run("DeleteCascades", func(t *testing.T) { testDeleteCascades(t, open(t)) })
+}
