@@ -1,0 +1,46 @@
+package fault
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kinds of client-visible failure. Test with errors.Is.
+var (
+	ErrInvalid   = errors.New("invalid request")   // 400
+	ErrTooLarge  = errors.New("request too large") // 413
+	ErrForbidden = errors.New("forbidden")         // 403
+	ErrNotFound  = errors.New("not found")         // 404
+	ErrConflict  = errors.New("conflict")          // 409
+)
+
+// Error is a failure of one Kind whose Msg may be shown to the client.
+type Error struct {
+	Kind error
+	Msg  string
+}
+
+func (e *Error) Error() string { return e.Msg }
+
+// Unwrap returns the kind, so errors.Is(err, fault.ErrInvalid) works.
+func (e *Error) Unwrap() error { return e.Kind }
+
+// Invalid returns an ErrInvalid error with a client-visible message.
+func Invalid(format string, args ...any) error {
+	return &Error{Kind: ErrInvalid, Msg: fmt.Sprintf(format, args...)}
+}
+
+// TooLarge returns an ErrTooLarge error with a client-visible message.
+func TooLarge(format string, args ...any) error {
+	return &Error{Kind: ErrTooLarge, Msg: fmt.Sprintf(format, args...)}
+}
+
+// NotFound returns an ErrNotFound error with a client-visible message.
+func NotFound(format string, args ...any) error {
+	return &Error{Kind: ErrNotFound, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Conflict returns an ErrConflict error with a client-visible message.
+func Conflict(format string, args ...any) error {
+	return &Error{Kind: ErrConflict, Msg: fmt.Sprintf(format, args...)}
+}

@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+// Error is an error with its HTTP response. Message goes to the client,
+// Err only to the log.
+type Error struct {
+	Status  int
+	Code    string // the "error" member (RFC 6749/6750 style); empty → body is {"message"}
+	Message string
+	Header  map[string]string // extra response headers (WWW-Authenticate, Retry-After)
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// HandlerFunc is an HTTP handler that returns its failure instead of
+// writing it; the one mapping in writeError turns it into a response.
+type HandlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+// ServeHTTP implements http.Handler.
+func (h HandlerFunc) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := h(w, r); err != nil {
+		writeError(w, r, err)
+	}
+}
+
+type errorBody struct {
+	Error   string `json:"error,omitempty"`
+	Message string `json:"message"`
+}
+
+// toHTTP is the one mapping from an error to a response.
+func toHTTP(err error) *Error {
+	var he *Error
+	if errors.As(err, &he) {
+		return he
+	}
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		status := http.StatusInternalServerError
+		switch {
+		case errors.Is(fe.Kind, fault.ErrInvalid):
+			status = http.StatusBadRequest
+		case errors.Is(fe.Kind, fault.ErrTooLarge):
+			status = http.StatusRequestEntityTooLarge
+		case errors.Is(fe.Kind, fault.ErrForbidden):
+			status = http.StatusForbidden
+		case errors.Is(fe.Kind, fault.ErrNotFound):
+			status = http.StatusNotFound
+		case errors.Is(fe.Kind, fault.ErrConflict):
+			status = http.StatusConflict
+		}
+		return &Error{Status: status, Message: fe.Msg, Err: err}
+	}
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return &Error{Status: http.StatusRequestEntityTooLarge, Message: "request body too large", Err: err}
+	case errors.Is(err, storage.ErrNotFound):
+		return &Error{Status: http.StatusNotFound, Message: "not found", Err: err}
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return &Error{Status: http.StatusConflict, Message: "already exists", Err: err}
+	case errors.Is(err, storage.ErrConflict):
+		return &Error{Status: http.StatusConflict, Message: "conflict", Err: err}
+	}
+	return &Error{Status: http.StatusInternalServerError, Message: "internal error", Err: err}
+}
+
+// writeError writes err as a JSON error response and logs server faults.
+func writeError(w http.ResponseWriter, r *http.Request, err error) {
+	he := toHTTP(err)
+	if he.Status >= 500 {
+		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", he.Err)
+	}
+	h := w.Header()
+	for k, v := range he.Header {
+		h.Set(k, v)
+	}
+	writeJSON(w, he.Status, errorBody{Error: he.Code, Message: he.Message})
+}
+
+// writeJSON writes v as a JSON response with status.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"message":"internal error"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
+// WriteJSON writes v as a JSON response with status. It is for handlers of
+// other files of this package and for packages mounted on this one.
+func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }
