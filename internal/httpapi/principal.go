@@ -1,0 +1,84 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+)
+
+// Authentication methods of a Principal.
+const (
+	MethodAPIKey = "api_key"
+	MethodToken  = "token"
+)
+
+// Principal is the authenticated caller of an API request.
+type Principal struct {
+	AccountID string // canonical account id (no "le" prefix)
+	Method    string // MethodAPIKey or MethodToken
+	UserID    string // v2 user id (tokens only)
+	TokenUse  string // "access" or "test" (tokens only)
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns ctx carrying p.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	return context.WithValue(ctx, principalKey{}, p)
+}
+
+// PrincipalFrom returns the principal the guard put in ctx.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// ParseAccountID returns the canonical form of an account id as it appears
+// in a path or body: decimal digits (1–20), optionally prefixed with "le".
+func ParseAccountID(s string) (string, bool) {
+	if len(s) > 2 && s[0] == 'l' && s[1] == 'e' {
+		s = s[2:]
+	}
+	if len(s) == 0 || len(s) > 20 {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// Authorize checks that the request's principal may act on the account id
+// named in its path or body (in either form), and returns the canonical id.
+// A mismatch is a 403 in the guard's shape.
+func Authorize(r *http.Request, accountID string) (string, error) {
+	p, ok := PrincipalFrom(r.Context())
+	if !ok {
+		return "", &Error{Status: http.StatusForbidden, Code: "invalid_token", Message: "missing credentials"}
+	}
+	id, ok := ParseAccountID(accountID)
+	if !ok || id != p.AccountID {
+		code := "invalid_token"
+		if p.Method == MethodAPIKey {
+			code = "invalid_api_key"
+		}
+		return "", &Error{Status: http.StatusForbidden, Code: code, Message: "credential does not belong to account " + printable(accountID)}
+	}
+	return id, nil
+}
+
+// printable bounds and cleans an untrusted string for an error message.
+func printable(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	b := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f {
+			r = '?'
+		}
+		b = append(b, r)
+	}
+	return string(b)
+}
