@@ -1,0 +1,418 @@
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/mail"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/internal/secret"
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+// Store is what the service needs from storage.
+type Store interface {
+	storage.Accounts
+	storage.APIKeys
+	storage.Credentials
+	storage.ConsoleUsers
+}
+
+// Service manages accounts and authenticates their credentials.
+type Service struct {
+	store Store
+	keys  *secret.Keys
+	zone  string
+	now   func() time.Time
+	// onRevoke is told when credentials of an account change, so caches
+	// can drop what they remember (set by the composition root).
+	onRevoke func(accountID string)
+}
+
+// New returns a Service. now may be nil (time.Now).
+func New(store Store, keys *secret.Keys, zone string, now func() time.Time) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}}
+}
+
+// OnRevoke sets a function called after an account's key or credentials
+// change or the account is deleted.
+func (s *Service) OnRevoke(fn func(accountID string)) { s.onRevoke = fn }
+
+// Errors of authentication. They carry no detail on purpose.
+var (
+	ErrBadCredentials = errors.New("invalid credentials")
+	ErrBadAPIKey      = errors.New("invalid api key")
+)
+
+// Credentials is a v2 user ID and password.
+type Credentials struct {
+	UserID   string `json:"userId"`
+	Password string `json:"password"`
+}
+
+// ConsoleLogin is a console user's email and (only when generated) password.
+type ConsoleLogin struct {
+	Email    string `json:"email"`
+	Password string `json:"password,omitempty"`
+}
+
+// Account is the operator view of an account, with secrets when they were
+// just created.
+type Account struct {
+	AccountID   string        `json:"accountId"`
+	Name        string        `json:"name"`
+	AuthVersion string        `json:"authVersion"`
+	Zone        string        `json:"zone"`
+	CreatedAt   time.Time     `json:"createdAt"`
+	UpgradedAt  *time.Time    `json:"upgradedAt,omitempty"`
+	APIKey      string        `json:"apiKey,omitempty"`
+	Credentials *Credentials  `json:"credentials,omitempty"`
+	ConsoleUser *ConsoleLogin `json:"consoleUser,omitempty"`
+}
+
+func (s *Service) view(a storage.Account) Account {
+	v := Account{AccountID: a.ID, Name: a.Name, AuthVersion: a.AuthVersion, Zone: s.zone, CreatedAt: a.CreatedAt}
+	if !a.UpgradedAt.IsZero() {
+		t := a.UpgradedAt
+		v.UpgradedAt = &t
+	}
+	return v
+}
+
+// CreateRequest is the operator's request to create an account.
+type CreateRequest struct {
+	Name         string `json:"name"`
+	ID           string `json:"id,omitempty"`
+	AuthVersion  string `json:"authVersion,omitempty"`
+	ConsoleEmail string `json:"consoleEmail,omitempty"`
+}
+
+// ValidID reports whether id is a canonical account id.
+func ValidID(id string) bool {
+	if len(id) == 0 || len(id) > 20 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		if id[i] < '0' || id[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// Create creates an account with its key, credentials (v2) and console
+// user (when an email is given), and returns them with their secrets.
+func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error) {
+	req.Name = strings.TrimSpace(req.Name)
+	if req.Name == "" || utf8.RuneCountInString(req.Name) > 200 {
+		return Account{}, fault.Invalid("name: required, at most 200 characters")
+	}
+	switch req.AuthVersion {
+	case "":
+		req.AuthVersion = storage.AuthV2
+	case storage.AuthV1, storage.AuthV2:
+	default:
+		return Account{}, fault.Invalid("authVersion: must be v1 or v2")
+	}
+	if req.ID != "" {
+		id, ok := strings.CutPrefix(req.ID, "le")
+		if !ok {
+			id = req.ID
+		}
+		if !ValidID(id) {
+			return Account{}, fault.Invalid("id: must be decimal digits (1-20)")
+		}
+		req.ID = id
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	for attempt := 0; ; attempt++ {
+		id := req.ID
+		if id == "" {
+			id = randomID()
+		}
+		n := storage.NewAccount{Account: storage.Account{ID: id, Name: req.Name, AuthVersion: req.AuthVersion, CreatedAt: now}}
+		key := secret.NewAPIKey()
+		n.APIKey = s.apiKeyRecord(id, key, now)
+		out := s.view(n.Account)
+		out.APIKey = key
+		if req.AuthVersion == storage.AuthV2 {
+			c, creds := s.newCredential(id, uuid.NewString(), now)
+			n.Credential = &c
+			out.Credentials = &creds
+		}
+		if req.ConsoleEmail != "" {
+			u, login, err := s.newConsoleUser(id, req.ConsoleEmail, "", now)
+			if err != nil {
+				return Account{}, err
+			}
+			n.ConsoleUser = &u
+			out.ConsoleUser = &login
+		}
+		err := s.store.CreateAccount(ctx, n)
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			if req.ID != "" {
+				return Account{}, fault.Conflict("account %s already exists", req.ID)
+			}
+			if attempt < 5 {
+				continue
+			}
+		}
+		if err != nil {
+			return Account{}, err
+		}
+		return out, nil
+	}
+}
+
+// randomID returns an 8-digit account id that does not start with 0.
+func randomID() string {
+	n, _ := rand.Int(rand.Reader, big.NewInt(90_000_000))
+	return fmt.Sprint(10_000_000 + n.Int64())
+}
+
+func (s *Service) apiKeyRecord(accountID, key string, now time.Time) storage.APIKey {
+	return storage.APIKey{AccountID: accountID, Hash: s.keys.Hash("apikey", key), Sealed: s.keys.Seal([]byte(key), "apikey:"+accountID), CreatedAt: now}
+}
+
+func (s *Service) newCredential(accountID, userID string, now time.Time) (storage.Credential, Credentials) {
+	seed := secret.Random(16)
+	pw := s.keys.Password(userID, seed)
+	c := storage.Credential{AccountID: accountID, UserID: userID, SecretHash: s.keys.Hash("password:"+userID, pw), Seed: seed, CreatedAt: now}
+	return c, Credentials{UserID: userID, Password: pw}
+}
+
+func (s *Service) newConsoleUser(accountID, email, password string, now time.Time) (storage.ConsoleUser, ConsoleLogin, error) {
+	addr, err := mail.ParseAddress(email)
+	if err != nil || addr.Address != email || len(email) > 254 {
+		return storage.ConsoleUser{}, ConsoleLogin{}, fault.Invalid("consoleEmail: not a valid email address")
+	}
+	email = strings.ToLower(email)
+	login := ConsoleLogin{Email: email}
+	if password == "" {
+		password = secret.NewToken(18)
+		login.Password = password
+	} else if utf8.RuneCountInString(password) < 12 || len(password) > 1024 {
+		return storage.ConsoleUser{}, ConsoleLogin{}, fault.Invalid("password: at least 12 characters")
+	}
+	return storage.ConsoleUser{AccountID: accountID, Email: email, PasswordHash: secret.HashHumanPassword(password), CreatedAt: now}, login, nil
+}
+
+// Get returns an account without secrets.
+func (s *Service) Get(ctx context.Context, id string) (Account, error) {
+	a, err := s.store.GetAccount(ctx, id)
+	if err != nil {
+		return Account{}, err
+	}
+	return s.view(a), nil
+}
+
+// Record returns the stored account record.
+func (s *Service) Record(ctx context.Context, id string) (storage.Account, error) {
+	return s.store.GetAccount(ctx, id)
+}
+
+// List returns every account without secrets.
+func (s *Service) List(ctx context.Context) ([]Account, error) {
+	as, err := s.store.ListAccounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Account, len(as))
+	for i, a := range as {
+		out[i] = s.view(a)
+	}
+	return out, nil
+}
+
+// Delete deletes an account and everything it owns.
+func (s *Service) Delete(ctx context.Context, id string) error {
+	if err := s.store.DeleteAccount(ctx, id); err != nil {
+		return err
+	}
+	s.onRevoke(id)
+	return nil
+}
+
+// Upgrade turns a v1 account into v2 and returns it with its new
+// credentials. Its v1 key keeps working until the v1 sunset.
+func (s *Service) Upgrade(ctx context.Context, id string) (Account, error) {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	c, creds := s.newCredential(id, uuid.NewString(), now)
+	a, err := s.store.UpgradeAccount(ctx, id, c, now)
+	if errors.Is(err, storage.ErrConflict) {
+		return Account{}, fault.Conflict("account %s is already v2", id)
+	}
+	if err != nil {
+		return Account{}, err
+	}
+	out := s.view(a)
+	out.Credentials = &creds
+	return out, nil
+}
+
+// RegenerateAPIKey replaces the account's v1 key. The previous key stops
+// working at once, or after grace.
+func (s *Service) RegenerateAPIKey(ctx context.Context, id string, grace time.Duration) (string, error) {
+	if grace < 0 || grace > 30*24*time.Hour {
+		return "", fault.Invalid("grace: between 0 and 720h")
+	}
+	now := s.now().UTC().Truncate(time.Millisecond)
+	key := secret.NewAPIKey()
+	if err := s.store.RotateAPIKey(ctx, s.apiKeyRecord(id, key, now), now.Add(grace)); err != nil {
+		return "", err
+	}
+	s.onRevoke(id)
+	return key, nil
+}
+
+// RegeneratePassword replaces the password of a v2 account (same user ID)
+// and revokes every token issued before now, at once or after grace.
+func (s *Service) RegeneratePassword(ctx context.Context, id string, grace time.Duration) (Credentials, error) {
+	if grace < 0 || grace > 30*24*time.Hour {
+		return Credentials{}, fault.Invalid("grace: between 0 and 720h")
+	}
+	old, err := s.store.CredentialByAccount(ctx, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		if _, aerr := s.store.GetAccount(ctx, id); aerr != nil {
+			return Credentials{}, aerr
+		}
+		return Credentials{}, fault.Conflict("account %s is v1 and has no credentials", id)
+	}
+	if err != nil {
+		return Credentials{}, err
+	}
+	now := s.now().UTC()
+	c, creds := s.newCredential(id, old.UserID, now.Truncate(time.Millisecond))
+	c.RevokedBeforeMs = max(now.UnixMilli(), old.RevokedBeforeMs)
+	c.RevokeAt = now.Add(grace).Truncate(time.Millisecond)
+	if err := s.store.ReplaceCredential(ctx, c); err != nil {
+		return Credentials{}, err
+	}
+	s.onRevoke(id)
+	return creds, nil
+}
+
+// AddConsoleUser adds a console user; a generated password is returned
+// when password is empty.
+func (s *Service) AddConsoleUser(ctx context.Context, accountID, email, password string) (ConsoleLogin, error) {
+	u, login, err := s.newConsoleUser(accountID, email, password, s.now().UTC().Truncate(time.Millisecond))
+	if err != nil {
+		return ConsoleLogin{}, err
+	}
+	if err := s.store.CreateConsoleUser(ctx, u); err != nil {
+		if errors.Is(err, storage.ErrAlreadyExists) {
+			return ConsoleLogin{}, fault.Conflict("console user %s already exists", email)
+		}
+		return ConsoleLogin{}, err
+	}
+	return login, nil
+}
+
+// APIKeyPrincipal is what an authenticated v1 key says about its account.
+type APIKeyPrincipal struct {
+	Account storage.Account
+}
+
+// AuthenticateAPIKey returns the account of a v1 key that is current or in
+// its grace period. Malformed keys are refused before any lookup.
+func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (storage.Account, error) {
+	if !secret.WellFormedAPIKey(key) {
+		return storage.Account{}, ErrBadAPIKey
+	}
+	k, err := s.store.APIKeyByHash(ctx, s.keys.Hash("apikey", key))
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Account{}, ErrBadAPIKey
+	}
+	if err != nil {
+		return storage.Account{}, err
+	}
+	if !k.RetiredAt.IsZero() && !s.now().Before(k.RetiredAt) {
+		return storage.Account{}, ErrBadAPIKey
+	}
+	a, err := s.store.GetAccount(ctx, k.AccountID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return storage.Account{}, ErrBadAPIKey
+	}
+	return a, err
+}
+
+// dummyHash stands in for the stored hash of an unknown user, so unknown
+// users and wrong passwords take the same time.
+var dummyHash = make([]byte, 32)
+
+// AuthenticateClient checks a v2 user ID and password and returns the
+// credential. Unknown user and wrong password take the same time and
+// return the same error.
+func (s *Service) AuthenticateClient(ctx context.Context, userID, password string) (storage.Credential, error) {
+	if len(userID) > 128 || len(password) > 256 {
+		// Still hash once so that timing does not depend on the reason.
+		secret.Equal(s.keys.Hash("password:", password[:min(len(password), 256)]), dummyHash)
+		return storage.Credential{}, ErrBadCredentials
+	}
+	c, err := s.store.CredentialByUserID(ctx, userID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return storage.Credential{}, err
+	}
+	want := c.SecretHash
+	if err != nil {
+		want = dummyHash
+	}
+	got := s.keys.Hash("password:"+userID, password)
+	if !secret.Equal(got, want) || err != nil {
+		return storage.Credential{}, ErrBadCredentials
+	}
+	return c, nil
+}
+
+// Credential returns the credential of a user ID (for token verification).
+func (s *Service) Credential(ctx context.Context, userID string) (storage.Credential, error) {
+	return s.store.CredentialByUserID(ctx, userID)
+}
+
+// Reveal returns the account's current v1 key and, for v2 accounts, its
+// credentials, for the console.
+func (s *Service) Reveal(ctx context.Context, accountID string) (apiKey string, creds *Credentials, err error) {
+	k, err := s.store.CurrentAPIKey(ctx, accountID)
+	if err != nil {
+		return "", nil, err
+	}
+	raw, err := s.keys.Open(k.Sealed, "apikey:"+accountID)
+	if err != nil {
+		return "", nil, fmt.Errorf("open api key of %s: %w", accountID, err)
+	}
+	c, err := s.store.CredentialByAccount(ctx, accountID)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return string(raw), nil, nil
+	case err != nil:
+		return "", nil, err
+	}
+	return string(raw), &Credentials{UserID: c.UserID, Password: s.keys.Password(c.UserID, c.Seed)}, nil
+}
+
+// AuthenticateConsole checks a console user's password (argon2id). Unknown
+// users take the same time.
+func (s *Service) AuthenticateConsole(ctx context.Context, accountID, email, password string) (storage.ConsoleUser, error) {
+	u, err := s.store.GetConsoleUser(ctx, accountID, strings.ToLower(email))
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return storage.ConsoleUser{}, err
+	}
+	hash := u.PasswordHash
+	if err != nil {
+		hash = secret.DummyHumanHash
+	}
+	if !secret.CheckHumanPassword(hash, password) || err != nil {
+		return storage.ConsoleUser{}, ErrBadCredentials
+	}
+	return u, nil
+}

@@ -1,0 +1,315 @@
+package cli
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// OperatorFlags locate the server and the operator token.
+type OperatorFlags struct {
+	URL            string `name:"url" env:"ORCH_URL" default:"http://127.0.0.1:8080" help:"Server URL."`
+	AdminToken     string `name:"admin-token" env:"ORCH_ADMIN_TOKEN" help:"Operator token."`
+	AdminTokenFile string `name:"admin-token-file" env:"ORCH_ADMIN_TOKEN_FILE" help:"File holding the operator token (default: <ORCH_DATA or ./data>/admin.token)."`
+}
+
+func (o OperatorFlags) token() (string, error) {
+	if o.AdminToken != "" {
+		return o.AdminToken, nil
+	}
+	file := o.AdminTokenFile
+	if file == "" {
+		dir := os.Getenv("ORCH_DATA")
+		if dir == "" {
+			dir = "data"
+		}
+		file = filepath.Join(dir, "admin.token")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("operator token: give --admin-token, ORCH_ADMIN_TOKEN or --admin-token-file (%v)", err)
+	}
+	return strings.TrimSpace(string(b)), nil
+}
+
+// call sends an operator API request and returns the raw JSON answer.
+func (o OperatorFlags) call(g *Globals, method, path string, body any) ([]byte, error) {
+	tok, err := o.token()
+	if err != nil {
+		return nil, err
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, err
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(g.Ctx, method, strings.TrimRight(o.URL, "/")+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	client := &http.Client{Timeout: 30 * time.Second}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 32<<20))
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode >= 300 {
+		var e struct{ Error, Message string }
+		if json.Unmarshal(b, &e) == nil && e.Message != "" {
+			return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, e.Message)
+		}
+		return nil, fmt.Errorf("%s %s: %s", method, path, resp.Status)
+	}
+	return b, nil
+}
+
+// printJSON writes raw API JSON as is (--json).
+func printJSON(g *Globals, raw []byte) error {
+	raw = bytes.TrimSpace(raw)
+	_, err := fmt.Fprintf(g.Stdout, "%s\n", raw)
+	return err
+}
+
+type accountView struct {
+	AccountID   string    `json:"accountId"`
+	Name        string    `json:"name"`
+	AuthVersion string    `json:"authVersion"`
+	Zone        string    `json:"zone"`
+	CreatedAt   time.Time `json:"createdAt"`
+	APIKey      string    `json:"apiKey"`
+	Credentials *struct {
+		UserID   string `json:"userId"`
+		Password string `json:"password"`
+	} `json:"credentials"`
+	ConsoleUser *struct {
+		Email    string `json:"email"`
+		Password string `json:"password"`
+	} `json:"consoleUser"`
+}
+
+func printAccount(g *Globals, raw []byte) error {
+	if g.JSON {
+		return printJSON(g, raw)
+	}
+	var a accountView
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintf(w, "Account:\t%s\nName:\t%s\nAuth version:\t%s\nZone:\t%s\nCreated:\t%s\n", a.AccountID, a.Name, a.AuthVersion, a.Zone, a.CreatedAt.Format(time.RFC3339))
+	if a.APIKey != "" {
+		fmt.Fprintf(w, "v1 API key:\t%s\n", a.APIKey)
+	}
+	if c := a.Credentials; c != nil {
+		fmt.Fprintf(w, "v2 user ID:\t%s\nv2 password:\t%s\n", c.UserID, c.Password)
+	}
+	if u := a.ConsoleUser; u != nil {
+		fmt.Fprintf(w, "Console user:\t%s\n", u.Email)
+		if u.Password != "" {
+			fmt.Fprintf(w, "Console password:\t%s\n", u.Password)
+		}
+	}
+	return w.Flush()
+}
+
+// AccountCmd groups the account commands.
+type AccountCmd struct {
+	Create             AccountCreateCmd      `cmd:"" help:"Create an account (v2 unless --v1-only).\n\nExample: orchestrator account create --name Acme --json"`
+	List               AccountListCmd        `cmd:"" help:"List accounts.\n\nExample: orchestrator account list"`
+	Show               AccountShowCmd        `cmd:"" help:"Show an account.\n\nExample: orchestrator account show 67005361"`
+	Delete             AccountDeleteCmd      `cmd:"" help:"Delete an account and everything it owns.\n\nExample: orchestrator account delete 67005361"`
+	Upgrade            AccountUpgradeCmd     `cmd:"" help:"Upgrade a v1 account to v2 and print its new credentials.\n\nExample: orchestrator account upgrade 67005361"`
+	RegenerateKey      RegenerateKeyCmd      `cmd:"" name:"regenerate-key" help:"Replace the v1 API key; the old one stops working at once (or after --grace).\n\nExample: orchestrator account regenerate-key 67005361 --grace 10m"`
+	RegeneratePassword RegeneratePasswordCmd `cmd:"" name:"regenerate-password" help:"Replace the v2 password and revoke earlier tokens (at once or after --grace).\n\nExample: orchestrator account regenerate-password 67005361"`
+}
+
+// AccountCreateCmd creates an account.
+type AccountCreateCmd struct {
+	OperatorFlags
+	Name         string `required:"" help:"Account name."`
+	ID           string `name:"id" help:"Account id (decimal digits; default: generated)."`
+	V1Only       bool   `name:"v1-only" help:"Create a v1 account (API key only)."`
+	ConsoleEmail string `name:"console-email" help:"Also create a console user with this email."`
+}
+
+// Run runs the command.
+func (c *AccountCreateCmd) Run(g *Globals) error {
+	body := map[string]string{"name": c.Name, "authVersion": "v2"}
+	if c.V1Only {
+		body["authVersion"] = "v1"
+	}
+	if c.ID != "" {
+		body["id"] = c.ID
+	}
+	if c.ConsoleEmail != "" {
+		body["consoleEmail"] = c.ConsoleEmail
+	}
+	raw, err := c.call(g, "POST", "/admin/v1/accounts", body)
+	if err != nil {
+		return err
+	}
+	return printAccount(g, raw)
+}
+
+// AccountListCmd lists accounts.
+type AccountListCmd struct{ OperatorFlags }
+
+// Run runs the command.
+func (c *AccountListCmd) Run(g *Globals) error {
+	raw, err := c.call(g, "GET", "/admin/v1/accounts", nil)
+	if err != nil || g.JSON {
+		if err == nil {
+			err = printJSON(g, raw)
+		}
+		return err
+	}
+	var as []accountView
+	if err := json.Unmarshal(raw, &as); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w, "ACCOUNT\tNAME\tAUTH\tZONE\tCREATED")
+	for _, a := range as {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", a.AccountID, a.Name, a.AuthVersion, a.Zone, a.CreatedAt.Format(time.RFC3339))
+	}
+	return w.Flush()
+}
+
+// AccountIDArg names one account.
+type AccountIDArg struct {
+	OperatorFlags
+	ID string `arg:"" help:"Account id (le prefix accepted)."`
+}
+
+func (a AccountIDArg) path() string { return "/admin/v1/accounts/" + a.ID }
+
+// AccountShowCmd shows an account.
+type AccountShowCmd struct{ AccountIDArg }
+
+// Run runs the command.
+func (c *AccountShowCmd) Run(g *Globals) error {
+	raw, err := c.call(g, "GET", c.path(), nil)
+	if err != nil {
+		return err
+	}
+	return printAccount(g, raw)
+}
+
+// AccountDeleteCmd deletes an account.
+type AccountDeleteCmd struct{ AccountIDArg }
+
+// Run runs the command.
+func (c *AccountDeleteCmd) Run(g *Globals) error {
+	if _, err := c.call(g, "DELETE", c.path(), nil); err != nil {
+		return err
+	}
+	if g.JSON {
+		return nil
+	}
+	_, err := fmt.Fprintf(g.Stdout, "Deleted account %s\n", c.ID)
+	return err
+}
+
+// AccountUpgradeCmd upgrades a v1 account to v2.
+type AccountUpgradeCmd struct{ AccountIDArg }
+
+// Run runs the command.
+func (c *AccountUpgradeCmd) Run(g *Globals) error {
+	raw, err := c.call(g, "POST", c.path()+"/upgrade", nil)
+	if err != nil {
+		return err
+	}
+	return printAccount(g, raw)
+}
+
+// RegenerateFlags are the flags of the regenerate commands.
+type RegenerateFlags struct {
+	AccountIDArg
+	Grace time.Duration `help:"Keep the old key (or earlier tokens) working this long."`
+}
+
+func (c RegenerateFlags) run(g *Globals, suffix string) error {
+	body := map[string]string{}
+	if c.Grace > 0 {
+		body["grace"] = c.Grace.String()
+	}
+	raw, err := c.call(g, "POST", c.path()+suffix, body)
+	if err != nil || g.JSON {
+		if err == nil {
+			err = printJSON(g, raw)
+		}
+		return err
+	}
+	var v struct{ APIKey, UserID, Password string }
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	if v.APIKey != "" {
+		_, err = fmt.Fprintf(g.Stdout, "v1 API key: %s\n", v.APIKey)
+	} else {
+		_, err = fmt.Fprintf(g.Stdout, "v2 user ID: %s\nv2 password: %s\n", v.UserID, v.Password)
+	}
+	return err
+}
+
+// RegenerateKeyCmd replaces the v1 API key.
+type RegenerateKeyCmd struct{ RegenerateFlags }
+
+// Run runs the command.
+func (c *RegenerateKeyCmd) Run(g *Globals) error { return c.run(g, "/api-key/regenerate") }
+
+// RegeneratePasswordCmd replaces the v2 password.
+type RegeneratePasswordCmd struct{ RegenerateFlags }
+
+// Run runs the command.
+func (c *RegeneratePasswordCmd) Run(g *Globals) error { return c.run(g, "/credentials/regenerate") }
+
+// KeysCmd groups signing key commands.
+type KeysCmd struct {
+	Rotate KeysRotateCmd `cmd:"" help:"Add a new signing key: published in the JWKS at once, signing after --delay.\n\nExample: orchestrator keys rotate --delay 5m"`
+}
+
+// KeysRotateCmd rotates the signing key.
+type KeysRotateCmd struct {
+	OperatorFlags
+	Delay time.Duration `default:"5m" help:"How long the new key is published before it signs (JWKS caches must see it first)."`
+}
+
+// Run runs the command.
+func (c *KeysRotateCmd) Run(g *Globals) error {
+	raw, err := c.call(g, "POST", "/admin/v1/keys/rotate", map[string]string{"delay": c.Delay.String()})
+	if err != nil || g.JSON {
+		if err == nil {
+			err = printJSON(g, raw)
+		}
+		return err
+	}
+	var v struct {
+		KID       string    `json:"kid"`
+		Alg       string    `json:"alg"`
+		SignsFrom time.Time `json:"signsFrom"`
+	}
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(g.Stdout, "New %s key %s is published; it signs from %s\n", v.Alg, v.KID, v.SignsFrom.Format(time.RFC3339))
+	return err
+}

@@ -1,0 +1,23 @@
+package cli
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/orchestrator/orchestrator/internal/config"
+	"github.com/orchestrator/orchestrator/internal/server"
+)
+
+// ServeCmd runs a zone server.
+type ServeCmd struct {
+	config.Serve `embed:""`
+}
+
+// Run runs the server until SIGINT/SIGTERM (the context from main).
+func (c *ServeCmd) Run(g *Globals) error {
+	var level slog.Level
+	level.UnmarshalText([]byte(c.LogLevel))
+	c.AdminToken, c.SecretKey = os.Getenv("ORCH_ADMIN_TOKEN"), os.Getenv("ORCH_SECRET_KEY")
+	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	return server.Run(g.Ctx, c.Serve, server.Deps{Log: log})
+}

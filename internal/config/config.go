@@ -1,0 +1,97 @@
+package config
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Serve is the configuration of one zone server.
+type Serve struct {
+	Addr              string        `name:"addr" env:"ORCH_ADDR" default:"127.0.0.1:8080" help:"Address to listen on."`
+	Data              string        `name:"data" env:"ORCH_DATA" default:"./data" help:"Directory of the embedded store and generated secrets."`
+	Zone              string        `name:"zone" env:"ORCH_ZONE" default:"z1" enum:"z1,z2,z3" help:"Zone served: z1 (AMERICAS), z2 (EMEA), z3 (APAC)."`
+	PublicURL         string        `name:"public-url" env:"ORCH_PUBLIC_URL" help:"Public base URL, the token issuer (default http://<addr>)."`
+	TokenTTL          time.Duration `name:"token-ttl" env:"ORCH_TOKEN_TTL" default:"24h" help:"Lifetime of v2 access tokens."`
+	V1Sunset          string        `name:"v1-sunset" env:"ORCH_V1_SUNSET" help:"RFC 3339 date after which v1 API keys of v2 accounts stop working."`
+	PostgresURL       string        `name:"postgres-url" env:"ORCH_POSTGRES_URL" help:"PostgreSQL URL for scale-out (not available yet)."`
+	RedisURL          string        `name:"redis-url" env:"ORCH_REDIS_URL" help:"Redis URL for scale-out (not available yet)."`
+	TLSCert           string        `name:"tls-cert" env:"ORCH_TLS_CERT" help:"TLS certificate file (serve HTTPS)." type:"path"`
+	TLSKey            string        `name:"tls-key" env:"ORCH_TLS_KEY" help:"TLS private key file." type:"path"`
+	AuthFailureStatus int           `name:"auth-failure-status" env:"ORCH_AUTH_FAILURE_STATUS" default:"403" enum:"401,403" help:"Status for missing or invalid API credentials (403 as LivePerson does; 401 for strict RFC 6750)."`
+	SigningAlg        string        `name:"signing-alg" env:"ORCH_SIGNING_ALG" default:"RS256" enum:"RS256,ES256,EdDSA" help:"Algorithm of newly generated token signing keys."`
+	// AdminToken is ORCH_ADMIN_TOKEN (else <data>/admin.token). Secrets
+	// are read from the environment only, never from flags, which other
+	// users of the machine can see.
+	AdminToken string `kong:"-"`
+	// SecretKey is ORCH_SECRET_KEY (else <data>/secret.key).
+	SecretKey string `kong:"-"`
+	LogLevel  string `name:"log-level" env:"ORCH_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level."`
+}
+
+// Defaults returns the configuration with every default applied, as the
+// CLI would produce it with no flags.
+func Defaults() Serve {
+	return Serve{Addr: "127.0.0.1:8080", Data: "./data", Zone: "z1", TokenTTL: 24 * time.Hour,
+		AuthFailureStatus: 403, SigningAlg: "RS256", LogLevel: "info"}
+}
+
+// Sunset parses V1Sunset: an RFC 3339 date ("2027-01-31", midnight UTC) or
+// date-time. Zero when unset.
+func (c Serve) Sunset() (time.Time, error) {
+	if c.V1Sunset == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.RFC3339, c.V1Sunset); err == nil {
+		return t, nil
+	}
+	t, err := time.Parse(time.DateOnly, c.V1Sunset)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--v1-sunset %q: want an RFC 3339 date (2027-01-31) or date-time", c.V1Sunset)
+	}
+	return t, nil
+}
+
+// Issuer returns the public URL without a trailing slash.
+func (c Serve) Issuer() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	scheme := "http"
+	if c.TLSCert != "" {
+		scheme = "https"
+	}
+	return scheme + "://" + c.Addr
+}
+
+// Validate checks the configuration.
+func (c Serve) Validate() error {
+	switch c.Zone {
+	case "z1", "z2", "z3":
+	default:
+		return fmt.Errorf("--zone %q: want z1, z2 or z3", c.Zone)
+	}
+	if c.TokenTTL <= 0 {
+		return fmt.Errorf("--token-ttl must be positive")
+	}
+	if _, err := c.Sunset(); err != nil {
+		return err
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return fmt.Errorf("--tls-cert and --tls-key go together")
+	}
+	if c.PublicURL != "" {
+		u, err := url.Parse(c.PublicURL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("--public-url %q: want an http(s) URL", c.PublicURL)
+		}
+	}
+	if c.PostgresURL != "" || c.RedisURL != "" {
+		return fmt.Errorf("--postgres-url and --redis-url: the scale-out backends are not available in this version; omit them to use the embedded store")
+	}
+	if c.AuthFailureStatus != 401 && c.AuthFailureStatus != 403 {
+		return fmt.Errorf("--auth-failure-status: want 401 or 403")
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/internal/tokens"
+)
+
+// authFailure is the guard's refusal: 403 by default (the documented
+// signal for clients to log in again), 401 with --auth-failure-status 401.
+func (s *Server) authFailure(code, msg string, err error) *Error {
+	e := &Error{Status: s.AuthFailureStatus, Code: code, Message: msg, Err: err}
+	if code == "invalid_token" {
+		// RFC 6750 §3.
+		e.Header = map[string]string{"WWW-Authenticate": `Bearer realm="orchestrator", error="invalid_token"`}
+	}
+	return e
+}
+
+// guardV1 authenticates the maven-api-key header for the account named in
+// the path, then calls h with the principal in the context.
+func (s *Server) guardV1(h http.Handler) http.Handler {
+	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		key := r.Header.Get("maven-api-key")
+		if key == "" {
+			return s.authFailure("invalid_api_key", "missing maven-api-key header", nil)
+		}
+		acct, err := s.Accounts.AuthenticateAPIKey(r.Context(), key)
+		if errors.Is(err, accounts.ErrBadAPIKey) {
+			return s.authFailure("invalid_api_key", "unknown or retired API key", err)
+		}
+		if err != nil {
+			return err
+		}
+		id, ok := ParseAccountID(r.PathValue("a"))
+		if !ok || id != acct.ID {
+			return &Error{Status: http.StatusForbidden, Code: "invalid_api_key", Message: "API key does not belong to account " + printable(r.PathValue("a"))}
+		}
+		if acct.AuthVersion == storage.AuthV2 {
+			// v1 is deprecated for accounts on v2 (RFC 9745, RFC 8594).
+			since := acct.UpgradedAt
+			if since.IsZero() {
+				since = acct.CreatedAt
+			}
+			w.Header().Set("Deprecation", "@"+itoa(since.Unix()))
+			if !s.V1Sunset.IsZero() {
+				if !s.Now().Before(s.V1Sunset) {
+					return s.authFailure("invalid_api_key", "v1 API keys of v2 accounts were retired on "+s.V1Sunset.UTC().Format(time.RFC3339)+"; use v2 credentials", nil)
+				}
+				w.Header().Set("Sunset", s.V1Sunset.UTC().Format(http.TimeFormat))
+			}
+		}
+		ctx := WithPrincipal(r.Context(), Principal{AccountID: acct.ID, Method: MethodAPIKey})
+		h.ServeHTTP(w, r.WithContext(ctx))
+		return nil
+	})
+}
+
+// BearerToken extracts a v2 token from ?access_token=, "Authorization:
+// Bearer <JWT>" or a bare "Authorization: <JWT>" (SPEC §4).
+func BearerToken(r *http.Request) (string, bool) {
+	if t := r.URL.Query().Get("access_token"); t != "" {
+		return t, true
+	}
+	return tokenFromHeader(r.Header.Get("Authorization"))
+}
+
+func tokenFromHeader(h string) (string, bool) {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return "", false
+	}
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		h = strings.TrimSpace(h[7:])
+	} else if strings.ContainsAny(h, " \t") {
+		return "", false // another scheme, such as Basic
+	}
+	return h, h != ""
+}
+
+// guardV2 authenticates a v2 token and puts the principal in the context.
+// The handler checks the account in its path or body with Authorize.
+func (s *Server) guardV2(h HandlerFunc) http.Handler {
+	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		raw, ok := BearerToken(r)
+		if !ok {
+			return s.authFailure("invalid_token", "missing access token", nil)
+		}
+		cl, err := s.Tokens.Verify(r.Context(), raw)
+		if errors.Is(err, tokens.ErrInvalid) || errors.Is(err, tokens.ErrRevoked) {
+			return s.authFailure("invalid_token", "invalid, expired or revoked access token", err)
+		}
+		if err != nil {
+			return err
+		}
+		ctx := WithPrincipal(r.Context(), Principal{AccountID: cl.Name, Method: MethodToken, UserID: cl.Subject, TokenUse: cl.TokenUse})
+		return h(w, r.WithContext(ctx))
+	})
+}
+
+func itoa(v int64) string {
+	if v == 0 {
+		return "0"
+	}
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	var b [20]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
+}

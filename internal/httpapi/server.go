@@ -1,0 +1,112 @@
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/ccs"
+	"github.com/orchestrator/orchestrator/internal/metrics"
+	"github.com/orchestrator/orchestrator/internal/nextactions"
+	"github.com/orchestrator/orchestrator/internal/ratelimit"
+	"github.com/orchestrator/orchestrator/internal/tokens"
+)
+
+// Server holds what the HTTP API needs. The composition root fills it.
+type Server struct {
+	Zone        string
+	Issuer      string // public URL
+	Accounts    *accounts.Service
+	Tokens      *tokens.Service
+	CCS         *ccs.Service
+	NextActions *nextactions.Service
+	Metrics     *metrics.Metrics
+	Log         *slog.Logger
+	Now         func() time.Time
+	// Ready reports whether the store answers (/readyz).
+	Ready func(ctx context.Context) error
+	// AdminToken authenticates the operator API (constant-time compare).
+	AdminToken string
+	// AuthFailureStatus is 403 (default) or 401 for missing or invalid
+	// API credentials.
+	AuthFailureStatus int
+	// V1Sunset, when set, is when v1 keys of v2 accounts stop working.
+	V1Sunset time.Time
+	// UserLimiter and AddrLimiter count failed logins per user ID and per
+	// client address.
+	UserLimiter, AddrLimiter *ratelimit.Limiter
+	// Console, when set, serves /console/ (the browser mux, with its own
+	// CSRF and CSP, kept apart from the API).
+	Console http.Handler
+	// MaxBodyBytes caps request bodies (default 1 MiB).
+	MaxBodyBytes int64
+}
+
+// Handler returns the root handler with every route and middleware.
+func (s *Server) Handler() http.Handler {
+	if s.Now == nil {
+		s.Now = time.Now
+	}
+	if s.Log == nil {
+		s.Log = slog.Default()
+	}
+	if s.MaxBodyBytes == 0 {
+		s.MaxBodyBytes = 1 << 20
+	}
+	if s.AuthFailureStatus == 0 {
+		s.AuthFailureStatus = http.StatusForbidden
+	}
+	mux := http.NewServeMux()
+	route := func(pattern string, h http.Handler) { mux.Handle(pattern, s.instrument(pattern, h)) }
+
+	route("GET /healthz", HandlerFunc(s.healthz))
+	route("GET /readyz", HandlerFunc(s.readyz))
+	route("GET /metrics", s.Metrics.Handler())
+
+	route("GET /v2/authenticate/login", HandlerFunc(s.login))
+	route("POST /v2/authenticate/login", HandlerFunc(s.login))
+	route("POST /oauth2/token", HandlerFunc(s.token))
+	route("GET /.well-known/oauth-authorization-server", HandlerFunc(s.metadata))
+	route("GET /.well-known/jwks.json", HandlerFunc(s.jwks))
+
+	s.adminRoutes(func(pattern string, h HandlerFunc) { route(pattern, s.admin(h)) })
+
+	v1 := s.guardV1(HandlerFunc(s.serveV1Account))
+	route("/v1/account/{a}", v1)
+	route("/v1/account/{a}/", v1)
+	v2 := func(pattern string, h HandlerFunc) { route(pattern, s.guardV2(h)) }
+	s.ccsV2Routes(v2)
+	s.nextActionsV2Routes(v2)
+	// Any other /v2/ path: unauthenticated → 403, authenticated → 404.
+	route("/v2/", s.guardV2(func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Status: http.StatusNotFound, Message: "not found"}
+	}))
+	if s.Console != nil {
+		mux.Handle("/console/", s.Console)
+		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
+	}
+	route("/", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Status: http.StatusNotFound, Message: "not found"}
+	}))
+	return s.recover(s.accessLog(s.limitBody(mux)))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	if s.Ready != nil {
+		if err := s.Ready(ctx); err != nil {
+			s.Log.WarnContext(ctx, "not ready", "err", err)
+			return &Error{Status: http.StatusServiceUnavailable, Message: "store unavailable", Err: err}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}

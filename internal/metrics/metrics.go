@@ -1,0 +1,46 @@
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics are the server's metrics on their own registry.
+type Metrics struct {
+	reg      *prometheus.Registry
+	Logins   *prometheus.CounterVec   // result: success, failure, limited
+	Requests *prometheus.CounterVec   // route, code
+	Duration *prometheus.HistogramVec // route
+}
+
+// New returns metrics registered on a fresh registry (with Go and process
+// collectors).
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		Logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_logins_total", Help: "v2 logins and token requests by result.",
+		}, []string{"result"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_http_requests_total", Help: "HTTP requests by route pattern and status code.",
+		}, []string{"route", "code"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "orchestrator_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route"}),
+	}
+	for _, r := range []string{"success", "failure", "limited"} {
+		m.Logins.WithLabelValues(r)
+	}
+	m.reg.MustRegister(m.Logins, m.Requests, m.Duration,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}

@@ -1,0 +1,238 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/ccs"
+	"github.com/orchestrator/orchestrator/internal/config"
+	"github.com/orchestrator/orchestrator/internal/httpapi"
+	"github.com/orchestrator/orchestrator/internal/metrics"
+	"github.com/orchestrator/orchestrator/internal/nextactions"
+	"github.com/orchestrator/orchestrator/internal/ratelimit"
+	"github.com/orchestrator/orchestrator/internal/secret"
+	"github.com/orchestrator/orchestrator/internal/storage/sqlite"
+	"github.com/orchestrator/orchestrator/internal/tokens"
+)
+
+// Deps are what a Server takes from its caller besides configuration.
+type Deps struct {
+	Log *slog.Logger
+	Now func() time.Time // nil: time.Now
+}
+
+// Server is one running zone.
+type Server struct {
+	cfg     config.Serve
+	log     *slog.Logger
+	store   *sqlite.Store
+	handler http.Handler
+	bg      context.CancelFunc
+	done    chan struct{}
+	closing sync.Once
+	closed  error
+
+	// AdminToken is the operator token in force.
+	AdminToken string
+	// AdminTokenFile is where it was written ("" when from the environment).
+	AdminTokenFile string
+	API            *httpapi.Server
+	Accounts       *accounts.Service
+	Tokens         *tokens.Service
+	Metrics        *metrics.Metrics
+}
+
+// New builds a server from cfg: it creates <data> and, on first start,
+// the store, the secret key, a signing key and the admin token.
+func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := deps.Log
+	if log == nil {
+		log = slog.Default()
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	keys, created, err := secret.LoadOrCreate(cfg.Data, cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	if created {
+		log.Info("generated secret key", "file", filepath.Join(cfg.Data, "secret.key"))
+	}
+	adminToken, adminFile, err := adminToken(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	dbPath := filepath.Join(cfg.Data, "orchestrator.db")
+	store, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		return nil, err
+	}
+	sunset, _ := cfg.Sunset()
+
+	acc := accounts.New(store, keys, cfg.Zone, now)
+	tok, err := tokens.New(ctx, store, keys, acc, tokens.Config{
+		Issuer: cfg.Issuer(), Zone: cfg.Zone, TTL: cfg.TokenTTL, Alg: cfg.SigningAlg, Now: now,
+	})
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	m := metrics.New()
+	bgCtx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg: cfg, log: log, store: store, bg: cancel, done: make(chan struct{}),
+		AdminToken: adminToken, AdminTokenFile: adminFile, Accounts: acc, Tokens: tok, Metrics: m,
+	}
+	s.API = &httpapi.Server{
+		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
+		CCS:               &ccs.Service{},
+		NextActions:       &nextactions.Service{},
+		Ready:             store.Ping,
+		AdminToken:        adminToken,
+		AuthFailureStatus: cfg.AuthFailureStatus,
+		V1Sunset:          sunset,
+		UserLimiter:       ratelimit.New(10, time.Minute, 100_000, now),
+		AddrLimiter:       ratelimit.New(100, time.Minute, 100_000, now),
+	}
+	s.handler = s.API.Handler()
+	go s.background(bgCtx)
+	log.Info("store ready", "file", dbPath, "zone", cfg.Zone, "issuer", cfg.Issuer())
+	return s, nil
+}
+
+// background refreshes signing keys (rotations made by another process).
+func (s *Server) background(ctx context.Context) {
+	defer close(s.done)
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := s.Tokens.Reload(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("reload signing keys", "err", err)
+			}
+		}
+	}
+}
+
+// adminToken returns ORCH_ADMIN_TOKEN, or the token in <data>/admin.token,
+// creating it (mode 0600) on first start.
+func adminToken(cfg config.Serve, log *slog.Logger) (tok, file string, err error) {
+	if cfg.AdminToken != "" {
+		return cfg.AdminToken, "", nil
+	}
+	file = filepath.Join(cfg.Data, "admin.token")
+	b, err := os.ReadFile(file)
+	if err == nil {
+		tok = strings.TrimSpace(string(b))
+		if tok == "" {
+			return "", "", fmt.Errorf("%s is empty", file)
+		}
+		log.Info("operator token", "file", file)
+		return tok, file, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", "", err
+	}
+	tok = "orchadm_" + secret.NewToken(32)
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := f.WriteString(tok + "\n"); err != nil {
+		f.Close()
+		return "", "", err
+	}
+	if err := f.Close(); err != nil {
+		return "", "", err
+	}
+	log.Info("generated operator token", "file", file)
+	return tok, file, nil
+}
+
+// Handler returns the root HTTP handler.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Serve serves on ln until ctx is done, then stops accepting, lets
+// in-flight requests finish (up to 10 s) and closes the store.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	hs := &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+	if s.cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	s.log.Info("serving", "addr", ln.Addr().String(), "zone", s.cfg.Zone)
+	select {
+	case err := <-errc:
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	s.log.Info("shutting down")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := hs.Shutdown(shutCtx)
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close stops background work and closes the store. It may be called
+// more than once.
+func (s *Server) Close() error {
+	s.closing.Do(func() {
+		s.bg()
+		<-s.done
+		s.closed = s.store.Close()
+	})
+	return s.closed
+}
+
+// Run listens on cfg.Addr and serves until ctx is done.
+func Run(ctx context.Context, cfg config.Serve, deps Deps) error {
+	s, err := New(ctx, cfg, deps)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		s.Close()
+		return err
+	}
+	return s.Serve(ctx, ln)
+}

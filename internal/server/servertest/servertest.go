@@ -1,0 +1,183 @@
+package servertest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/config"
+	"github.com/orchestrator/orchestrator/internal/server"
+)
+
+// Env is a running server.
+type Env struct {
+	URL        string
+	AdminToken string
+	Server     *server.Server
+	Config     config.Serve
+	logs       *syncBuffer
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Start starts a server on 127.0.0.1 with a fresh data dir; opts adjust
+// the configuration. It is stopped when the test ends.
+func Start(t testing.TB, opts ...func(*config.Serve)) *Env {
+	return StartClock(t, nil, opts...)
+}
+
+// StartClock is Start with an injected clock (nil: time.Now).
+func StartClock(t testing.TB, now func() time.Time, opts ...func(*config.Serve)) *Env {
+	t.Helper()
+	cfg := config.Defaults()
+	cfg.Data = t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Addr = ln.Addr().String()
+	for _, o := range opts {
+		o(&cfg)
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := server.New(ctx, cfg, server.Deps{Log: log, Now: now})
+	if err != nil {
+		cancel()
+		ln.Close()
+		t.Fatalf("server.New: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+	})
+	return &Env{URL: "http://" + cfg.Addr, AdminToken: srv.AdminToken, Server: srv, Config: cfg, logs: logs}
+}
+
+// Logs returns everything the server logged so far.
+func (e *Env) Logs() string { return e.logs.String() }
+
+// Account is a created account with its secrets.
+type Account struct {
+	AccountID   string
+	Name        string
+	AuthVersion string
+	APIKey      string
+	UserID      string
+	Password    string
+}
+
+// Admin sends an operator API request and decodes a JSON answer into out
+// (when non-nil). It returns the status.
+func (e *Env) Admin(t testing.TB, method, path string, body, out any) int {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		rd = bytes.NewReader(b)
+	}
+	req, _ := http.NewRequest(method, e.URL+path, rd)
+	req.Header.Set("Authorization", "Bearer "+e.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: decode %q: %v", method, path, b, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// CreateAccount creates an account (v2 with credentials, or v1-only).
+func (e *Env) CreateAccount(t testing.TB, v2 bool) Account {
+	t.Helper()
+	ver := "v1"
+	if v2 {
+		ver = "v2"
+	}
+	var a struct {
+		AccountID, Name, AuthVersion, APIKey string
+		Credentials                          *struct{ UserID, Password string }
+	}
+	if st := e.Admin(t, "POST", "/admin/v1/accounts", map[string]string{"name": "Test " + ver, "authVersion": ver}, &a); st != http.StatusCreated {
+		t.Fatalf("create account: status %d", st)
+	}
+	out := Account{AccountID: a.AccountID, Name: a.Name, AuthVersion: a.AuthVersion, APIKey: a.APIKey}
+	if a.Credentials != nil {
+		out.UserID, out.Password = a.Credentials.UserID, a.Credentials.Password
+	}
+	return out
+}
+
+// Login logs in with the account's v2 credentials and returns the token.
+func (e *Env) Login(t testing.TB, a Account) string {
+	t.Helper()
+	req, _ := http.NewRequest("GET", e.URL+"/v2/authenticate/login", nil)
+	req.SetBasicAuth(a.UserID, a.Password)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Token string `json:"token"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 || body.Token == "" {
+		t.Fatalf("login: status %d, err %v", resp.StatusCode, err)
+	}
+	return body.Token
+}
+
+// Metric returns the value of one sample of the server's /metrics, such
+// as `orchestrator_logins_total{result="success"}`; 0 when absent.
+func (e *Env) Metric(t testing.TB, sample string) float64 {
+	t.Helper()
+	resp, err := http.Get(e.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, sample+" "); ok {
+			var v float64
+			fmt.Sscan(rest, &v)
+			return v
+		}
+	}
+	return 0
+}
