@@ -98,8 +98,15 @@ func (s *Server) guardV2(h HandlerFunc) http.Handler {
 		if err != nil {
 			return err
 		}
-		ctx := WithPrincipal(r.Context(), Principal{AccountID: cl.Name, Method: MethodToken, UserID: cl.Subject, TokenUse: cl.TokenUse})
-		return h(w, r.WithContext(ctx))
+		r = r.WithContext(WithPrincipal(r.Context(), Principal{AccountID: cl.Name, Method: MethodToken, UserID: cl.Subject, TokenUse: cl.TokenUse}))
+		// Routes with the account in the path are checked here too; the
+		// handler checks accounts named in bodies.
+		if a := r.PathValue("a"); a != "" {
+			if _, err := Authorize(r, a); err != nil {
+				return err
+			}
+		}
+		return h(w, r)
 	})
 }
 
