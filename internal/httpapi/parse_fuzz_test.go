@@ -92,11 +92,11 @@ func FuzzTokenFromHeader(f *testing.F) {
 
 func TestRedactQuery(t *testing.T) {
 	for in, want := range map[string]string{
-		"":                                 "",
+		"":                                "",
 		"access_token=eyJ.secret.sig&x=1": "access_token=REDACTED&x=1",
-		"ACCESS_TOKEN=s":                   "ACCESS_TOKEN=REDACTED",
-		"client_secret=s&page=2":           "client_secret=REDACTED&page=2",
-		"a=%zz&access_token=s":             "[unparsable query redacted]",
+		"ACCESS_TOKEN=s":                  "ACCESS_TOKEN=REDACTED",
+		"client_secret=s&page=2":          "client_secret=REDACTED&page=2",
+		"a=%zz&access_token=s":            "[unparsable query redacted]",
 	} {
 		if got := RedactQuery(in); got != want {
 			t.Errorf("RedactQuery(%q) = %q, want %q", in, got, want)
