@@ -318,11 +318,6 @@ func (s *Service) AddConsoleUser(ctx context.Context, accountID, email, password
 	return login, nil
 }
 
-// APIKeyPrincipal is what an authenticated v1 key says about its account.
-type APIKeyPrincipal struct {
-	Account storage.Account
-}
-
 // AuthenticateAPIKey returns the account of a v1 key that is current or in
 // its grace period. Malformed keys are refused before any lookup.
 func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (storage.Account, error) {

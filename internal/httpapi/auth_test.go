@@ -371,3 +371,28 @@ func TestOversizedBodyIs413(t *testing.T) {
 		t.Errorf("2 MiB body: %d, want 413", w.Code)
 	}
 }
+
+func TestLoginAddressCeiling(t *testing.T) {
+	env := servertest.Start(t)
+	h := env.Server.Handler()
+	a := env.CreateAccount(t, true)
+	// 100 failures spread over many user IDs (none reaches its own limit).
+	for i := 0; i < 100; i++ {
+		user := "00000000-0000-0000-0000-0000000000" + string(rune('a'+i%26)) + string(rune('a'+i/26))
+		if w := do(h, "GET", "/v2/authenticate/login", map[string]string{"Authorization": basic(user, "x")}, ""); w.Code != 401 {
+			t.Fatalf("failure %d: %d", i+1, w.Code)
+		}
+	}
+	if w := do(h, "GET", "/v2/authenticate/login", map[string]string{"Authorization": basic(a.UserID, a.Password)}, ""); w.Code != 429 {
+		t.Errorf("101st attempt from the address: %d, want 429", w.Code)
+	}
+	// Another address is not affected.
+	r := httptest.NewRequest("GET", "/v2/authenticate/login", nil)
+	r.RemoteAddr = "198.51.100.7:5555"
+	r.Header.Set("Authorization", basic(a.UserID, a.Password))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	if w.Code != 200 {
+		t.Errorf("other address: %d, want 200", w.Code)
+	}
+}
