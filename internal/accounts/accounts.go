@@ -32,8 +32,9 @@ type Service struct {
 	zone  string
 	now   func() time.Time
 	// onRevoke is told when credentials of an account change, so caches
-	// can drop what they remember (set by the composition root).
+	// outside this package can drop what they remember.
 	onRevoke func(accountID string)
+	cache    *authCache
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -41,12 +42,20 @@ func New(store Store, keys *secret.Keys, zone string, now func() time.Time) *Ser
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}}
+	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}, cache: newAuthCache()}
 }
 
 // OnRevoke sets a function called after an account's key or credentials
 // change or the account is deleted.
 func (s *Service) OnRevoke(fn func(accountID string)) { s.onRevoke = fn }
+
+// changed is called after every committed change to an account's
+// credentials or auth version: the remembered authentications are dropped
+// before the change is acknowledged, so the very next request sees it.
+func (s *Service) changed(accountID string) {
+	s.cache.invalidate()
+	s.onRevoke(accountID)
+}
 
 // Errors of authentication. They carry no detail on purpose.
 var (
@@ -170,6 +179,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error
 		if err != nil {
 			return Account{}, err
 		}
+		// A negative lookup of the new user ID may have been remembered.
+		s.cache.invalidate()
 		return out, nil
 	}
 }
@@ -239,7 +250,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 	if err := s.store.DeleteAccount(ctx, id); err != nil {
 		return err
 	}
-	s.onRevoke(id)
+	s.changed(id)
 	return nil
 }
 
@@ -255,6 +266,7 @@ func (s *Service) Upgrade(ctx context.Context, id string) (Account, error) {
 	if err != nil {
 		return Account{}, err
 	}
+	s.changed(id)
 	out := s.view(a)
 	out.Credentials = &creds
 	return out, nil
@@ -271,7 +283,7 @@ func (s *Service) RegenerateAPIKey(ctx context.Context, id string, grace time.Du
 	if err := s.store.RotateAPIKey(ctx, s.apiKeyRecord(id, key, now), now.Add(grace)); err != nil {
 		return "", err
 	}
-	s.onRevoke(id)
+	s.changed(id)
 	return key, nil
 }
 
@@ -298,7 +310,7 @@ func (s *Service) RegeneratePassword(ctx context.Context, id string, grace time.
 	if err := s.store.ReplaceCredential(ctx, c); err != nil {
 		return Credentials{}, err
 	}
-	s.onRevoke(id)
+	s.changed(id)
 	return creds, nil
 }
 
@@ -319,26 +331,39 @@ func (s *Service) AddConsoleUser(ctx context.Context, accountID, email, password
 }
 
 // AuthenticateAPIKey returns the account of a v1 key that is current or in
-// its grace period. Malformed keys are refused before any lookup.
+// its grace period. Malformed keys are refused before any lookup. Results
+// are remembered by keyed hash (never the key) until the account changes.
 func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (storage.Account, error) {
 	if !secret.WellFormedAPIKey(key) {
 		return storage.Account{}, ErrBadAPIKey
 	}
-	k, err := s.store.APIKeyByHash(ctx, s.keys.Hash("apikey", key))
-	if errors.Is(err, storage.ErrNotFound) {
+	h := s.keys.Hash("apikey", key)
+	var ck [32]byte
+	copy(ck[:], h)
+	epoch := s.cache.epoch.Load()
+	e, ok := s.cache.keys.GetIfPresent(ck)
+	if !ok || e.epoch != epoch {
+		k, err := s.store.APIKeyByHash(ctx, h)
+		if errors.Is(err, storage.ErrNotFound) {
+			return storage.Account{}, ErrBadAPIKey
+		}
+		if err != nil {
+			return storage.Account{}, err
+		}
+		a, err := s.store.GetAccount(ctx, k.AccountID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return storage.Account{}, ErrBadAPIKey
+		}
+		if err != nil {
+			return storage.Account{}, err
+		}
+		e = keyEntry{account: a, retiredAt: k.RetiredAt, epoch: epoch}
+		s.cache.keys.Set(ck, e)
+	}
+	if !e.retiredAt.IsZero() && !s.now().Before(e.retiredAt) {
 		return storage.Account{}, ErrBadAPIKey
 	}
-	if err != nil {
-		return storage.Account{}, err
-	}
-	if !k.RetiredAt.IsZero() && !s.now().Before(k.RetiredAt) {
-		return storage.Account{}, ErrBadAPIKey
-	}
-	a, err := s.store.GetAccount(ctx, k.AccountID)
-	if errors.Is(err, storage.ErrNotFound) {
-		return storage.Account{}, ErrBadAPIKey
-	}
-	return a, err
+	return e.account, nil
 }
 
 // dummyHash stands in for the stored hash of an unknown user, so unknown
@@ -369,9 +394,22 @@ func (s *Service) AuthenticateClient(ctx context.Context, userID, password strin
 	return c, nil
 }
 
-// Credential returns the credential of a user ID (for token verification).
+// Credential returns the credential of a user ID (for token verification),
+// remembered until the account changes.
 func (s *Service) Credential(ctx context.Context, userID string) (storage.Credential, error) {
-	return s.store.CredentialByUserID(ctx, userID)
+	epoch := s.cache.epoch.Load()
+	if e, ok := s.cache.creds.GetIfPresent(userID); ok && e.epoch == epoch {
+		if !e.found {
+			return storage.Credential{}, storage.ErrNotFound
+		}
+		return e.cred, nil
+	}
+	c, err := s.store.CredentialByUserID(ctx, userID)
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return c, err
+	}
+	s.cache.creds.Set(userID, credEntry{cred: c, found: err == nil, epoch: epoch})
+	return c, err
 }
 
 // Reveal returns the account's current v1 key and, for v2 accounts, its
