@@ -15,6 +15,7 @@ type Backend interface {
 	storage.SigningKeys
 	storage.Audit
 	storage.Pinger
+	storage.ContextStore
 }
 
 // Run runs the whole suite. open must return a fresh, empty backend for
@@ -27,4 +28,11 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("DeleteCascades", func(t *testing.T) { testDeleteCascades(t, open(t)) })
+	t.Run("ContextNamespaces", func(t *testing.T) { testContextNamespaces(t, open(t)) })
+	t.Run("ContextMerge", func(t *testing.T) { testContextMerge(t, open(t)) })
+	t.Run("ContextSessions", func(t *testing.T) { testContextSessions(t, open(t)) })
+	t.Run("ContextTTL", func(t *testing.T) { testContextTTL(t, open(t)) })
+	t.Run("ContextSize", func(t *testing.T) { testContextSize(t, open(t)) })
+	t.Run("ContextConcurrency", func(t *testing.T) { testContextConcurrency(t, open(t)) })
+	t.Run("ContextAccountDelete", func(t *testing.T) { testContextAccountDelete(t, open(t)) })
 }

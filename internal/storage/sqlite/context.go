@@ -1,0 +1,541 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+var _ storage.ContextStore = (*Store)(nil)
+
+// ttlCol is a nullable TTL column in milliseconds.
+func ttlCol(d time.Duration, set bool) any {
+	if !set {
+		return nil
+	}
+	return d.Milliseconds()
+}
+
+func fromTTLCol(v sql.NullInt64) (time.Duration, bool) {
+	if !v.Valid {
+		return 0, false
+	}
+	return time.Duration(v.Int64) * time.Millisecond, true
+}
+
+// propSize is the number of characters `"name":value,` takes in the
+// compact JSON object of a document (names encoded as encoding/json does).
+func propSize(name string, value []byte) int64 {
+	q, _ := json.Marshal(name)
+	return int64(utf8.RuneCount(q) + 1 + utf8.RuneCount(value) + 1)
+}
+
+// placeholders returns "?,?,...,?" with n marks.
+func placeholders(n int) string {
+	if n <= 0 {
+		return ""
+	}
+	return strings.Repeat("?,", n-1) + "?"
+}
+
+// PutNamespace implements storage.ContextStore.
+func (s *Store) PutNamespace(ctx context.Context, accountID string, n storage.ContextNamespace) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		return putNamespace(ctx, tx, accountID, n)
+	})
+}
+
+func putNamespace(ctx context.Context, tx *sql.Tx, accountID string, n storage.ContextNamespace) error {
+	if n.HasTTL {
+		_, err := tx.ExecContext(ctx, `INSERT INTO ccs_namespaces (account_id, name, created_at, ttl_ms) VALUES (?,?,?,?)
+			ON CONFLICT (account_id, name) DO UPDATE SET ttl_ms = excluded.ttl_ms`,
+			accountID, n.Name, ms(n.CreatedAt), ttlCol(n.TTL, true))
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO ccs_namespaces (account_id, name, created_at, ttl_ms) VALUES (?,?,?,NULL)
+		ON CONFLICT (account_id, name) DO NOTHING`, accountID, n.Name, ms(n.CreatedAt))
+	return err
+}
+
+// GetNamespace implements storage.ContextStore.
+func (s *Store) GetNamespace(ctx context.Context, accountID, name string) (storage.ContextNamespace, error) {
+	var (
+		created int64
+		ttl     sql.NullInt64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT created_at, ttl_ms FROM ccs_namespaces WHERE account_id = ? AND name = ?`, accountID, name).Scan(&created, &ttl)
+	if err != nil {
+		return storage.ContextNamespace{}, notFound(err)
+	}
+	n := storage.ContextNamespace{Name: name, CreatedAt: fromMS(created)}
+	n.TTL, n.HasTTL = fromTTLCol(ttl)
+	return n, nil
+}
+
+// ListNamespaces implements storage.ContextStore.
+func (s *Store) ListNamespaces(ctx context.Context, accountID string) ([]storage.ContextNamespace, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT name, created_at, ttl_ms FROM ccs_namespaces WHERE account_id = ? ORDER BY name`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []storage.ContextNamespace{}
+	for rows.Next() {
+		var (
+			n       storage.ContextNamespace
+			created int64
+			ttl     sql.NullInt64
+		)
+		if err := rows.Scan(&n.Name, &created, &ttl); err != nil {
+			return nil, err
+		}
+		n.CreatedAt = fromMS(created)
+		n.TTL, n.HasTTL = fromTTLCol(ttl)
+		out = append(out, n)
+	}
+	return out, rows.Err()
+}
+
+// DeleteNamespace implements storage.ContextStore.
+func (s *Store) DeleteNamespace(ctx context.Context, accountID, name string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ?`,
+			`DELETE FROM ccs_sessions WHERE account_id = ? AND namespace = ?`,
+			`DELETE FROM ccs_namespaces WHERE account_id = ? AND name = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, accountID, name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// PutSession implements storage.ContextStore.
+func (s *Store) PutSession(ctx context.Context, k storage.ContextKey, cs storage.ContextSession) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: cs.CreatedAt}); err != nil {
+			return err
+		}
+		at := ms(cs.CreatedAt)
+		if cs.HasTTL {
+			_, err := tx.ExecContext(ctx, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms) VALUES (?,?,?,?,?,?)
+				ON CONFLICT (account_id, namespace, session_id) DO UPDATE SET ttl_ms = excluded.ttl_ms, updated_at = excluded.updated_at`,
+				k.AccountID, k.Namespace, k.SessionID, at, at, ttlCol(cs.TTL, true))
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms) VALUES (?,?,?,?,?,NULL)
+			ON CONFLICT (account_id, namespace, session_id) DO NOTHING`,
+			k.AccountID, k.Namespace, k.SessionID, at, at)
+		return err
+	})
+}
+
+// ListSessions implements storage.ContextStore.
+func (s *Store) ListSessions(ctx context.Context, accountID, namespace string, now time.Time) ([]storage.ContextSession, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT s.session_id, s.created_at, s.ttl_ms FROM ccs_sessions s
+		WHERE s.account_id = ? AND s.namespace = ? AND (s.ttl_ms IS NOT NULL OR EXISTS (
+			SELECT 1 FROM ccs_properties p WHERE p.account_id = s.account_id AND p.namespace = s.namespace
+			AND p.session_id = s.session_id AND (p.expires_at = 0 OR p.expires_at > ?)))
+		ORDER BY s.session_id`, accountID, namespace, ms(now))
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []storage.ContextSession{}
+	for rows.Next() {
+		var (
+			cs      storage.ContextSession
+			created int64
+			ttl     sql.NullInt64
+		)
+		if err := rows.Scan(&cs.ID, &created, &ttl); err != nil {
+			return nil, err
+		}
+		cs.CreatedAt = fromMS(created)
+		cs.TTL, cs.HasTTL = fromTTLCol(ttl)
+		out = append(out, cs)
+	}
+	return out, rows.Err()
+}
+
+// DeleteSession implements storage.ContextStore.
+func (s *Store) DeleteSession(ctx context.Context, k storage.ContextKey) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		for _, q := range []string{
+			`DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+			`DELETE FROM ccs_sessions WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+		} {
+			if _, err := tx.ExecContext(ctx, q, k.AccountID, k.Namespace, k.SessionID); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// maxRowsPerInsert keeps a multi-row insert under SQLite's limit of bound
+// variables (7 per row).
+const maxRowsPerInsert = 500
+
+// MergeProperties implements storage.ContextStore. The whole merge runs in
+// one write transaction on the single writer connection, so concurrent
+// merges into one session are serialized and lose no key.
+func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) error {
+	k := m.Key
+	now := ms(m.Now)
+	// Deduplicate names (the last value wins) and size the new rows.
+	props := m.Properties
+	idx := make(map[string]int, len(props))
+	uniq := make([]storage.ContextProperty, 0, len(props))
+	for _, p := range props {
+		if i, ok := idx[p.Name]; ok {
+			uniq[i] = p
+			continue
+		}
+		idx[p.Name] = len(uniq)
+		uniq = append(uniq, p)
+	}
+	sizes := make([]int64, len(uniq))
+	var newSum int64
+	for i, p := range uniq {
+		sizes[i] = propSize(p.Name, p.Value)
+		newSum += sizes[i]
+	}
+	if m.MaxChars > 0 && 1+newSum > int64(m.MaxChars) {
+		return storage.ErrTooLarge
+	}
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if err := putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: m.Now}); err != nil {
+			return err
+		}
+		var (
+			nsTTL, sessTTL sql.NullInt64
+			size           sql.NullInt64
+		)
+		err := tx.QueryRowContext(ctx, `SELECT n.ttl_ms, s.ttl_ms, s.size FROM ccs_namespaces n
+			LEFT JOIN ccs_sessions s ON s.account_id = n.account_id AND s.namespace = n.name AND s.session_id = ?
+			WHERE n.account_id = ? AND n.name = ?`, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
+		if err != nil {
+			return err
+		}
+		exists := size.Valid
+		total := int64(1)
+		if exists {
+			total = size.Int64
+		}
+		if len(uniq) > 0 {
+			old, err := oldSizes(ctx, tx, k, uniq)
+			if err != nil {
+				return err
+			}
+			total += newSum - old
+			if m.MaxChars > 0 && total > int64(m.MaxChars) {
+				// The counter includes expired rows not yet purged:
+				// purge this session's and count again before refusing.
+				if _, err := tx.ExecContext(ctx, `DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
+					AND expires_at > 0 AND expires_at <= ?`, k.AccountID, k.Namespace, k.SessionID, now); err != nil {
+					return err
+				}
+				var all int64
+				if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+					k.AccountID, k.Namespace, k.SessionID).Scan(&all); err != nil {
+					return err
+				}
+				if old, err = oldSizes(ctx, tx, k, uniq); err != nil {
+					return err
+				}
+				total = 1 + all - old + newSum
+				if total > int64(m.MaxChars) {
+					return storage.ErrTooLarge
+				}
+			}
+		}
+		if exists {
+			_, err = tx.ExecContext(ctx, `UPDATE ccs_sessions SET size = ?, updated_at = ? WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+				total, now, k.AccountID, k.Namespace, k.SessionID)
+		} else {
+			_, err = tx.ExecContext(ctx, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms, size) VALUES (?,?,?,?,?,NULL,?)`,
+				k.AccountID, k.Namespace, k.SessionID, now, now, total)
+		}
+		if err != nil {
+			return err
+		}
+		if len(uniq) == 0 {
+			return nil
+		}
+		// Expiry: the write's TTL, else the session's, else the namespace's.
+		var expires int64
+		switch {
+		case m.HasTTL:
+			if m.TTL > 0 {
+				expires = now + m.TTL.Milliseconds()
+			}
+		case sessTTL.Valid:
+			if sessTTL.Int64 > 0 {
+				expires = now + sessTTL.Int64
+			}
+		case nsTTL.Valid:
+			if nsTTL.Int64 > 0 {
+				expires = now + nsTTL.Int64
+			}
+		}
+		for start := 0; start < len(uniq); start += maxRowsPerInsert {
+			end := min(start+maxRowsPerInsert, len(uniq))
+			var q strings.Builder
+			q.WriteString(`INSERT INTO ccs_properties (account_id, namespace, session_id, name, value, expires_at, size) VALUES `)
+			args := make([]any, 0, 7*(end-start))
+			for i := start; i < end; i++ {
+				if i > start {
+					q.WriteByte(',')
+				}
+				q.WriteString("(?,?,?,?,?,?,?)")
+				args = append(args, k.AccountID, k.Namespace, k.SessionID, uniq[i].Name, string(uniq[i].Value), expires, sizes[i])
+			}
+			q.WriteString(` ON CONFLICT (account_id, namespace, session_id, name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, size = excluded.size`)
+			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// oldSizes returns the summed sizes of the stored rows (expired or not) of
+// the properties about to be written.
+func oldSizes(ctx context.Context, tx *sql.Tx, k storage.ContextKey, props []storage.ContextProperty) (int64, error) {
+	var total int64
+	for start := 0; start < len(props); start += maxRowsPerInsert {
+		end := min(start+maxRowsPerInsert, len(props))
+		args := make([]any, 0, 3+end-start)
+		args = append(args, k.AccountID, k.Namespace, k.SessionID)
+		for _, p := range props[start:end] {
+			args = append(args, p.Name)
+		}
+		var sum int64
+		err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
+			AND name IN (`+placeholders(end-start)+`)`, args...).Scan(&sum)
+		if err != nil {
+			return 0, err
+		}
+		total += sum
+	}
+	return total, nil
+}
+
+// GetProperties implements storage.ContextStore.
+func (s *Store) GetProperties(ctx context.Context, k storage.ContextKey, names []string, now time.Time) ([]storage.ContextProperty, error) {
+	if names != nil && len(names) == 0 {
+		return []storage.ContextProperty{}, nil
+	}
+	if len(names) == 1 {
+		var (
+			value   string
+			expires int64
+		)
+		err := s.r.QueryRowContext(ctx, `SELECT value, expires_at FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ? AND name = ?
+			AND (expires_at = 0 OR expires_at > ?)`, k.AccountID, k.Namespace, k.SessionID, names[0], ms(now)).Scan(&value, &expires)
+		if err == sql.ErrNoRows {
+			return []storage.ContextProperty{}, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		return []storage.ContextProperty{{Name: names[0], Value: []byte(value), ExpiresAt: fromMS(expires)}}, nil
+	}
+	q := `SELECT name, value, expires_at FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
+		AND (expires_at = 0 OR expires_at > ?)`
+	args := []any{k.AccountID, k.Namespace, k.SessionID, ms(now)}
+	if names != nil {
+		q += ` AND name IN (` + placeholders(len(names)) + `)`
+		for _, n := range names {
+			args = append(args, n)
+		}
+	}
+	rows, err := s.r.QueryContext(ctx, q+` ORDER BY name`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []storage.ContextProperty{}
+	for rows.Next() {
+		var (
+			p       storage.ContextProperty
+			value   string
+			expires int64
+		)
+		if err := rows.Scan(&p.Name, &value, &expires); err != nil {
+			return nil, err
+		}
+		p.Value, p.ExpiresAt = []byte(value), fromMS(expires)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// DeleteProperties implements storage.ContextStore.
+func (s *Store) DeleteProperties(ctx context.Context, k storage.ContextKey, names []string) error {
+	return s.tx(ctx, func(tx *sql.Tx) error {
+		if names == nil {
+			if _, err := tx.ExecContext(ctx, `DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+				k.AccountID, k.Namespace, k.SessionID); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, `UPDATE ccs_sessions SET size = 1 WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+				k.AccountID, k.Namespace, k.SessionID)
+			return err
+		}
+		var freed int64
+		for start := 0; start < len(names); start += maxRowsPerInsert {
+			end := min(start+maxRowsPerInsert, len(names))
+			args := []any{k.AccountID, k.Namespace, k.SessionID}
+			for _, n := range names[start:end] {
+				args = append(args, n)
+			}
+			rows, err := tx.QueryContext(ctx, `DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
+				AND name IN (`+placeholders(end-start)+`) RETURNING size`, args...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var n int64
+				if err := rows.Scan(&n); err != nil {
+					rows.Close()
+					return err
+				}
+				freed += n
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		if freed == 0 {
+			return nil
+		}
+		_, err := tx.ExecContext(ctx, `UPDATE ccs_sessions SET size = size - ? WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+			freed, k.AccountID, k.Namespace, k.SessionID)
+		return err
+	})
+}
+
+// ListDocuments implements storage.ContextStore.
+func (s *Store) ListDocuments(ctx context.Context, accountID, namespace string, now time.Time, offset, limit int, withProperties bool) ([]storage.ContextDocument, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT s.session_id FROM ccs_sessions s
+		WHERE s.account_id = ? AND s.namespace = ? AND EXISTS (
+			SELECT 1 FROM ccs_properties p WHERE p.account_id = s.account_id AND p.namespace = s.namespace
+			AND p.session_id = s.session_id AND (p.expires_at = 0 OR p.expires_at > ?))
+		ORDER BY s.session_id LIMIT ? OFFSET ?`, accountID, namespace, ms(now), limit, offset)
+	if err != nil {
+		return nil, err
+	}
+	docs := []storage.ContextDocument{}
+	for rows.Next() {
+		var d storage.ContextDocument
+		if err := rows.Scan(&d.SessionID); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		d.Properties = []storage.ContextProperty{}
+		docs = append(docs, d)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if !withProperties || len(docs) == 0 {
+		return docs, nil
+	}
+	args := []any{accountID, namespace, ms(now), docs[0].SessionID, docs[len(docs)-1].SessionID}
+	prows, err := s.r.QueryContext(ctx, `SELECT session_id, name, value, expires_at FROM ccs_properties
+		WHERE account_id = ? AND namespace = ? AND (expires_at = 0 OR expires_at > ?) AND session_id BETWEEN ? AND ?
+		ORDER BY session_id, name`, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer prows.Close()
+	i := 0
+	for prows.Next() {
+		var (
+			sid     string
+			p       storage.ContextProperty
+			value   string
+			expires int64
+		)
+		if err := prows.Scan(&sid, &p.Name, &value, &expires); err != nil {
+			return nil, err
+		}
+		for i < len(docs) && docs[i].SessionID < sid {
+			i++
+		}
+		if i == len(docs) {
+			break
+		}
+		if docs[i].SessionID != sid {
+			continue // a session that appeared since the first query
+		}
+		p.Value, p.ExpiresAt = []byte(value), fromMS(expires)
+		docs[i].Properties = append(docs[i].Properties, p)
+	}
+	return docs, prows.Err()
+}
+
+// PurgeContext implements storage.ContextStore. It deletes in one short
+// write transaction, so that requests wait at most one batch.
+func (s *Store) PurgeContext(ctx context.Context, now time.Time, limit int) (int, error) {
+	at := ms(now)
+	var n int
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		n = 0
+		rows, err := tx.QueryContext(ctx, `DELETE FROM ccs_properties WHERE (account_id, namespace, session_id, name) IN (
+			SELECT account_id, namespace, session_id, name FROM ccs_properties WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)
+			RETURNING account_id, namespace, session_id, size`, at, limit)
+		if err != nil {
+			return err
+		}
+		freed := map[storage.ContextKey]int64{}
+		for rows.Next() {
+			var (
+				k    storage.ContextKey
+				size int64
+			)
+			if err := rows.Scan(&k.AccountID, &k.Namespace, &k.SessionID, &size); err != nil {
+				rows.Close()
+				return err
+			}
+			freed[k] += size
+			n++
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		for k, size := range freed {
+			if _, err := tx.ExecContext(ctx, `UPDATE ccs_sessions SET size = size - ? WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+				size, k.AccountID, k.Namespace, k.SessionID); err != nil {
+				return err
+			}
+			// A session left empty goes too, unless it carries a TTL
+			// that was set or used within that TTL.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM ccs_sessions WHERE account_id = ? AND namespace = ? AND session_id = ?
+				AND (ttl_ms IS NULL OR (ttl_ms > 0 AND updated_at + ttl_ms <= ?))
+				AND NOT EXISTS (SELECT 1 FROM ccs_properties p WHERE p.account_id = ccs_sessions.account_id
+					AND p.namespace = ccs_sessions.namespace AND p.session_id = ccs_sessions.session_id)`,
+				k.AccountID, k.Namespace, k.SessionID, at); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("purge context: %w", err)
+	}
+	return n, nil
+}
