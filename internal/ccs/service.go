@@ -1,4 +1,447 @@
 package ccs
 
-// Service is the context service. (Placeholder until the CCS issue lands.)
-type Service struct{}
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+// DefaultSession is the session of properties written without one:
+// /{ns}/properties and namespace-level v2 documents.
+const DefaultSession = "__default__"
+
+// MaxDocumentChars bounds a namespace or session document, in characters
+// of its compact JSON object (SPEC §5).
+const MaxDocumentChars = 800_000
+
+// MaxTTLSeconds bounds a TTL (100 years), so that expiries stay far from
+// overflowing.
+const MaxTTLSeconds = 100 * 365 * 24 * 3600
+
+// Paging bounds of the v1 session listings.
+const (
+	DefaultPerPage = 100
+	MaxPerPage     = 1000
+)
+
+// MaxSelect bounds the property names one read may select.
+const MaxSelect = 1000
+
+// DefaultV2TTL is the months a v2 write lives without ttlSeconds.
+const DefaultV2TTL = 13 // months
+
+// Config configures a Service.
+type Config struct {
+	// Now is the clock (nil: time.Now). Expiry is counted with it.
+	Now func() time.Time
+	// Log receives purge failures (nil: slog.Default()).
+	Log *slog.Logger
+	// PurgeEvery is the pause between purges once nothing is left to
+	// purge (default 10 s); PurgeBatch the properties deleted per write
+	// transaction (default 1000).
+	PurgeEvery time.Duration
+	PurgeBatch int
+}
+
+// Service is the Conversation Context Service. It validates names,
+// applies TTLs and the document size limit, and keeps expired data out of
+// every answer. It is safe for concurrent use.
+type Service struct {
+	store storage.ContextStore
+	now   func() time.Time
+	log   *slog.Logger
+	every time.Duration
+	batch int
+}
+
+// New returns a service over store. It purges nothing until Run.
+func New(store storage.ContextStore, cfg Config) *Service {
+	s := &Service{store: store, now: cfg.Now, log: cfg.Log, every: cfg.PurgeEvery, batch: cfg.PurgeBatch}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.every <= 0 {
+		s.every = 10 * time.Second
+	}
+	if s.batch <= 0 {
+		s.batch = 1000
+	}
+	return s
+}
+
+// Start returns New(store, cfg) with its purge loop running until ctx is
+// done: the one call the composition root makes.
+func Start(ctx context.Context, store storage.ContextStore, cfg Config) *Service {
+	s := New(store, cfg)
+	go s.Run(ctx)
+	return s
+}
+
+// Run purges expired properties in the background until ctx is done.
+// Each batch is one short write transaction; reads never wait for it, and
+// they filter expired data themselves, so the purge only reclaims space.
+func (s *Service) Run(ctx context.Context) {
+	t := time.NewTimer(s.every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for ctx.Err() == nil {
+			n, err := s.Purge(ctx)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.log.Warn("ccs: purge expired properties", "err", err)
+				}
+				break
+			}
+			if n < s.batch {
+				break
+			}
+		}
+		t.Reset(s.every)
+	}
+}
+
+// Purge deletes one batch of expired properties and returns how many.
+func (s *Service) Purge(ctx context.Context) (int, error) {
+	return s.store.PurgeContext(ctx, s.now(), s.batch)
+}
+
+// Key names a document: an account's namespace and session. An empty
+// SessionID means DefaultSession.
+type Key struct {
+	AccountID string
+	Namespace string
+	SessionID string
+}
+
+func (k Key) storage() storage.ContextKey {
+	sid := k.SessionID
+	if sid == "" {
+		sid = DefaultSession
+	}
+	return storage.ContextKey{AccountID: k.AccountID, Namespace: k.Namespace, SessionID: sid}
+}
+
+// Namespace is a namespace as the v1 listing shows it.
+type Namespace struct {
+	Name      string
+	CreatedAt time.Time
+	// TTLSeconds is nil when no TTL was set.
+	TTLSeconds *int64
+}
+
+// Session is a session as the v1 listing shows it.
+type Session struct {
+	ID        string
+	CreatedAt time.Time
+	// TTLSeconds is the TTL that applies to the session's writes: its
+	// own, else its namespace's, else 0 (forever).
+	TTLSeconds int64
+}
+
+// Document is the live content of one session document.
+type Document struct {
+	Properties []storage.ContextProperty // ordered by name
+	// Expires is when the last of its properties expires; zero when one
+	// never expires or there are none.
+	Expires time.Time
+}
+
+// CheckTTL validates a TTL in seconds (0 = forever).
+func CheckTTL(field string, sec int64) error {
+	if sec < 0 || sec > MaxTTLSeconds {
+		return fault.Invalid("%s: must be an integer from 0 (forever) to %d", field, MaxTTLSeconds)
+	}
+	return nil
+}
+
+func (s *Service) checkKey(k Key, write bool) error {
+	var err error
+	if write {
+		err = checkWritable("namespace", k.Namespace)
+	} else {
+		err = CheckNamespace("namespace", k.Namespace)
+	}
+	if err != nil {
+		return err
+	}
+	if k.SessionID != "" {
+		return CheckName("sessionId", k.SessionID)
+	}
+	return nil
+}
+
+func tooLarge(err error) error {
+	if errors.Is(err, storage.ErrTooLarge) {
+		return fault.TooLarge("document too large")
+	}
+	return err
+}
+
+// PutNamespace creates a namespace, or sets its TTL (when ttlSeconds is
+// not nil); it is idempotent.
+func (s *Service) PutNamespace(ctx context.Context, accountID, name string, ttlSeconds *int64) error {
+	if err := checkWritable("name", name); err != nil {
+		return err
+	}
+	n := storage.ContextNamespace{Name: name, CreatedAt: s.now()}
+	if ttlSeconds != nil {
+		if err := CheckTTL("ttlSecond", *ttlSeconds); err != nil {
+			return err
+		}
+		n.TTL, n.HasTTL = time.Duration(*ttlSeconds)*time.Second, true
+	}
+	return s.store.PutNamespace(ctx, accountID, n)
+}
+
+// Namespaces lists the account's namespaces.
+func (s *Service) Namespaces(ctx context.Context, accountID string) ([]Namespace, error) {
+	list, err := s.store.ListNamespaces(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Namespace, len(list))
+	for i, n := range list {
+		out[i] = Namespace{Name: n.Name, CreatedAt: n.CreatedAt}
+		if n.HasTTL {
+			sec := int64(n.TTL / time.Second)
+			out[i].TTLSeconds = &sec
+		}
+	}
+	return out, nil
+}
+
+// DeleteNamespace deletes a namespace with its sessions, properties and
+// TTLs; deleting a missing one is not an error.
+func (s *Service) DeleteNamespace(ctx context.Context, accountID, name string) error {
+	if err := checkWritable("namespace", name); err != nil {
+		return err
+	}
+	return s.store.DeleteNamespace(ctx, accountID, name)
+}
+
+// PutSession creates a session, or sets its TTL (when ttlSeconds is not
+// nil), which wins over the namespace's for later writes.
+func (s *Service) PutSession(ctx context.Context, k Key, ttlSeconds *int64) error {
+	if err := checkWritable("namespace", k.Namespace); err != nil {
+		return err
+	}
+	if err := CheckName("sessionId", k.SessionID); err != nil {
+		return err
+	}
+	cs := storage.ContextSession{ID: k.SessionID, CreatedAt: s.now()}
+	if ttlSeconds != nil {
+		if err := CheckTTL("ttlSecond", *ttlSeconds); err != nil {
+			return err
+		}
+		cs.TTL, cs.HasTTL = time.Duration(*ttlSeconds)*time.Second, true
+	}
+	return s.store.PutSession(ctx, k.storage(), cs)
+}
+
+// Sessions lists the sessions of a namespace that have a TTL or live
+// properties.
+func (s *Service) Sessions(ctx context.Context, accountID, namespace string) ([]Session, error) {
+	if err := CheckNamespace("namespace", namespace); err != nil {
+		return nil, err
+	}
+	var nsTTL int64
+	n, err := s.store.GetNamespace(ctx, accountID, namespace)
+	switch {
+	case errors.Is(err, storage.ErrNotFound):
+		return []Session{}, nil
+	case err != nil:
+		return nil, err
+	case n.HasTTL:
+		nsTTL = int64(n.TTL / time.Second)
+	}
+	list, err := s.store.ListSessions(ctx, accountID, namespace, s.now())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Session, len(list))
+	for i, cs := range list {
+		out[i] = Session{ID: cs.ID, CreatedAt: cs.CreatedAt, TTLSeconds: nsTTL}
+		if cs.HasTTL {
+			out[i].TTLSeconds = int64(cs.TTL / time.Second)
+		}
+	}
+	return out, nil
+}
+
+// DeleteSession deletes a session's properties and its TTL.
+func (s *Service) DeleteSession(ctx context.Context, k Key) error {
+	if err := s.checkKey(k, true); err != nil {
+		return err
+	}
+	return s.store.DeleteSession(ctx, k.storage())
+}
+
+// Merge merges a JSON object into a document (v1 PATCH). Written
+// properties expire after the session's TTL, else the namespace's.
+func (s *Service) Merge(ctx context.Context, k Key, object []byte) error {
+	if err := s.checkKey(k, true); err != nil {
+		return err
+	}
+	props, err := parseObject("request body", object)
+	if err != nil {
+		return err
+	}
+	return s.merge(ctx, k, props, 0, false)
+}
+
+// Upsert merges a JSON object into a document (v2 create). Written
+// properties expire ttlSeconds after now; nil means 13 months, 0 never.
+func (s *Service) Upsert(ctx context.Context, k Key, payload []byte, ttlSeconds *int64) error {
+	if err := s.checkKey(k, true); err != nil {
+		return err
+	}
+	now := s.now()
+	ttl := now.AddDate(0, DefaultV2TTL, 0).Sub(now)
+	if ttlSeconds != nil {
+		if err := CheckTTL("ttlSeconds", *ttlSeconds); err != nil {
+			return err
+		}
+		ttl = time.Duration(*ttlSeconds) * time.Second
+	}
+	props, err := parseObject("payload", payload)
+	if err != nil {
+		return err
+	}
+	return s.mergeAt(ctx, k, props, ttl, true, now)
+}
+
+// Put writes one property (v1 PUT); value is any JSON value.
+func (s *Service) Put(ctx context.Context, k Key, name string, value []byte) error {
+	if err := s.checkKey(k, true); err != nil {
+		return err
+	}
+	if err := CheckName("property name", name); err != nil {
+		return err
+	}
+	v, err := parseValue(value)
+	if err != nil {
+		return err
+	}
+	return s.merge(ctx, k, []storage.ContextProperty{{Name: name, Value: v}}, 0, false)
+}
+
+func (s *Service) merge(ctx context.Context, k Key, props []storage.ContextProperty, ttl time.Duration, hasTTL bool) error {
+	return s.mergeAt(ctx, k, props, ttl, hasTTL, s.now())
+}
+
+func (s *Service) mergeAt(ctx context.Context, k Key, props []storage.ContextProperty, ttl time.Duration, hasTTL bool, now time.Time) error {
+	err := s.store.MergeProperties(ctx, storage.ContextMerge{
+		Key: k.storage(), Properties: props, TTL: ttl, HasTTL: hasTTL, Now: now, MaxChars: MaxDocumentChars,
+	})
+	return tooLarge(err)
+}
+
+// Get returns the live properties of a document; only those named when
+// names is not nil.
+func (s *Service) Get(ctx context.Context, k Key, names []string) (Document, error) {
+	if err := s.checkKey(k, false); err != nil {
+		return Document{}, err
+	}
+	if len(names) > MaxSelect {
+		return Document{}, fault.Invalid("at most %d property names may be selected", MaxSelect)
+	}
+	props, err := s.store.GetProperties(ctx, k.storage(), names, s.now())
+	if err != nil {
+		return Document{}, err
+	}
+	d := Document{Properties: props}
+	for _, p := range props {
+		if p.ExpiresAt.IsZero() {
+			d.Expires = time.Time{}
+			break
+		}
+		if p.ExpiresAt.After(d.Expires) {
+			d.Expires = p.ExpiresAt
+		}
+	}
+	return d, nil
+}
+
+// NamespaceExists reports whether the namespace exists (for the v2
+// namespace-level document, which is 404 only when it does not).
+func (s *Service) NamespaceExists(ctx context.Context, accountID, namespace string) (bool, error) {
+	if err := CheckNamespace("namespace", namespace); err != nil {
+		return false, err
+	}
+	_, err := s.store.GetNamespace(ctx, accountID, namespace)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Property returns the value of one live property, or a not-found fault.
+func (s *Service) Property(ctx context.Context, k Key, name string) ([]byte, error) {
+	if err := s.checkKey(k, false); err != nil {
+		return nil, err
+	}
+	if err := CheckName("property name", name); err != nil {
+		return nil, err
+	}
+	props, err := s.store.GetProperties(ctx, k.storage(), []string{name}, s.now())
+	if err != nil {
+		return nil, err
+	}
+	if len(props) == 0 {
+		return nil, fault.NotFound("property not found")
+	}
+	return props[0].Value, nil
+}
+
+// DeleteProperties deletes the named properties, or all of the document's
+// when names is nil; the session's TTL stays. Idempotent.
+func (s *Service) DeleteProperties(ctx context.Context, k Key, names []string) error {
+	if err := s.checkKey(k, true); err != nil {
+		return err
+	}
+	for _, n := range names {
+		if err := CheckName("property name", n); err != nil {
+			return err
+		}
+	}
+	return s.store.DeleteProperties(ctx, k.storage(), names)
+}
+
+// CheckPage validates v1 paging: page ≥ 0, perPage 1 to 1000.
+func CheckPage(page, perPage int) error {
+	if page < 0 {
+		return fault.Invalid("page: must be 0 or more")
+	}
+	if perPage < 1 || perPage > MaxPerPage {
+		return fault.Invalid("perPage: must be from 1 to %d", MaxPerPage)
+	}
+	return nil
+}
+
+// Documents pages through the sessions of a namespace that have live
+// properties; with their properties when withProperties.
+func (s *Service) Documents(ctx context.Context, accountID, namespace string, page, perPage int, withProperties bool) ([]storage.ContextDocument, error) {
+	if err := CheckNamespace("namespace", namespace); err != nil {
+		return nil, err
+	}
+	if err := CheckPage(page, perPage); err != nil {
+		return nil, err
+	}
+	if page > (math.MaxInt32-1)/perPage {
+		return []storage.ContextDocument{}, nil // past any real end
+	}
+	return s.store.ListDocuments(ctx, accountID, namespace, s.now(), page*perPage, perPage, withProperties)
+}

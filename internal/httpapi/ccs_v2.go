@@ -1,12 +1,213 @@
 package httpapi
 
-import "net/http"
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"time"
 
-// ccsV2Routes registers the v2 Context Service routes; handle wraps each
-// in the v2 token guard and the metrics middleware. Placeholder: the
-// Context Service issue replaces this file.
+	"github.com/orchestrator/orchestrator/internal/ccs"
+	"github.com/orchestrator/orchestrator/internal/fault"
+)
+
+// ccsV2Routes registers the v2 Context Service routes (SPEC §5); handle
+// wraps each in the v2 token guard and the metrics middleware. The guard
+// checks {a} of the GET paths; the handlers check accountId of bodies.
 func (s *Server) ccsV2Routes(handle func(pattern string, h HandlerFunc)) {
-	handle("/v2/context/", func(w http.ResponseWriter, r *http.Request) error {
-		return &Error{Status: http.StatusNotFound, Message: "not found"}
-	})
+	handle("POST /v2/context/document/create", s.ccsCreate)
+	handle("GET /v2/context/document/{a}/{ns}", s.ccsGetNamespace)
+	handle("GET /v2/context/document/{a}/{ns}/{sid}", s.ccsGetSession)
+	handle("POST /v2/context/document/properties", s.ccsProperties)
+	handle("DELETE /v2/context/document/property/delete", s.ccsDeleteProperties)
+	handle("DELETE /v2/context/document/delete", s.ccsDelete)
+}
+
+// v2Doc is the part every v2 context request body shares.
+type v2Doc struct {
+	AccountID string  `json:"accountId"`
+	NameSpace string  `json:"nameSpace"`
+	SessionID *string `json:"sessionId"`
+}
+
+// key authorizes the body's account against the token and validates the
+// names, with errors naming the v2 fields.
+func (d v2Doc) key(r *http.Request, write bool) (ccs.Key, error) {
+	if d.AccountID == "" {
+		return ccs.Key{}, fault.Invalid("accountId: required")
+	}
+	acct, err := Authorize(r, d.AccountID)
+	if err != nil {
+		return ccs.Key{}, err
+	}
+	if err := ccs.CheckNamespace("nameSpace", d.NameSpace); err != nil {
+		return ccs.Key{}, err
+	}
+	if write && ccs.IsReserved(d.NameSpace) {
+		return ccs.Key{}, fault.Invalid("nameSpace: %q is reserved", d.NameSpace)
+	}
+	k := ccs.Key{AccountID: acct, Namespace: d.NameSpace}
+	if d.SessionID != nil && *d.SessionID != "" {
+		if err := ccs.CheckName("sessionId", *d.SessionID); err != nil {
+			return ccs.Key{}, err
+		}
+		k.SessionID = *d.SessionID
+	}
+	return k, nil
+}
+
+// documentKey is "<a>:<ns>:<sid>" with the account as the request wrote
+// it; a namespace-level document has an empty session part.
+func documentKey(account string, k ccs.Key) string {
+	return account + ":" + k.Namespace + ":" + k.SessionID
+}
+
+type v2Result struct {
+	DocumentKey string `json:"documentKey"`
+	TenantID    string `json:"tenantId"`
+	Success     bool   `json:"success"`
+}
+
+func (s *Server) ccsCreate(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		v2Doc
+		TTLSeconds *int64          `json:"ttlSeconds"`
+		Payload    json.RawMessage `json:"payload"`
+	}
+	if err := DecodeJSON(r, &body, false); err != nil {
+		return err
+	}
+	k, err := body.key(r, true)
+	if err != nil {
+		return err
+	}
+	if len(body.Payload) == 0 || string(body.Payload) == "null" {
+		return fault.Invalid("payload: required, a JSON object")
+	}
+	if err := s.CCS.Upsert(r.Context(), k, body.Payload, body.TTLSeconds); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, v2Result{DocumentKey: documentKey(body.AccountID, k), TenantID: k.AccountID, Success: true})
+	return nil
+}
+
+// v2Document is the GET answer; Payload is encoded already.
+type v2Document struct {
+	AccountID    string          `json:"accountId"`
+	DocumentKey  string          `json:"documentKey"`
+	DocumentType string          `json:"documentType"`
+	NameSpace    string          `json:"nameSpace"`
+	Payload      json.RawMessage `json:"payload"`
+	SessionID    string          `json:"sessionId,omitempty"`
+	TenantID     string          `json:"tenantId"`
+	// TTL is the RFC 3339 expiry of the document's last property; absent
+	// when a property never expires (or there is none).
+	TTL string `json:"ttl,omitempty"`
+}
+
+func (s *Server) ccsGetNamespace(w http.ResponseWriter, r *http.Request) error {
+	return s.ccsGet(w, r, "")
+}
+
+func (s *Server) ccsGetSession(w http.ResponseWriter, r *http.Request) error {
+	return s.ccsGet(w, r, r.PathValue("sid"))
+}
+
+func (s *Server) ccsGet(w http.ResponseWriter, r *http.Request, sid string) error {
+	a := r.PathValue("a")
+	acct, err := Authorize(r, a)
+	if err != nil {
+		return err
+	}
+	k := ccs.Key{AccountID: acct, Namespace: r.PathValue("ns"), SessionID: sid}
+	d, err := s.CCS.Get(r.Context(), k, nil)
+	if err != nil {
+		return err
+	}
+	if len(d.Properties) == 0 && sid != "" {
+		return errNotFound
+	}
+	if err := s.ccsExists(r, k, len(d.Properties)); err != nil {
+		return err
+	}
+	out := v2Document{
+		AccountID: a, DocumentKey: documentKey(a, k), DocumentType: "CONTEXT", NameSpace: k.Namespace,
+		Payload: ccs.AppendObject(make([]byte, 0, 256), d.Properties, ""), SessionID: sid, TenantID: acct,
+	}
+	if !d.Expires.IsZero() {
+		out.TTL = d.Expires.UTC().Format(time.RFC3339)
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) ccsProperties(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		v2Doc
+		Filter []string `json:"filter"`
+	}
+	if err := DecodeJSON(r, &body, false); err != nil {
+		return err
+	}
+	k, err := body.key(r, false)
+	if err != nil {
+		return err
+	}
+	// Filter entries are "<nameSpace>.<property>"; the answer uses them
+	// as keys. No filter: every property.
+	prefix := k.Namespace + "."
+	var names []string
+	if len(body.Filter) > 0 {
+		names = make([]string, len(body.Filter))
+		for i, f := range body.Filter {
+			name, ok := strings.CutPrefix(f, prefix)
+			if !ok || name == "" {
+				return fault.Invalid("filter: entries must be %q followed by a property name", prefix)
+			}
+			names[i] = name
+		}
+	}
+	d, err := s.CCS.Get(r.Context(), k, names)
+	if err != nil {
+		return err
+	}
+	if err := s.ccsExists(r, k, len(d.Properties)); err != nil {
+		return err
+	}
+	return writeRaw(w, http.StatusOK, ccs.AppendObject(make([]byte, 0, 256), d.Properties, prefix))
+}
+
+func (s *Server) ccsDeleteProperties(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		v2Doc
+		PropertyToDelete []string `json:"propertyToDelete"`
+	}
+	if err := DecodeJSON(r, &body, false); err != nil {
+		return err
+	}
+	k, err := body.key(r, true)
+	if err != nil {
+		return err
+	}
+	// No list (absent or null): every property. An empty list: none.
+	if err := s.CCS.DeleteProperties(r.Context(), k, body.PropertyToDelete); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v2Result{DocumentKey: documentKey(body.AccountID, k), TenantID: k.AccountID, Success: true})
+	return nil
+}
+
+func (s *Server) ccsDelete(w http.ResponseWriter, r *http.Request) error {
+	var body v2Doc
+	if err := DecodeJSON(r, &body, false); err != nil {
+		return err
+	}
+	k, err := body.key(r, true)
+	if err != nil {
+		return err
+	}
+	if err := s.CCS.DeleteSession(r.Context(), k); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, v2Result{DocumentKey: documentKey(body.AccountID, k), TenantID: k.AccountID, Success: true})
+	return nil
 }

@@ -104,7 +104,7 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	}
 	s.API = &httpapi.Server{
 		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
-		CCS:               &ccs.Service{},
+		CCS:               ccs.Start(bgCtx, store, ccs.Config{Now: now, Log: log}),
 		NextActions:       &nextactions.Service{},
 		Ready:             store.Ping,
 		AdminToken:        adminToken,
