@@ -17,6 +17,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/config"
+	"github.com/orchestrator/orchestrator/internal/console"
 	"github.com/orchestrator/orchestrator/internal/httpapi"
 	"github.com/orchestrator/orchestrator/internal/metrics"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
@@ -112,6 +113,8 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 		V1Sunset:          sunset,
 		UserLimiter:       ratelimit.New(10, time.Minute, 100_000, now),
 		AddrLimiter:       ratelimit.New(100, time.Minute, 100_000, now),
+		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now,
+			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset}),
 	}
 	s.handler = s.API.Handler()
 	go s.background(bgCtx)

@@ -1,0 +1,317 @@
+package console
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"embed"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/ratelimit"
+	"github.com/orchestrator/orchestrator/internal/secret"
+	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/internal/tokens"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Accounts is what the console needs from the accounts service.
+type Accounts interface {
+	AuthenticateConsole(ctx context.Context, accountID, email, password string) (storage.ConsoleUser, error)
+	Record(ctx context.Context, id string) (storage.Account, error)
+	Reveal(ctx context.Context, accountID string) (apiKey string, creds *accounts.Credentials, err error)
+	RegenerateAPIKey(ctx context.Context, id string, grace time.Duration) (string, error)
+	Credential(ctx context.Context, userID string) (storage.Credential, error)
+}
+
+// Tokens is what the console needs from the token service.
+type Tokens interface {
+	IssueTest(ctx context.Context, c storage.Credential, ttl time.Duration) (tokens.Issued, error)
+	Verify(ctx context.Context, raw string) (*tokens.Claims, error)
+}
+
+// Config is what the console is built from. Accounts, Tokens and Audit
+// are required; the rest has defaults.
+type Config struct {
+	Accounts Accounts
+	Tokens   Tokens
+	Audit    storage.Audit
+	Log      *slog.Logger
+	Now      func() time.Time // nil: time.Now
+	// PublicURL is the server's public URL (for the login endpoint shown
+	// on the page).
+	PublicURL string
+	// Secure marks cookies Secure; set it when the server speaks TLS.
+	Secure bool
+	// V1Sunset, when set, is when v1 keys of v2 accounts stop working.
+	V1Sunset time.Time
+	// SessionIdle and SessionMax bound a session's life (defaults 30 min
+	// idle, 8 h in all); MaxSessions bounds the store (default 10,000).
+	SessionIdle, SessionMax time.Duration
+	MaxSessions             int
+	// UserLimiter and AddrLimiter count failed sign-ins per account and
+	// email, and per client address (defaults: 10 and 100 per minute).
+	UserLimiter, AddrLimiter *ratelimit.Limiter
+}
+
+// Console serves the console pages. Build it with New.
+type Console struct {
+	cfg      Config
+	log      *slog.Logger
+	now      func() time.Time
+	sessions *sessions
+	pages    map[string]*template.Template
+	// preKey signs the pre-session CSRF cookie of the sign-in form; it is
+	// per process, so a restart only asks for a reload of the form.
+	preKey  []byte
+	handler http.Handler
+}
+
+// Cookie names. Both are scoped to /console, HttpOnly and SameSite=Strict.
+const (
+	sessionCookie = "orch_console"
+	preCookie     = "orch_console_pre"
+)
+
+// csp is the Content-Security-Policy of every console response: nothing
+// but same-origin script, style and images, no plugins, no framing, no
+// base or form targets elsewhere.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+// New returns the console handler for cfg.
+func New(cfg Config) *Console {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.SessionIdle <= 0 {
+		cfg.SessionIdle = 30 * time.Minute
+	}
+	if cfg.SessionMax <= 0 {
+		cfg.SessionMax = 8 * time.Hour
+	}
+	if cfg.MaxSessions <= 0 {
+		cfg.MaxSessions = 10_000
+	}
+	if cfg.UserLimiter == nil {
+		cfg.UserLimiter = ratelimit.New(10, time.Minute, 100_000, cfg.Now)
+	}
+	if cfg.AddrLimiter == nil {
+		cfg.AddrLimiter = ratelimit.New(100, time.Minute, 100_000, cfg.Now)
+	}
+	c := &Console{
+		cfg: cfg, log: cfg.Log, now: cfg.Now,
+		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, cfg.Now),
+		pages:    parsePages(),
+		preKey:   secret.Random(32),
+	}
+	c.handler = c.routes()
+	return c
+}
+
+// parsePages parses each page template together with the layout. The
+// templates are embedded, so a parse error is a build defect.
+func parsePages() map[string]*template.Template {
+	funcs := template.FuncMap{
+		"utc": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"day": func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+	}
+	pages := map[string]*template.Template{}
+	for _, name := range []string{"signin", "authorization", "confirm", "message"} {
+		pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return pages
+}
+
+func (c *Console) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /console/{$}", c.handle(c.home))
+	mux.HandleFunc("GET /console/sign-in", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	})
+	mux.HandleFunc("POST /console/sign-in", c.handle(c.signIn))
+	mux.HandleFunc("POST /console/sign-out", c.handle(c.signOut))
+	mux.HandleFunc("GET /console/api-authorization", c.handle(c.authorization))
+	mux.HandleFunc("POST /console/api-authorization/testing-token", c.handle(c.newTestToken))
+	mux.HandleFunc("GET /console/api-authorization/regenerate-key", c.handle(c.confirmRegenerate))
+	mux.HandleFunc("POST /console/api-authorization/regenerate-key", c.handle(c.regenerate))
+	static, _ := fs.Sub(staticFS, "static")
+	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", staticHandler(http.FileServerFS(static))))
+	mux.HandleFunc("/console/", c.handle(func(w http.ResponseWriter, r *http.Request) error {
+		return &pageError{status: http.StatusNotFound, title: "Page not found", msg: "There is no console page at this address."}
+	}))
+	// Cross-origin POSTs (by Sec-Fetch-Site or Origin) are refused before
+	// any handler runs; the CSRF tokens are the second, independent layer.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.renderError(w, r, errCSRF)
+	}))
+	return securityHeaders(cop.Handler(mux))
+}
+
+// ServeHTTP implements http.Handler.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }
+
+// securityHeaders sets the headers every console response carries.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "no-referrer")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
+		hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		// Pages show secrets: no cache may keep them. Static assets get
+		// their own policy in staticHandler.
+		hd.Set("Cache-Control", "no-store")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// staticHandler lets browsers keep the embedded assets but revalidate.
+func staticHandler(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // no directory listings
+			return
+		}
+		w.Header().Set("Cache-Control", "no-cache")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// pageError is an error shown to the user as a page with a status.
+type pageError struct {
+	status int
+	title  string
+	msg    string
+	header map[string]string
+}
+
+func (e *pageError) Error() string { return e.title + ": " + e.msg }
+
+var (
+	errCSRF = &pageError{status: http.StatusForbidden, title: "Form expired",
+		msg: "This form was not sent from this console page, or it expired. Go back, reload the page and try again."}
+	errBadForm = &pageError{status: http.StatusBadRequest, title: "Bad request", msg: "The form could not be read."}
+)
+
+// handle adapts a handler that returns an error: a *pageError is shown as
+// is; anything else is logged and shown as a generic failure.
+func (c *Console) handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			c.renderError(w, r, err)
+		}
+	}
+}
+
+func (c *Console) renderError(w http.ResponseWriter, r *http.Request, err error) {
+	var pe *pageError
+	if !errors.As(err, &pe) {
+		c.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
+		pe = &pageError{status: http.StatusInternalServerError, title: "Something went wrong",
+			msg: "The console could not complete this request. Try again in a moment."}
+	}
+	for k, v := range pe.header {
+		w.Header().Set(k, v)
+	}
+	c.render(w, r, pe.status, "message", map[string]any{"Title": pe.title, "Message": pe.msg})
+}
+
+// render executes a page template into a buffer first, so a template
+// failure never sends half a page.
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, page string, data map[string]any) {
+	var b strings.Builder
+	if err := c.pages[page].Execute(&b, data); err != nil {
+		c.log.ErrorContext(r.Context(), "console template", "page", page, "err", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// cookie returns a console cookie: HttpOnly, SameSite=Strict, scoped to
+// /console, Secure under TLS. maxAge 0 makes it a browser-session cookie;
+// the server-side expiry is what counts.
+func (c *Console) cookie(name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{Name: name, Value: value, Path: "/console", MaxAge: maxAge,
+		HttpOnly: true, Secure: c.cfg.Secure, SameSite: http.SameSiteStrictMode}
+}
+
+// preToken is the sign-in form's CSRF token: an HMAC of the pre-session
+// cookie with a server key (a signed double submit), so a cookie planted
+// by another site cannot be paired with a token the attacker knows.
+func (c *Console) preToken(cookieValue string) string {
+	m := hmac.New(sha256.New, c.preKey)
+	m.Write([]byte("console-signin\x00"))
+	m.Write([]byte(cookieValue))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// readForm parses a small urlencoded form body.
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/x-www-form-urlencoded") {
+		return errBadForm
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	if err := r.ParseForm(); err != nil {
+		return errBadForm
+	}
+	return nil
+}
+
+// checkToken compares a submitted CSRF token with the expected one in
+// constant time.
+func checkToken(got, want string) bool {
+	return got != "" && want != "" && secret.Equal([]byte(got), []byte(want))
+}
+
+// currentSession returns the request's live session and its id.
+func (c *Console) currentSession(r *http.Request) (string, session, bool) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return "", session{}, false
+	}
+	ss, ok := c.sessions.get(ck.Value)
+	return ck.Value, ss, ok
+}
+
+// clientIP is the peer address without port. Forwarded headers are not
+// trusted, as in the API: a client could set them to escape the limits.
+func clientIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// audit records a security event. A failure is returned: a key is not
+// shown or changed when its view or change cannot be recorded.
+func (c *Console) audit(r *http.Request, ss session, action string) error {
+	return c.cfg.Audit.AppendAudit(r.Context(), storage.AuditEvent{
+		Time: c.now().UTC(), AccountID: ss.accountID, Actor: ss.email, Action: action, Address: clientIP(r),
+	})
+}

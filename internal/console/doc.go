@@ -1,0 +1,19 @@
+// Package console owns the browser console served under /console/: the
+// sign-in of console users (account id, email, password), server-side
+// sessions, CSRF protection, the security headers of every console
+// response (a strict Content-Security-Policy among them), and the API
+// Authorization page of SPEC §7 with its testing token, v2 credentials
+// and v1 API key (with Regenerate Key behind a confirmation).
+//
+// Pages are rendered on the server with html/template; the stylesheet and
+// the one script are embedded (embed.FS) and served from /console/static/,
+// so the console needs no network at run time and no inline script or
+// style. Every view of a key and every regeneration is written to the
+// audit log with the account, the console user, the time and the client
+// address.
+//
+// The console is a separate handler from the JSON API (tailscale's
+// safeweb keeps the browser mux apart in the same way): the API mounts it
+// at /console/ and wraps it only in access logging, recovery and the body
+// limit.
+package console

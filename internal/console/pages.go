@@ -1,0 +1,324 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/secret"
+	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/internal/tokens"
+)
+
+// Audit actions written by the console. The actor is the console user's
+// email.
+const (
+	ActionSignIn             = "console.sign_in"
+	ActionSignOut            = "console.sign_out"
+	ActionAPIKeyView         = "api_key.view"
+	ActionCredentialsView    = "credentials.view"
+	ActionTestTokenIssue     = "test_token.issue"
+	ActionAPIKeyRegenerate   = "api_key.regenerate"
+	ActionAPIKeyRegenerateKO = "api_key.regenerate_failed"
+)
+
+// pageURL is the API Authorization page.
+const pageURL = "/console/api-authorization"
+
+// home shows the sign-in form, or sends a signed-in user to the page.
+func (c *Console) home(w http.ResponseWriter, r *http.Request) error {
+	if _, _, ok := c.currentSession(r); ok {
+		http.Redirect(w, r, pageURL, http.StatusSeeOther)
+		return nil
+	}
+	c.renderSignIn(w, r, http.StatusOK, "", "", "")
+	return nil
+}
+
+// renderSignIn renders the sign-in form with its CSRF token, setting the
+// pre-session cookie when the browser has none.
+func (c *Console) renderSignIn(w http.ResponseWriter, r *http.Request, status int, account, email, problem string) {
+	pre := ""
+	if ck, err := r.Cookie(preCookie); err == nil && len(ck.Value) >= 32 && len(ck.Value) <= 64 {
+		pre = ck.Value
+	} else {
+		pre = secret.NewToken(32)
+		http.SetCookie(w, c.cookie(preCookie, pre, 0))
+	}
+	c.render(w, r, status, "signin", map[string]any{
+		"Title": "Sign in", "CSRF": c.preToken(pre), "Account": account, "Email": email, "Problem": problem,
+	})
+}
+
+// normalizeAccount accepts an account id with or without the le prefix.
+func normalizeAccount(s string) string {
+	s = strings.TrimSpace(s)
+	if rest, ok := strings.CutPrefix(strings.ToLower(s), "le"); ok {
+		s = rest
+	}
+	return s
+}
+
+// signIn checks the sign-in form. Failures are counted per account and
+// email and per client address like API logins; a blocked key is refused
+// before the password is checked.
+func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
+	if err := readForm(w, r); err != nil {
+		return err
+	}
+	ck, err := r.Cookie(preCookie)
+	if err != nil || !checkToken(r.PostForm.Get("csrf"), c.preToken(ck.Value)) {
+		return errCSRF
+	}
+	rawAccount := strings.TrimSpace(r.PostForm.Get("account"))
+	email := strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
+	password := r.PostForm.Get("password")
+	account := normalizeAccount(rawAccount)
+
+	userKey := account + "\x00" + email
+	addrKey := clientIP(r)
+	wait, blocked := c.cfg.UserLimiter.Blocked(userKey)
+	if d, b := c.cfg.AddrLimiter.Blocked(addrKey); b {
+		wait, blocked = max(wait, d), true
+	}
+	if blocked {
+		secs := max(int((wait+time.Second-1)/time.Second), 1)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.renderSignIn(w, r, http.StatusTooManyRequests, rawAccount, email,
+			"Too many failed sign-ins. Wait "+strconv.Itoa(secs)+" seconds and try again.")
+		return nil
+	}
+
+	authAccount, authEmail, authPassword := account, email, password
+	if !accounts.ValidID(account) || len(email) > 254 || len(password) > 1024 {
+		// Malformed input still costs one password check, so that the
+		// answer takes the same time as for a real user.
+		authAccount, authEmail, authPassword = "", "", password[:min(len(password), 1024)]
+	}
+	u, err := c.cfg.Accounts.AuthenticateConsole(r.Context(), authAccount, authEmail, authPassword)
+	if errors.Is(err, accounts.ErrBadCredentials) || (err == nil && authAccount == "") {
+		c.cfg.UserLimiter.Fail(userKey)
+		c.cfg.AddrLimiter.Fail(addrKey)
+		c.renderSignIn(w, r, http.StatusUnauthorized, rawAccount, email, "The account ID, email or password is not correct.")
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	// A new session id at every sign-in: a session id planted before
+	// sign-in is never promoted.
+	id, ss := c.sessions.create(u.AccountID, u.Email)
+	if err := c.audit(r, ss, ActionSignIn); err != nil {
+		c.sessions.delete(id)
+		return err
+	}
+	http.SetCookie(w, c.cookie(sessionCookie, id, 0))
+	http.SetCookie(w, c.cookie(preCookie, "", -1))
+	http.Redirect(w, r, pageURL, http.StatusSeeOther)
+	return nil
+}
+
+// requireSession returns the live session, or redirects to sign-in.
+func (c *Console) requireSession(w http.ResponseWriter, r *http.Request) (string, session, bool) {
+	id, ss, ok := c.currentSession(r)
+	if !ok {
+		if id != "" {
+			http.SetCookie(w, c.cookie(sessionCookie, "", -1))
+		}
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	}
+	return id, ss, ok
+}
+
+// requirePost checks a signed-in form post: session, form, CSRF token.
+func (c *Console) requirePost(w http.ResponseWriter, r *http.Request) (string, session, error) {
+	if err := readForm(w, r); err != nil {
+		return "", session{}, err
+	}
+	id, ss, ok := c.currentSession(r)
+	if !ok {
+		// No session means no token it could match: refuse like any
+		// other forged post, and offer the way back.
+		return "", session{}, &pageError{status: http.StatusForbidden, title: "Signed out",
+			msg: "Your session ended. Sign in again to continue."}
+	}
+	if !checkToken(r.PostForm.Get("csrf"), ss.csrf) {
+		return "", session{}, errCSRF
+	}
+	return id, ss, nil
+}
+
+// signOut ends the session.
+func (c *Console) signOut(w http.ResponseWriter, r *http.Request) error {
+	id, ss, err := c.requirePost(w, r)
+	if err != nil {
+		return err
+	}
+	c.sessions.delete(id)
+	http.SetCookie(w, c.cookie(sessionCookie, "", -1))
+	if err := c.audit(r, ss, ActionSignOut); err != nil {
+		c.log.ErrorContext(r.Context(), "console audit", "action", ActionSignOut, "err", err)
+	}
+	http.Redirect(w, r, "/console/", http.StatusSeeOther)
+	return nil
+}
+
+// account loads the session's account; a deleted account ends the
+// session.
+func (c *Console) account(w http.ResponseWriter, r *http.Request, id string, ss session) (storage.Account, bool, error) {
+	a, err := c.cfg.Accounts.Record(r.Context(), ss.accountID)
+	if errors.Is(err, storage.ErrNotFound) {
+		c.sessions.delete(id)
+		http.SetCookie(w, c.cookie(sessionCookie, "", -1))
+		http.Redirect(w, r, "/console/", http.StatusSeeOther)
+		return a, false, nil
+	}
+	return a, err == nil, err
+}
+
+// authorization renders the API Authorization page. Every render shows
+// the keys, so every render is audited, before anything is sent.
+func (c *Console) authorization(w http.ResponseWriter, r *http.Request) error {
+	id, ss, ok := c.requireSession(w, r)
+	if !ok {
+		return nil
+	}
+	a, ok, err := c.account(w, r, id, ss)
+	if !ok {
+		return err
+	}
+	apiKey, creds, err := c.cfg.Accounts.Reveal(r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	data := map[string]any{
+		"Title": "API Authorization", "CSRF": ss.csrf, "Email": ss.email, "AccountID": a.ID, "AccountName": a.Name,
+		"V2": creds != nil, "APIKey": apiKey, "Flash": c.sessions.takeFlash(id),
+	}
+	if creds != nil {
+		tok, exp, err := c.testingToken(r, id, ss, creds.UserID)
+		if err != nil {
+			return err
+		}
+		data["TestToken"], data["TestExpires"] = tok, exp
+		data["UserID"], data["Password"] = creds.UserID, creds.Password
+		data["LoginURL"] = strings.TrimRight(c.cfg.PublicURL, "/") + "/v2/authenticate/login"
+		if !c.cfg.V1Sunset.IsZero() {
+			data["Sunset"] = c.cfg.V1Sunset
+			data["SunsetPast"] = !c.now().Before(c.cfg.V1Sunset)
+		}
+		if err := c.audit(r, ss, ActionCredentialsView); err != nil {
+			return err
+		}
+	}
+	if err := c.audit(r, ss, ActionAPIKeyView); err != nil {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "authorization", data)
+	return nil
+}
+
+// testingToken returns the session's testing token while it is still
+// valid (not expired, not revoked by a password regeneration), else
+// issues a new one.
+func (c *Console) testingToken(r *http.Request, id string, ss session, userID string) (string, time.Time, error) {
+	if ss.testToken != "" {
+		cl, err := c.cfg.Tokens.Verify(r.Context(), ss.testToken)
+		if err == nil && cl.TokenUse == tokens.UseTest && cl.Subject == userID && cl.Name == ss.accountID {
+			return ss.testToken, ss.testExpires, nil
+		}
+	}
+	return c.issueTestToken(r, id, ss, userID)
+}
+
+func (c *Console) issueTestToken(r *http.Request, id string, ss session, userID string) (string, time.Time, error) {
+	cred, err := c.cfg.Accounts.Credential(r.Context(), userID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if err := c.audit(r, ss, ActionTestTokenIssue); err != nil {
+		return "", time.Time{}, err
+	}
+	iss, err := c.cfg.Tokens.IssueTest(r.Context(), cred, tokens.TestTokenTTL)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	exp := time.Unix(iss.Claims.ExpiresAt, 0)
+	c.sessions.update(id, func(s *session) { s.testToken, s.testExpires = iss.Token, exp })
+	return iss.Token, exp, nil
+}
+
+// newTestToken is the "Generate new token" action.
+func (c *Console) newTestToken(w http.ResponseWriter, r *http.Request) error {
+	id, ss, err := c.requirePost(w, r)
+	if err != nil {
+		return err
+	}
+	a, ok, err := c.account(w, r, id, ss)
+	if !ok {
+		return err
+	}
+	_, creds, err := c.cfg.Accounts.Reveal(r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	if creds == nil {
+		return &pageError{status: http.StatusConflict, title: "No testing token for v1",
+			msg: "This account uses v1 API keys only; testing tokens are for the v2 APIs."}
+	}
+	if _, exp, err := c.issueTestToken(r, id, ss, creds.UserID); err != nil {
+		return err
+	} else {
+		c.sessions.update(id, func(s *session) {
+			s.flash = "A new testing token was generated. It expires on " + exp.UTC().Format("2 Jan 2006, 15:04 UTC") + "."
+		})
+	}
+	http.Redirect(w, r, pageURL+"#testing-token", http.StatusSeeOther)
+	return nil
+}
+
+// confirmRegenerate asks before the v1 key is replaced.
+func (c *Console) confirmRegenerate(w http.ResponseWriter, r *http.Request) error {
+	id, ss, ok := c.requireSession(w, r)
+	if !ok {
+		return nil
+	}
+	a, ok, err := c.account(w, r, id, ss)
+	if !ok {
+		return err
+	}
+	c.render(w, r, http.StatusOK, "confirm", map[string]any{
+		"Title": "Regenerate the API key", "CSRF": ss.csrf, "Email": ss.email, "AccountID": a.ID, "AccountName": a.Name,
+	})
+	return nil
+}
+
+// regenerate replaces the v1 key; the old key stops working at once. The
+// attempt is audited before the change, so no change goes unrecorded.
+func (c *Console) regenerate(w http.ResponseWriter, r *http.Request) error {
+	id, ss, err := c.requirePost(w, r)
+	if err != nil {
+		return err
+	}
+	a, ok, err := c.account(w, r, id, ss)
+	if !ok {
+		return err
+	}
+	if err := c.audit(r, ss, ActionAPIKeyRegenerate); err != nil {
+		return err
+	}
+	if _, err := c.cfg.Accounts.RegenerateAPIKey(r.Context(), a.ID, 0); err != nil {
+		if aerr := c.audit(r, ss, ActionAPIKeyRegenerateKO); aerr != nil {
+			c.log.ErrorContext(r.Context(), "console audit", "action", ActionAPIKeyRegenerateKO, "err", aerr)
+		}
+		return err
+	}
+	c.sessions.update(id, func(s *session) {
+		s.flash = "A new API key was generated. The previous key stopped working at once: use the new key wherever the v1 APIs are called."
+	})
+	http.Redirect(w, r, pageURL+"#api-key", http.StatusSeeOther)
+	return nil
+}
