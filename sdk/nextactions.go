@@ -1,0 +1,201 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+)
+
+// Condition is one condition of a policy: Property ("ns.var") compared
+// with Value by Type (EQUAL, NOT_EQUAL, LESS_THAN, LESS_THAN_OR_EQUAL,
+// GREATER_THAN, GREATER_THAN_OR_EQUAL, CONTAINS, IS_IN). Value is a JSON
+// constant or a "{{ns.var}}" reference.
+type Condition struct {
+	Property string          `json:"property"`
+	Type     string          `json:"type"`
+	Value    json.RawMessage `json:"value"`
+}
+
+// Action is what a matching policy returns: TRANSFER_TO_SKILL,
+// TRANSFER_TO_AGENT or SEND_MESSAGE, with its payload.
+type Action struct {
+	Type    string          `json:"type"`
+	Payload json.RawMessage `json:"payload,omitempty"`
+}
+
+// Exception replaces a policy's actions when its conditions hold.
+type Exception struct {
+	Conditions []Condition `json:"conditions"`
+	Actions    []Action    `json:"actions"`
+}
+
+// Policy is a Next Actions policy (SPEC §6).
+type Policy struct {
+	ID         string      `json:"id,omitempty"`
+	Name       string      `json:"name"`
+	Enabled    bool        `json:"enabled"`
+	Conditions []Condition `json:"conditions"`
+	// Expression is the v2 editor's expression; empty when none.
+	Expression string     `json:"expression,omitempty"`
+	Actions    []Action   `json:"actions"`
+	Exception  *Exception `json:"exception,omitempty"`
+}
+
+// PolicyLog is one evaluation of a policy.
+type PolicyLog struct {
+	Time           Timestamp `json:"time"`
+	ConversationID string    `json:"conversationId"`
+	PolicyID       string    `json:"policyId"`
+	// State is TRUE, FALSE, ERROR, INVALID or DISABLED.
+	State string `json:"state"`
+}
+
+// NextActionsRequest asks for the next actions (v2). Empty fields are
+// left out.
+type NextActionsRequest struct {
+	ConversationID string `json:"conversationId,omitempty"`
+	SessionID      string `json:"sessionId,omitempty"`
+	CustomerID     string `json:"customerId,omitempty"`
+	VisitorID      string `json:"visitorId,omitempty"`
+	PolicyID       string `json:"policyId,omitempty"`
+}
+
+// NextActions evaluates the account's policies (v2) and returns the
+// actions of the one that matched, none when nothing matched.
+func (c *Client) NextActions(ctx context.Context, r NextActionsRequest) ([]Action, error) {
+	a, err := c.account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	in := struct {
+		AccountID string `json:"accountId"`
+		NextActionsRequest
+	}{a, r}
+	out := []Action{}
+	return out, c.v2(ctx, http.MethodPost, "/v2/policy/nextaction", in, &out)
+}
+
+// NextActionsV1Request asks for the next actions (v1). Empty fields are
+// left out.
+type NextActionsV1Request struct {
+	ConversationID, ConsumerID, GroupID string
+}
+
+// Rule is the policy that matched in a v1 answer.
+type Rule struct {
+	ID      string   `json:"id"`
+	Name    string   `json:"name"`
+	Actions []Action `json:"actions"`
+}
+
+// NextActionsV1Result is the v1 answer: Rule is nil when nothing matched,
+// and NoMatchReason says why (NO_MATCHED_RULES, NO_POLICIES_ENABLED).
+type NextActionsV1Result struct {
+	NextActionID  string `json:"nextActionId"`
+	Rule          *Rule  `json:"rule"`
+	NoMatchReason string `json:"noMatchReason,omitempty"`
+}
+
+// NextActionsV1 evaluates the account's policies with the API key (v1).
+func (c *Client) NextActionsV1(ctx context.Context, r NextActionsV1Request) (*NextActionsV1Result, error) {
+	a, err := c.v1Account()
+	if err != nil {
+		return nil, err
+	}
+	q := url.Values{}
+	for k, v := range map[string]string{"conversationId": r.ConversationID, "consumerId": r.ConsumerID, "groupId": r.GroupID} {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	var out NextActionsV1Result
+	if err := c.v1(ctx, http.MethodGet, path("v1", "account", a, "next-actions"), q, nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+type policyBody struct {
+	AccountID string  `json:"accountId"`
+	Policy    *Policy `json:"policy"`
+}
+
+// CreatePolicy adds a policy at the end of the account's list and returns
+// it with its id (v2).
+func (c *Client) CreatePolicy(ctx context.Context, p Policy) (*Policy, error) {
+	a, err := c.account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out Policy
+	if err := c.v2(ctx, http.MethodPost, "/v2/config/create", policyBody{a, &p}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// ListPolicies returns the account's policies in evaluation order (v2).
+func (c *Client) ListPolicies(ctx context.Context) ([]Policy, error) {
+	a, err := c.account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []Policy{}
+	return out, c.v2(ctx, http.MethodGet, path("v2", "config", a), nil, &out)
+}
+
+// GetPolicy returns one policy; an *APIError with status 404 when there is
+// none (v2).
+func (c *Client) GetPolicy(ctx context.Context, id string) (*Policy, error) {
+	a, err := c.account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out Policy
+	if err := c.v2(ctx, http.MethodGet, path("v2", "config", a, id), nil, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// UpdatePolicy replaces the policy with p.ID (v2).
+func (c *Client) UpdatePolicy(ctx context.Context, p Policy) (*Policy, error) {
+	a, err := c.account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out Policy
+	if err := c.v2(ctx, http.MethodPost, "/v2/config/update", policyBody{a, &p}, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
+}
+
+// DeletePolicy deletes a policy (v2).
+func (c *Client) DeletePolicy(ctx context.Context, id string) error {
+	a, err := c.account(ctx)
+	if err != nil {
+		return err
+	}
+	in := struct {
+		AccountID string `json:"accountId"`
+		ID        string `json:"id"`
+	}{a, id}
+	return c.v2(ctx, http.MethodDelete, "/v2/config/delete", in, nil)
+}
+
+// PolicyLogs returns the evaluations of the last 7 days, of one
+// conversation when conversationID is not empty (v2).
+func (c *Client) PolicyLogs(ctx context.Context, conversationID string) ([]PolicyLog, error) {
+	a, err := c.account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	p := path("v2", "policy", "logs", a)
+	if conversationID != "" {
+		p += "?" + url.Values{"conversationId": {conversationID}}.Encode()
+	}
+	out := []PolicyLog{}
+	return out, c.v2(ctx, http.MethodGet, p, nil, &out)
+}
