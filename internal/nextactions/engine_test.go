@@ -420,7 +420,7 @@ func TestTimeRanges(t *testing.T) {
 		{"isTimeRange('09:00:00','17:00:00','America/New_York',[])", tue, true},
 		{"isTimeRange('09:00:00','17:00:00','Asia/Tokyo',['TUE'])", tue, false},
 		{"isTimeRange('22:00:00','06:00:00','Asia/Tokyo',['TUE'])", tue, true}, // spans midnight
-		{"isTimeRange('14:30:00','14:30:00','UTC')", tue, true},                 // both ends included
+		{"isTimeRange('14:30:00','14:30:00','UTC')", tue, true},                // both ends included
 		{"isTimeRange('14:30:01','15:00:00','UTC')", tue, false},
 		// Before the DST change New York is UTC-5: 14:30 UTC is 09:30.
 		{"isTimeRange('09:00:00','10:00:00','America/New_York')", time.Date(2026, 3, 6, 14, 30, 0, 0, time.UTC), true},
