@@ -16,6 +16,7 @@ type Backend interface {
 	storage.Audit
 	storage.Pinger
 	storage.ContextStore
+	storage.Policies
 }
 
 // Run runs the whole suite. open must return a fresh, empty backend for
@@ -35,4 +36,8 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("ContextSize", func(t *testing.T) { testContextSize(t, open(t)) })
 	t.Run("ContextConcurrency", func(t *testing.T) { testContextConcurrency(t, open(t)) })
 	t.Run("ContextAccountDelete", func(t *testing.T) { testContextAccountDelete(t, open(t)) })
+	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
+	t.Run("PoliciesConcurrentCreate", func(t *testing.T) { testPoliciesConcurrentCreate(t, open(t)) })
+	t.Run("PolicyEvaluations", func(t *testing.T) { testPolicyEvaluations(t, open(t)) })
+	t.Run("PoliciesAccountDelete", func(t *testing.T) { testPoliciesAccountDelete(t, open(t)) })
 }

@@ -1,0 +1,226 @@
+package storagetest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+func newPolicy(account, id, rev string) storage.Policy {
+	return storage.Policy{AccountID: account, ID: id, Revision: rev, Body: []byte(`{"name":"` + id + `"}`), CreatedAt: t0, UpdatedAt: t0}
+}
+
+func policyIDs(t *testing.T, b Backend, account string) []string {
+	t.Helper()
+	ps, err := b.ListPolicies(context.Background(), account)
+	if err != nil {
+		t.Fatalf("ListPolicies(%s): %v", account, err)
+	}
+	ids := []string{}
+	for _, p := range ps {
+		ids = append(ids, p.ID)
+	}
+	return ids
+}
+
+func testPolicies(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustCreate(t, b, newAccount("700", true))
+	mustCreate(t, b, newAccount("701", true))
+
+	if ids := policyIDs(t, b, "700"); len(ids) != 0 {
+		t.Fatalf("ListPolicies(empty) = %v, want []", ids)
+	}
+	_, err := b.GetPolicy(ctx, "700", "p1")
+	wantErr(t, "GetPolicy(missing)", err, storage.ErrNotFound)
+
+	// Create keeps the order of creation, per account.
+	var created []storage.Policy
+	for _, id := range []string{"p1", "p2", "p3"} {
+		p, err := b.CreatePolicy(ctx, newPolicy("700", id, "r1"), 0)
+		if err != nil {
+			t.Fatalf("CreatePolicy(%s): %v", id, err)
+		}
+		created = append(created, p)
+	}
+	if _, err := b.CreatePolicy(ctx, newPolicy("701", "p1", "r1"), 0); err != nil {
+		t.Fatalf("the same id in another account: %v", err)
+	}
+	if diff := cmp.Diff([]string{"p1", "p2", "p3"}, policyIDs(t, b, "700")); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
+	}
+	if !(created[0].Position < created[1].Position && created[1].Position < created[2].Position) {
+		t.Errorf("positions not increasing: %d %d %d", created[0].Position, created[1].Position, created[2].Position)
+	}
+	_, err = b.CreatePolicy(ctx, newPolicy("700", "p2", "r9"), 0)
+	wantErr(t, "CreatePolicy(duplicate id)", err, storage.ErrAlreadyExists)
+	_, err = b.CreatePolicy(ctx, newPolicy("700", "p4", "r1"), 3)
+	wantErr(t, "CreatePolicy(over max)", err, storage.ErrConflict)
+	_, err = b.CreatePolicy(ctx, newPolicy("799", "p1", "r1"), 0)
+	wantErr(t, "CreatePolicy(no account)", err, storage.ErrNotFound)
+
+	got, err := b.GetPolicy(ctx, "700", "p2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(created[1], got); diff != "" {
+		t.Errorf("GetPolicy (-want +got):\n%s", diff)
+	}
+
+	// Update replaces body and revision, keeps position and creation.
+	up := newPolicy("700", "p2", "r2")
+	up.Body = []byte(`{"name":"changed"}`)
+	up.UpdatedAt = t0.Add(time.Hour)
+	updated, err := b.UpdatePolicy(ctx, up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := created[1]
+	want.Revision, want.Body, want.UpdatedAt = "r2", up.Body, up.UpdatedAt
+	if diff := cmp.Diff(want, updated); diff != "" {
+		t.Errorf("UpdatePolicy (-want +got):\n%s", diff)
+	}
+	if got, _ := b.GetPolicy(ctx, "700", "p2"); !cmp.Equal(want, got) {
+		t.Errorf("GetPolicy after update = %+v, want %+v", got, want)
+	}
+	if diff := cmp.Diff([]string{"p1", "p2", "p3"}, policyIDs(t, b, "700")); diff != "" {
+		t.Errorf("order after update (-want +got):\n%s", diff)
+	}
+	_, err = b.UpdatePolicy(ctx, newPolicy("701", "p2", "r2"))
+	wantErr(t, "UpdatePolicy(other account)", err, storage.ErrNotFound)
+
+	// Delete; a new policy goes after the survivors.
+	if err := b.DeletePolicy(ctx, "700", "p2"); err != nil {
+		t.Fatal(err)
+	}
+	wantErr(t, "DeletePolicy(again)", b.DeletePolicy(ctx, "700", "p2"), storage.ErrNotFound)
+	if _, err := b.CreatePolicy(ctx, newPolicy("700", "p2", "r3"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"p1", "p3", "p2"}, policyIDs(t, b, "700")); diff != "" {
+		t.Errorf("order after delete and create (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{"p1"}, policyIDs(t, b, "701")); diff != "" {
+		t.Errorf("other account (-want +got):\n%s", diff)
+	}
+}
+
+func testPoliciesConcurrentCreate(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustCreate(t, b, newAccount("710", true))
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := b.CreatePolicy(ctx, newPolicy("710", fmt.Sprintf("p%02d", i), "r"), 0)
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("concurrent CreatePolicy: %v", err)
+		}
+	}
+	ps, err := b.ListPolicies(ctx, "710")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != 20 {
+		t.Fatalf("got %d policies, want 20", len(ps))
+	}
+	for i := 1; i < len(ps); i++ {
+		if ps[i-1].Position >= ps[i].Position {
+			t.Errorf("positions not strictly increasing: %d then %d", ps[i-1].Position, ps[i].Position)
+		}
+	}
+}
+
+func testPolicyEvaluations(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustCreate(t, b, newAccount("720", true))
+	mustCreate(t, b, newAccount("721", true))
+	ev := func(acct, conv, policy, state string, at time.Time) storage.PolicyEvaluation {
+		return storage.PolicyEvaluation{Time: at, AccountID: acct, ConversationID: conv, PolicyID: policy, State: state}
+	}
+	day := 24 * time.Hour
+	old := ev("720", "c1", "p1", "TRUE", t0.Add(-8*day))
+	e1 := ev("720", "c1", "p1", "FALSE", t0.Add(-time.Hour))
+	e2 := ev("720", "c1", "p2", "TRUE", t0.Add(-time.Hour+time.Millisecond))
+	e3 := ev("720", "c2", "p1", "DISABLED", t0)
+	other := ev("721", "c1", "p1", "ERROR", t0)
+	gone := ev("799", "c1", "p1", "TRUE", t0) // no such account: dropped
+	if err := b.AppendEvaluations(ctx, []storage.PolicyEvaluation{old, e1, e2, e3, other, gone}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AppendEvaluations(ctx, nil); err != nil {
+		t.Fatalf("AppendEvaluations(nil): %v", err)
+	}
+	since := t0.Add(-7 * day)
+	tests := []struct {
+		name, acct, conv string
+		limit            int
+		want             []storage.PolicyEvaluation
+	}{
+		{"all, newest first", "720", "", 100, []storage.PolicyEvaluation{e3, e2, e1}},
+		{"one conversation", "720", "c1", 100, []storage.PolicyEvaluation{e2, e1}},
+		{"limit", "720", "", 1, []storage.PolicyEvaluation{e3}},
+		{"other account", "721", "", 100, []storage.PolicyEvaluation{other}},
+		{"unknown conversation", "720", "nope", 100, []storage.PolicyEvaluation{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := b.ListEvaluations(ctx, tt.acct, tt.conv, since, tt.limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("ListEvaluations (-want +got):\n%s", diff)
+			}
+		})
+	}
+	n, err := b.PurgeEvaluations(ctx, since, 100)
+	if err != nil || n != 1 {
+		t.Fatalf("PurgeEvaluations = %d, %v; want 1, nil", n, err)
+	}
+	got, err := b.ListEvaluations(ctx, "720", "c1", time.Time{}, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]storage.PolicyEvaluation{e2, e1}, got); diff != "" {
+		t.Errorf("after purge (-want +got):\n%s", diff)
+	}
+	if n, err := b.PurgeEvaluations(ctx, since, 100); err != nil || n != 0 {
+		t.Errorf("second purge = %d, %v; want 0, nil", n, err)
+	}
+}
+
+func testPoliciesAccountDelete(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustCreate(t, b, newAccount("730", true))
+	if _, err := b.CreatePolicy(ctx, newPolicy("730", "p1", "r"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AppendEvaluations(ctx, []storage.PolicyEvaluation{{Time: t0, AccountID: "730", PolicyID: "p1", State: "TRUE"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.DeleteAccount(ctx, "730"); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, b, newAccount("730", true)) // a new account with the same id sees nothing
+	if ids := policyIDs(t, b, "730"); len(ids) != 0 {
+		t.Errorf("policies survived the account: %v", ids)
+	}
+	evs, err := b.ListEvaluations(ctx, "730", "", time.Time{}, 10)
+	if err != nil || len(evs) != 0 {
+		t.Errorf("evaluations after account delete = %v, %v; want none", evs, err)
+	}
+}
