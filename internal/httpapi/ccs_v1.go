@@ -126,23 +126,22 @@ func v1Segments(escaped string) ([]string, bool) {
 	return seg, true
 }
 
-// v1Key returns the document of a properties path: {ns}/properties[/{p}]
-// is the default session, {ns}/{sid}/properties[/{p}] session sid, and
-// the property name when the path has one.
+// v1Key returns the document of a properties path and the property name
+// when the path has one: {ns}/properties[/{p}] is the default session,
+// {ns}/{sid}/properties[/{p}] session sid.
 func v1Key(acct string, seg []string) (ccs.Key, string) {
 	k := ccs.Key{AccountID: acct, Namespace: seg[0]}
 	switch {
-	case len(seg) >= 2 && seg[1] == "properties":
-		if len(seg) == 3 {
-			return k, seg[2]
-		}
+	case len(seg) == 2:
+		return k, ""
+	case len(seg) == 3 && seg[1] == "properties":
+		return k, seg[2]
+	case len(seg) == 3:
+		k.SessionID = seg[1]
 		return k, ""
 	default:
 		k.SessionID = seg[1]
-		if len(seg) == 4 {
-			return k, seg[3]
-		}
-		return k, ""
+		return k, seg[3]
 	}
 }
 
