@@ -101,13 +101,18 @@ var payloadKeys = map[string]map[string]bool{
 }
 
 // Normalize validates p and brings it to its stored form: SEND_MESSAGE
-// payloads use "message" (a v1-style "text" is accepted), and nil slices
-// become empty ones. field is the JSON path of the policy in the request
-// ("policy"); every error is a fault.Invalid naming the bad field. It does
-// not compile the expression; Compile does.
+// payloads use "message" (a v1-style "text" is accepted), a policy
+// without "enabled" is enabled, and nil slices become empty ones. field
+// is the JSON path of the policy in the request ("policy"); every error is
+// a fault.Invalid naming the bad field. It does not compile the
+// expression; Compile does.
 func Normalize(field string, p *Policy) error {
 	if utf8.RuneCountInString(p.Name) > MaxNameChars || !utf8.ValidString(p.Name) {
 		return fault.Invalid("%s.name: must be at most %d characters of valid UTF-8", field, MaxNameChars)
+	}
+	if p.Enabled == nil {
+		on := true
+		p.Enabled = &on
 	}
 	if p.Conditions == nil {
 		p.Conditions = []Condition{}

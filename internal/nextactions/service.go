@@ -1,4 +1,611 @@
 package nextactions
 
-// Service evaluates policies. (Placeholder until the Next Actions issue lands.)
-type Service struct{}
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+// DefaultSession is the Context Service session of namespace-level
+// properties, the fallback of every variable.
+const DefaultSession = "__default__"
+
+// Reasons a v1 evaluation matched nothing.
+const (
+	NoMatchedRules    = "NO_MATCHED_RULES"
+	NoPoliciesEnabled = "NO_POLICIES_ENABLED"
+)
+
+// LogRetention is how long evaluation log entries are kept.
+const LogRetention = 7 * 24 * time.Hour
+
+// MaxLogEntries bounds one answer of Logs.
+const MaxLogEntries = 10_000
+
+// Variables reads context variables: the live properties named of one
+// session document, as name → JSON value. Missing properties are absent
+// from the map.
+type Variables interface {
+	Get(ctx context.Context, accountID, namespace, sessionID string, names []string) (map[string][]byte, error)
+}
+
+// Config configures a Service.
+type Config struct {
+	// Now is the clock (nil: time.Now): time ranges and log times use it.
+	Now func() time.Time
+	// Log receives background failures (nil: slog.Default()).
+	Log *slog.Logger
+	// EvalTimeout bounds one evaluation with its context reads (default
+	// 5 s). Each expression is bounded by its size (see
+	// MaxExpressionNodes) and the VM's memory budget.
+	EvalTimeout time.Duration
+	// PurgeEvery is the pause between purges of old log entries
+	// (default 10 min); PurgeBatch the entries deleted per write
+	// transaction (default 1000).
+	PurgeEvery time.Duration
+	PurgeBatch int
+	// LogQueue is how many evaluations may wait to be logged (default
+	// 4096); beyond it, log entries are dropped rather than slowing
+	// evaluations down.
+	LogQueue int
+}
+
+// Service manages an account's policies and evaluates them. It is safe
+// for concurrent use. Evaluation logs are written by Run in the
+// background; without Run they are written synchronously.
+type Service struct {
+	store storage.Policies
+	vars  Variables
+	cfg   Config
+	cache *cache
+
+	logq    chan []storage.PolicyEvaluation
+	flushq  chan chan struct{}
+	running chan struct{} // closed when Run starts
+	stopped chan struct{} // closed when Run returns
+}
+
+// New returns a service over store, reading variables from vars.
+func New(store storage.Policies, vars Variables, cfg Config) *Service {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.EvalTimeout <= 0 {
+		cfg.EvalTimeout = 5 * time.Second
+	}
+	if cfg.PurgeEvery <= 0 {
+		cfg.PurgeEvery = 10 * time.Minute
+	}
+	if cfg.PurgeBatch <= 0 {
+		cfg.PurgeBatch = 1000
+	}
+	if cfg.LogQueue <= 0 {
+		cfg.LogQueue = 4096
+	}
+	return &Service{
+		store: store, vars: vars, cfg: cfg, cache: newCache(100_000),
+		logq:    make(chan []storage.PolicyEvaluation, cfg.LogQueue),
+		flushq:  make(chan chan struct{}),
+		running: make(chan struct{}),
+		stopped: make(chan struct{}),
+	}
+}
+
+// Start returns New(store, vars, cfg) with Run going until ctx is done:
+// the one call the composition root makes.
+func Start(ctx context.Context, store storage.Policies, vars Variables, cfg Config) *Service {
+	s := New(store, vars, cfg)
+	go s.Run(ctx)
+	return s
+}
+
+// ---- configuration ----
+
+// Create validates p and appends it to the account's policies. An empty
+// p.ID gets a new UUID.
+func (s *Service) Create(ctx context.Context, accountID string, p Policy) (Policy, error) {
+	if p.ID == "" {
+		p.ID = uuid.NewString()
+	} else if err := checkID("policy.id", p.ID); err != nil {
+		return Policy{}, err
+	}
+	c, err := Compile("policy", p)
+	if err != nil {
+		return Policy{}, err
+	}
+	rec, err := s.record(accountID, c.Policy)
+	if err != nil {
+		return Policy{}, err
+	}
+	rec.CreatedAt = rec.UpdatedAt
+	rec, err = s.store.CreatePolicy(ctx, rec, MaxPoliciesPerAccnt)
+	switch {
+	case errors.Is(err, storage.ErrAlreadyExists):
+		return Policy{}, fault.Conflict("policy.id: a policy with id %q exists", p.ID)
+	case errors.Is(err, storage.ErrConflict):
+		return Policy{}, fault.Conflict("an account has at most %d policies", MaxPoliciesPerAccnt)
+	case err != nil:
+		return Policy{}, err
+	}
+	s.cache.put(cacheKey(rec), c)
+	return c.Policy, nil
+}
+
+// Update validates p and replaces the account's policy p.ID with it,
+// atomically and in the same place of the order.
+func (s *Service) Update(ctx context.Context, accountID string, p Policy) (Policy, error) {
+	if p.ID == "" {
+		return Policy{}, fault.Invalid("policy.id: required")
+	}
+	if err := checkID("policy.id", p.ID); err != nil {
+		return Policy{}, err
+	}
+	c, err := Compile("policy", p)
+	if err != nil {
+		return Policy{}, err
+	}
+	rec, err := s.record(accountID, c.Policy)
+	if err != nil {
+		return Policy{}, err
+	}
+	rec, err = s.store.UpdatePolicy(ctx, rec)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Policy{}, fault.NotFound("policy %q not found", p.ID)
+	}
+	if err != nil {
+		return Policy{}, err
+	}
+	s.cache.put(cacheKey(rec), c)
+	return c.Policy, nil
+}
+
+// Delete deletes one policy.
+func (s *Service) Delete(ctx context.Context, accountID, id string) error {
+	if id == "" {
+		return fault.Invalid("id: required")
+	}
+	err := s.store.DeletePolicy(ctx, accountID, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fault.NotFound("policy %q not found", printable(id))
+	}
+	return err
+}
+
+// Get returns one policy.
+func (s *Service) Get(ctx context.Context, accountID, id string) (Policy, error) {
+	rec, err := s.store.GetPolicy(ctx, accountID, id)
+	if errors.Is(err, storage.ErrNotFound) {
+		return Policy{}, fault.NotFound("policy %q not found", printable(id))
+	}
+	if err != nil {
+		return Policy{}, err
+	}
+	return decodePolicy(rec)
+}
+
+// List returns the account's policies in evaluation order.
+func (s *Service) List(ctx context.Context, accountID string) ([]Policy, error) {
+	recs, err := s.store.ListPolicies(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Policy, 0, len(recs))
+	for _, r := range recs {
+		p, err := decodePolicy(r)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// checkID validates a client-chosen policy id: 1 to 64 characters of
+// A-Z, a-z, 0-9, '-', '_' and '.'.
+func checkID(field, id string) error {
+	ok := len(id) > 0 && len(id) <= 64
+	for i := 0; ok && i < len(id); i++ {
+		c := id[i]
+		ok = 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.'
+	}
+	if !ok {
+		return fault.Invalid("%s: must be 1 to 64 characters of A-Z, a-z, 0-9, '-', '_' and '.'", field)
+	}
+	return nil
+}
+
+// record is the stored form of a normalized policy, with a new revision.
+func (s *Service) record(accountID string, p Policy) (storage.Policy, error) {
+	id := p.ID
+	p.ID = "" // the record's key, not part of the body
+	body, err := json.Marshal(p)
+	if err != nil {
+		return storage.Policy{}, err
+	}
+	return storage.Policy{AccountID: accountID, ID: id, Revision: uuid.NewString(), Body: body, UpdatedAt: s.cfg.Now()}, nil
+}
+
+func decodePolicy(r storage.Policy) (Policy, error) {
+	var p Policy
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		return Policy{}, fmt.Errorf("policy %s/%s: %w", r.AccountID, r.ID, err)
+	}
+	p.ID = r.ID
+	if p.Conditions == nil {
+		p.Conditions = []Condition{}
+	}
+	return p, nil
+}
+
+func cacheKey(r storage.Policy) string { return r.AccountID + "\x00" + r.ID + "\x00" + r.Revision }
+
+// compiled returns the compiled form of a stored policy, compiling it
+// once per revision. A stored policy that no longer compiles (for example
+// after a rule got stricter) is returned as Invalid.
+func (s *Service) compiled(r storage.Policy) *Compiled {
+	key := cacheKey(r)
+	if c, ok := s.cache.get(key); ok {
+		return c
+	}
+	p, err := decodePolicy(r)
+	var c *Compiled
+	if err == nil {
+		c, err = Compile("policy", p)
+	}
+	if err != nil {
+		c = Invalid(p, err)
+		c.Policy.ID = r.ID
+	}
+	s.cache.put(key, c)
+	return c
+}
+
+// ---- evaluation ----
+
+// Request asks for the next actions of a conversation.
+type Request struct {
+	AccountID      string
+	ConversationID string
+	// SessionID is the Context Service session of the variables; empty:
+	// ConversationID; both empty: namespace level only.
+	SessionID  string
+	ConsumerID string
+	GroupID    string
+	CustomerID string
+	VisitorID  string
+	// PolicyID, when set, evaluates that policy alone.
+	PolicyID string
+}
+
+// Decision is the outcome of one evaluation.
+type Decision struct {
+	// ID identifies the evaluation (v1 nextActionId).
+	ID string
+	// Policy is the matched policy; nil when none matched.
+	Policy *Policy
+	// Actions are the policy's actions, or its exception's.
+	Actions []Action
+	// NoMatchReason is NoMatchedRules or NoPoliciesEnabled when Policy is
+	// nil.
+	NoMatchReason string
+}
+
+// NextActions evaluates the account's policies for a conversation and
+// logs what it did with each policy.
+func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.EvalTimeout)
+	defer cancel()
+	var recs []storage.Policy
+	if req.PolicyID != "" {
+		r, err := s.store.GetPolicy(ctx, req.AccountID, req.PolicyID)
+		if errors.Is(err, storage.ErrNotFound) {
+			return Decision{}, fault.NotFound("policyId: policy %q not found", printable(req.PolicyID))
+		}
+		if err != nil {
+			return Decision{}, err
+		}
+		recs = []storage.Policy{r}
+	} else {
+		var err error
+		if recs, err = s.store.ListPolicies(ctx, req.AccountID); err != nil {
+			return Decision{}, err
+		}
+	}
+	policies := make([]*Compiled, len(recs))
+	for i, r := range recs {
+		policies[i] = s.compiled(r)
+	}
+	now := s.cfg.Now()
+	f := newFetcher(ctx, s.vars, req, policies)
+	res, err := Evaluate(ctx, policies, f.lookup, now)
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+			return Decision{}, fmt.Errorf("evaluation of account %s: %w", req.AccountID, err)
+		}
+		return Decision{}, err
+	}
+	s.logTrace(req, now, res.Trace)
+	d := Decision{ID: uuid.NewString(), Actions: []Action{}}
+	switch {
+	case res.Matched != nil:
+		p := res.Matched.Policy
+		d.Policy, d.Actions = &p, res.Actions
+	case res.Enabled == 0:
+		d.NoMatchReason = NoPoliciesEnabled
+	default:
+		d.NoMatchReason = NoMatchedRules
+	}
+	return d, nil
+}
+
+// fetcher reads the variables of one evaluation lazily: a namespace's
+// variables (every one the policies read) in one read of the session and
+// one of the namespace level, on first use.
+type fetcher struct {
+	ctx     context.Context
+	vars    Variables
+	req     Request
+	session string
+	names   map[string][]string       // namespace → names the policies read
+	docs    map[string]map[string]any // namespace → name → value
+}
+
+func newFetcher(ctx context.Context, vars Variables, req Request, policies []*Compiled) *fetcher {
+	f := &fetcher{ctx: ctx, vars: vars, req: req, names: map[string][]string{}, docs: map[string]map[string]any{}}
+	f.session = req.SessionID
+	if f.session == "" {
+		f.session = req.ConversationID
+	}
+	seen := map[string]bool{}
+	for _, c := range policies {
+		if !c.Policy.IsEnabled() {
+			continue
+		}
+		for _, v := range c.vars {
+			if seen[v] {
+				continue
+			}
+			seen[v] = true
+			ns, name, _ := parseVariable(v)
+			f.names[ns] = append(f.names[ns], name)
+		}
+	}
+	return f
+}
+
+func (f *fetcher) lookup(ns, name string) (any, bool, error) {
+	if ns == ConversationNamespace {
+		var v string
+		switch name {
+		case "conversationId":
+			v = f.req.ConversationID
+		case "consumerId":
+			v = f.req.ConsumerID
+			if v == "" {
+				v = f.req.CustomerID
+			}
+		case "customerId":
+			v = f.req.CustomerID
+			if v == "" {
+				v = f.req.ConsumerID
+			}
+		case "groupId":
+			v = f.req.GroupID
+		case "visitorId":
+			v = f.req.VisitorID
+		case "sessionId":
+			v = f.session
+		}
+		return v, v != "", nil
+	}
+	doc, ok := f.docs[ns]
+	if !ok {
+		var err error
+		if doc, err = f.load(ns); err != nil {
+			return nil, false, err
+		}
+		f.docs[ns] = doc
+	}
+	v, ok := doc[name]
+	return v, ok, nil
+}
+
+// load reads the namespace's variables from the session, then those
+// missing there from the namespace level.
+func (f *fetcher) load(ns string) (map[string]any, error) {
+	names := f.names[ns]
+	doc := make(map[string]any, len(names))
+	if f.vars == nil || len(names) == 0 {
+		return doc, nil
+	}
+	add := func(sid string, names []string) ([]string, error) {
+		got, err := f.vars.Get(f.ctx, f.req.AccountID, ns, sid, names)
+		if err != nil {
+			return nil, fmt.Errorf("read %s variables: %w", ns, err)
+		}
+		var missing []string
+		for _, n := range names {
+			raw, ok := got[n]
+			if !ok {
+				missing = append(missing, n)
+				continue
+			}
+			var v any
+			if err := json.Unmarshal(raw, &v); err != nil {
+				return nil, fmt.Errorf("variable %s.%s: %w", ns, n, err)
+			}
+			doc[n] = v
+		}
+		return missing, nil
+	}
+	missing := names
+	if f.session != "" && f.session != DefaultSession {
+		var err error
+		if missing, err = add(f.session, names); err != nil {
+			return nil, err
+		}
+	}
+	if len(missing) > 0 {
+		if _, err := add(DefaultSession, missing); err != nil {
+			return nil, err
+		}
+	}
+	return doc, nil
+}
+
+// ---- evaluation log ----
+
+// LogEntry is one entry of the evaluation log.
+type LogEntry struct {
+	Time           time.Time `json:"time"`
+	ConversationID string    `json:"conversationId"`
+	PolicyID       string    `json:"policyId"`
+	State          string    `json:"state"`
+}
+
+func (s *Service) logTrace(req Request, now time.Time, trace []Trace) {
+	if len(trace) == 0 {
+		return
+	}
+	es := make([]storage.PolicyEvaluation, len(trace))
+	for i, t := range trace {
+		es[i] = storage.PolicyEvaluation{Time: now, AccountID: req.AccountID, ConversationID: req.ConversationID, PolicyID: t.PolicyID, State: t.State}
+	}
+	select {
+	case <-s.running:
+	default:
+		// Not running in the background: write now.
+		if err := s.store.AppendEvaluations(context.Background(), es); err != nil {
+			s.cfg.Log.Warn("nextactions: write evaluation log", "err", err)
+		}
+		return
+	}
+	select {
+	case s.logq <- es:
+	default:
+		// The log must never slow evaluations down.
+		s.cfg.Log.Warn("nextactions: evaluation log queue full; entries dropped", "account", req.AccountID, "entries", len(es))
+	}
+}
+
+// Logs returns the account's evaluation log of the last seven days,
+// newest first; only conversationID's entries when it is not empty.
+// Entries of evaluations that finished before the call are included.
+func (s *Service) Logs(ctx context.Context, accountID, conversationID string) ([]LogEntry, error) {
+	if err := s.flush(ctx); err != nil {
+		return nil, err
+	}
+	es, err := s.store.ListEvaluations(ctx, accountID, conversationID, s.cfg.Now().Add(-LogRetention), MaxLogEntries)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]LogEntry, len(es))
+	for i, e := range es {
+		out[i] = LogEntry{Time: e.Time, ConversationID: e.ConversationID, PolicyID: e.PolicyID, State: e.State}
+	}
+	return out, nil
+}
+
+// flush waits until the entries queued so far are written.
+func (s *Service) flush(ctx context.Context) error {
+	select {
+	case <-s.running:
+	default:
+		return nil
+	}
+	done := make(chan struct{})
+	select {
+	case s.flushq <- done:
+	case <-s.stopped:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Run writes queued evaluation log entries in batches and purges entries
+// older than seven days, until ctx is done.
+func (s *Service) Run(ctx context.Context) {
+	close(s.running)
+	defer close(s.stopped)
+	purge := time.NewTicker(s.cfg.PurgeEvery)
+	defer purge.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			// Last write of what is queued, briefly.
+			wctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			s.write(wctx, nil)
+			cancel()
+			return
+		case es := <-s.logq:
+			s.write(ctx, es)
+		case done := <-s.flushq:
+			s.write(ctx, nil)
+			close(done)
+		case <-purge.C:
+			s.Purge(ctx)
+		}
+	}
+}
+
+// write writes batch and everything queued, in batches of about 1000.
+func (s *Service) write(ctx context.Context, batch []storage.PolicyEvaluation) {
+	for {
+		drained := false
+		for !drained && len(batch) < 1000 {
+			select {
+			case es := <-s.logq:
+				batch = append(batch, es...)
+			default:
+				drained = true
+			}
+		}
+		if len(batch) > 0 {
+			if err := s.store.AppendEvaluations(ctx, batch); err != nil && ctx.Err() == nil {
+				s.cfg.Log.Warn("nextactions: write evaluation log", "err", err, "entries", len(batch))
+			}
+		}
+		if drained {
+			return
+		}
+		batch = nil
+	}
+}
+
+// Purge deletes evaluation log entries older than seven days, in short
+// batches, and returns how many.
+func (s *Service) Purge(ctx context.Context) int {
+	total := 0
+	for ctx.Err() == nil {
+		n, err := s.store.PurgeEvaluations(ctx, s.cfg.Now().Add(-LogRetention), s.cfg.PurgeBatch)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.cfg.Log.Warn("nextactions: purge evaluation log", "err", err)
+			}
+			break
+		}
+		total += n
+		if n < s.cfg.PurgeBatch {
+			break
+		}
+	}
+	return total
+}

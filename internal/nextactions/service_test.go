@@ -1,0 +1,288 @@
+package nextactions_test
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/internal/nextactions"
+	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/internal/storage/sqlite"
+)
+
+// fakeVars is a Variables over account → namespace → session → name →
+// JSON, counting reads.
+type fakeVars struct {
+	mu    sync.Mutex
+	data  map[string]string // "ns/session/name" → JSON
+	reads int
+}
+
+func (f *fakeVars) set(ns, session, name, value string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.data == nil {
+		f.data = map[string]string{}
+	}
+	f.data[ns+"/"+session+"/"+name] = value
+}
+
+func (f *fakeVars) Get(ctx context.Context, accountID, ns, session string, names []string) (map[string][]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.reads++
+	out := map[string][]byte{}
+	for _, n := range names {
+		if v, ok := f.data[ns+"/"+session+"/"+n]; ok {
+			out[n] = []byte(v)
+		}
+	}
+	return out, nil
+}
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+const acct = "67005361"
+
+func newService(t *testing.T, vars nextactions.Variables, clk *clock) (*nextactions.Service, *sqlite.Store) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	err = st.CreateAccount(ctx, storage.NewAccount{
+		Account: storage.Account{ID: acct, Name: "a", AuthVersion: storage.AuthV2, CreatedAt: clk.now()},
+		APIKey:  storage.APIKey{AccountID: acct, Hash: []byte("h"), Sealed: []byte("s"), CreatedAt: clk.now()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nextactions.New(st, vars, nextactions.Config{Now: clk.now}), st
+}
+
+func billingPolicy() nextactions.Policy {
+	return nextactions.Policy{
+		Name:       "billing",
+		Conditions: []nextactions.Condition{{Property: "orchestrator.intent", Type: nextactions.OpEqual, Value: "billing"}},
+		Actions:    []nextactions.Action{{Type: nextactions.ActionTransferToSkill, Payload: map[string]any{"skillId": float64(42)}}},
+		Exception: &nextactions.Exception{
+			Expression: "vip.tier == 'gold'",
+			Actions:    []nextactions.Action{{Type: nextactions.ActionTransferToAgent, Payload: map[string]any{"agentId": "a7"}}},
+		},
+	}
+}
+
+func TestConfigLifecycle(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	s, _ := newService(t, &fakeVars{}, clk)
+
+	p1, err := s.Create(ctx, acct, billingPolicy())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p1.ID == "" || p1.Enabled == nil || !*p1.Enabled {
+		t.Fatalf("created %+v: want an id and enabled", p1)
+	}
+	second := billingPolicy()
+	second.ID, second.Name = "second", "second"
+	p2, err := s.Create(ctx, acct, second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(ctx, acct, second); !errors.Is(err, fault.ErrConflict) {
+		t.Errorf("duplicate id: err = %v, want conflict", err)
+	}
+
+	// An invalid policy saves nothing, on create and on update.
+	bad := billingPolicy()
+	bad.Expression = "orchestrator.intent =="
+	if _, err := s.Create(ctx, acct, bad); !errors.Is(err, fault.ErrInvalid) {
+		t.Fatalf("invalid create: err = %v, want invalid", err)
+	}
+	bad.ID = p1.ID
+	if _, err := s.Update(ctx, acct, bad); !errors.Is(err, fault.ErrInvalid) {
+		t.Fatalf("invalid update: err = %v, want invalid", err)
+	}
+	list, err := s.List(ctx, acct)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]nextactions.Policy{p1, p2}, list); diff != "" {
+		t.Errorf("List (-want +got):\n%s", diff)
+	}
+
+	// Update keeps the place in the order.
+	up := billingPolicy()
+	up.ID, up.Name = p1.ID, "renamed"
+	if _, err := s.Update(ctx, acct, up); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.Get(ctx, acct, p1.ID)
+	if err != nil || got.Name != "renamed" {
+		t.Fatalf("Get after update = %+v, %v", got, err)
+	}
+	list, _ = s.List(ctx, acct)
+	if len(list) != 2 || list[0].ID != p1.ID {
+		t.Errorf("order after update: %+v", list)
+	}
+	up.ID = "nope"
+	if _, err := s.Update(ctx, acct, up); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("update missing: err = %v, want not found", err)
+	}
+
+	if err := s.Delete(ctx, acct, p1.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, acct, p1.ID); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("delete again: err = %v, want not found", err)
+	}
+	if _, err := s.Get(ctx, acct, p1.ID); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("get deleted: err = %v, want not found", err)
+	}
+}
+
+func TestNextActionsAndLogs(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	vars := &fakeVars{}
+	s, _ := newService(t, vars, clk)
+	go s.Run(ctx)
+
+	d, err := s.NextActions(ctx, nextactions.Request{AccountID: acct, ConversationID: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Policy != nil || d.NoMatchReason != nextactions.NoPoliciesEnabled || len(d.Actions) != 0 {
+		t.Errorf("no policies: %+v, want NO_POLICIES_ENABLED", d)
+	}
+	off := false
+	disabled := billingPolicy()
+	disabled.ID, disabled.Enabled = "off", &off
+	if _, err := s.Create(ctx, acct, disabled); err != nil {
+		t.Fatal(err)
+	}
+	d, _ = s.NextActions(ctx, nextactions.Request{AccountID: acct, ConversationID: "c1"})
+	if d.NoMatchReason != nextactions.NoPoliciesEnabled {
+		t.Errorf("only disabled policies: reason %q, want NO_POLICIES_ENABLED", d.NoMatchReason)
+	}
+	p := billingPolicy()
+	p.ID = "billing"
+	if _, err := s.Create(ctx, acct, p); err != nil {
+		t.Fatal(err)
+	}
+
+	steps := []struct {
+		name    string
+		set     func()
+		req     nextactions.Request
+		want    string // matched policy id, "" for none
+		actions string // type of the first action
+		reason  string
+	}{
+		{"no context", func() {}, nextactions.Request{AccountID: acct, ConversationID: "c1"}, "", "", nextactions.NoMatchedRules},
+		{"namespace-level intent", func() { vars.set("orchestrator", "__default__", "intent", `"billing"`) },
+			nextactions.Request{AccountID: acct, ConversationID: "c1"}, "billing", nextactions.ActionTransferToSkill, ""},
+		{"session value wins", func() { vars.set("orchestrator", "c1", "intent", `"sales"`) },
+			nextactions.Request{AccountID: acct, ConversationID: "c1"}, "", "", nextactions.NoMatchedRules},
+		{"sessionId over conversationId", func() { vars.set("orchestrator", "s9", "intent", `"billing"`) },
+			nextactions.Request{AccountID: acct, ConversationID: "c1", SessionID: "s9"}, "billing", nextactions.ActionTransferToSkill, ""},
+		{"exception", func() { vars.set("vip", "s9", "tier", `"gold"`) },
+			nextactions.Request{AccountID: acct, ConversationID: "c1", SessionID: "s9"}, "billing", nextactions.ActionTransferToAgent, ""},
+	}
+	for _, st := range steps {
+		st.set()
+		d, err := s.NextActions(ctx, st.req)
+		if err != nil {
+			t.Fatalf("%s: %v", st.name, err)
+		}
+		var gotID, gotAction string
+		if d.Policy != nil {
+			gotID, gotAction = d.Policy.ID, d.Actions[0].Type
+		}
+		if gotID != st.want || gotAction != st.actions || d.NoMatchReason != st.reason {
+			t.Errorf("%s: got policy %q action %q reason %q; want %q %q %q", st.name, gotID, gotAction, d.NoMatchReason, st.want, st.actions, st.reason)
+		}
+	}
+
+	// policyId evaluates that policy alone.
+	if _, err := s.NextActions(ctx, nextactions.Request{AccountID: acct, PolicyID: "missing"}); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("unknown policyId: err = %v, want not found", err)
+	}
+
+	logs, err := s.Logs(ctx, acct, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Newest first: the exception step, then the others.
+	var states []string
+	for _, l := range logs {
+		if l.PolicyID == "billing" {
+			states = append(states, l.State)
+		}
+		if l.ConversationID != "c1" {
+			t.Errorf("log of another conversation: %+v", l)
+		}
+	}
+	if diff := cmp.Diff([]string{"TRUE", "TRUE", "FALSE", "TRUE", "FALSE"}, states); diff != "" {
+		t.Errorf("billing states (-want +got):\n%s", diff)
+	}
+	if logs[0].State != "TRUE" || logs[1].State != "DISABLED" || logs[1].PolicyID != "off" {
+		t.Errorf("latest evaluation: %+v", logs[:2])
+	}
+
+	// Seven days later the entries are no longer returned, and the purge
+	// deletes them.
+	clk.add(nextactions.LogRetention + time.Minute)
+	logs, err = s.Logs(ctx, acct, "")
+	if err != nil || len(logs) != 0 {
+		t.Errorf("logs after 7 days = %d entries, %v; want none", len(logs), err)
+	}
+	if n := s.Purge(ctx); n == 0 {
+		t.Error("Purge deleted nothing")
+	}
+}
+
+func TestVariablesReadOncePerNamespace(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	vars := &fakeVars{}
+	s, _ := newService(t, vars, clk)
+	for _, id := range []string{"a", "b", "c"} {
+		p := billingPolicy()
+		p.ID = id
+		p.Conditions = append(p.Conditions, nextactions.Condition{Property: "orchestrator.other", Type: nextactions.OpEqual, Value: id})
+		if _, err := s.Create(ctx, acct, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars.set("orchestrator", "c1", "intent", `"billing"`)
+	vars.set("orchestrator", "__default__", "other", `"c"`)
+	d, err := s.NextActions(ctx, nextactions.Request{AccountID: acct, ConversationID: "c1"})
+	if err != nil || d.Policy == nil || d.Policy.ID != "c" {
+		t.Fatalf("matched %+v, %v; want c", d.Policy, err)
+	}
+	// orchestrator: session + namespace level; vip: the same two.
+	if vars.reads != 4 {
+		t.Errorf("%d reads, want 4", vars.reads)
+	}
+}
