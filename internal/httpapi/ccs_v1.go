@@ -53,7 +53,7 @@ func (s *Server) serveV1Account(w http.ResponseWriter, r *http.Request) error {
 		route = v1Route{http.MethodPost: s.v1CreateNamespace, http.MethodGet: s.v1Namespaces}
 	case n == 1 && seg[0] == "next-actions":
 		// Next Actions owns this path (nextactions.go).
-		return s.v1NextActions(w, r)
+		return s.serveV1NextActions(w, r)
 	case n == 1:
 		route = v1Route{http.MethodDelete: s.v1DeleteNamespace}
 	case n == 2 && seg[1] == "properties":
@@ -437,11 +437,4 @@ func (s *Server) ccsExists(r *http.Request, k ccs.Key, found int) error {
 		return errNotFound
 	}
 	return nil
-}
-
-// v1NextActions serves GET /v1/account/{a}/next-actions.
-// TODO(next-actions): call s.serveV1NextActions(w, r) once
-// internal/httpapi/nextactions.go defines it.
-func (s *Server) v1NextActions(w http.ResponseWriter, r *http.Request) error {
-	return errNotFound
 }
