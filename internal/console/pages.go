@@ -269,13 +269,13 @@ func (c *Console) newTestToken(w http.ResponseWriter, r *http.Request) error {
 		return &pageError{status: http.StatusConflict, title: "No testing token for v1",
 			msg: "This account uses v1 API keys only; testing tokens are for the v2 APIs."}
 	}
-	if _, exp, err := c.issueTestToken(r, id, ss, creds.UserID); err != nil {
+	_, exp, err := c.issueTestToken(r, id, ss, creds.UserID)
+	if err != nil {
 		return err
-	} else {
-		c.sessions.update(id, func(s *session) {
-			s.flash = "A new testing token was generated. It expires on " + exp.UTC().Format("2 Jan 2006, 15:04 UTC") + "."
-		})
 	}
+	c.sessions.update(id, func(s *session) {
+		s.flash = "A new testing token was generated. It expires on " + exp.UTC().Format("2 Jan 2006, 15:04 UTC") + "."
+	})
 	http.Redirect(w, r, pageURL+"#testing-token", http.StatusSeeOther)
 	return nil
 }
