@@ -1,14 +1,272 @@
 package httpapi
 
-import "net/http"
+import (
+	"net/http"
+	"unicode/utf8"
 
-// nextActionsV2Routes registers the v2 policy and next-action routes;
-// handle wraps each in the v2 token guard. Placeholder: the Next Actions
-// issue replaces this file.
+	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/internal/nextactions"
+)
+
+// nextActionsV2Routes registers the v2 policy configuration and next
+// action routes (SPEC §6); handle wraps each in the v2 token guard and the
+// metrics middleware. The guard checks {a} of the GET paths; the handlers
+// check accountId of bodies.
 func (s *Server) nextActionsV2Routes(handle func(pattern string, h HandlerFunc)) {
-	notFound := func(w http.ResponseWriter, r *http.Request) error {
-		return &Error{Status: http.StatusNotFound, Message: "not found"}
+	handle("POST /v2/config/create", s.configCreate)
+	handle("GET /v2/config/{a}", s.configList)
+	handle("GET /v2/config/{a}/{id}", s.configGet)
+	handle("POST /v2/config/update", s.configUpdate)
+	handle("DELETE /v2/config/delete", s.configDelete)
+	handle("POST /v2/policy/nextaction", s.policyNextAction)
+	handle("GET /v2/policy/logs/{a}", s.policyLogs)
+}
+
+// bodyAccount authorizes the accountId of a request body against the
+// credential and returns the canonical id.
+func bodyAccount(r *http.Request, accountID string) (string, error) {
+	if accountID == "" {
+		return "", fault.Invalid("accountId: required")
 	}
-	handle("/v2/config/", notFound)
-	handle("/v2/policy/", notFound)
+	return Authorize(r, accountID)
+}
+
+type policyBody struct {
+	AccountID string              `json:"accountId"`
+	Policy    *nextactions.Policy `json:"policy"`
+}
+
+func (b *policyBody) decode(r *http.Request) (string, error) {
+	if err := DecodeJSON(r, b, false); err != nil {
+		return "", err
+	}
+	acct, err := bodyAccount(r, b.AccountID)
+	if err != nil {
+		return "", err
+	}
+	if b.Policy == nil {
+		return "", fault.Invalid("policy: required")
+	}
+	return acct, nil
+}
+
+func (s *Server) configCreate(w http.ResponseWriter, r *http.Request) error {
+	var body policyBody
+	acct, err := body.decode(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.NextActions.Create(r.Context(), acct, *body.Policy)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, p)
+	return nil
+}
+
+func (s *Server) configUpdate(w http.ResponseWriter, r *http.Request) error {
+	var body policyBody
+	acct, err := body.decode(r)
+	if err != nil {
+		return err
+	}
+	p, err := s.NextActions.Update(r.Context(), acct, *body.Policy)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) configDelete(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		AccountID string `json:"accountId"`
+		ID        string `json:"id"`
+	}
+	if err := DecodeJSON(r, &body, false); err != nil {
+		return err
+	}
+	acct, err := bodyAccount(r, body.AccountID)
+	if err != nil {
+		return err
+	}
+	if err := s.NextActions.Delete(r.Context(), acct, body.ID); err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]bool{"success": true})
+	return nil
+}
+
+func (s *Server) configList(w http.ResponseWriter, r *http.Request) error {
+	acct, err := Authorize(r, r.PathValue("a"))
+	if err != nil {
+		return err
+	}
+	ps, err := s.NextActions.List(r.Context(), acct)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, ps)
+	return nil
+}
+
+func (s *Server) configGet(w http.ResponseWriter, r *http.Request) error {
+	acct, err := Authorize(r, r.PathValue("a"))
+	if err != nil {
+		return err
+	}
+	p, err := s.NextActions.Get(r.Context(), acct, r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+// checkRequestID validates an optional conversation, session or person
+// id of a next-action request: at most 256 printable characters.
+func checkRequestID(field, v string) error {
+	if v == "" {
+		return nil
+	}
+	ok := utf8.ValidString(v) && utf8.RuneCountInString(v) <= 256
+	for _, c := range v {
+		if c < 0x20 || c == 0x7f {
+			ok = false
+		}
+	}
+	if !ok {
+		return fault.Invalid("%s: must be at most 256 printable characters", field)
+	}
+	return nil
+}
+
+func checkRequest(req nextactions.Request) error {
+	for _, f := range []struct{ name, v string }{
+		{"conversationId", req.ConversationID}, {"sessionId", req.SessionID}, {"consumerId", req.ConsumerID},
+		{"groupId", req.GroupID}, {"customerId", req.CustomerID}, {"visitorId", req.VisitorID}, {"policyId", req.PolicyID},
+	} {
+		if err := checkRequestID(f.name, f.v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Server) policyNextAction(w http.ResponseWriter, r *http.Request) error {
+	var body struct {
+		AccountID      string `json:"accountId"`
+		ConversationID string `json:"conversationId"`
+		SessionID      string `json:"sessionId"`
+		CustomerID     string `json:"customerId"`
+		ConsumerID     string `json:"consumerId"`
+		GroupID        string `json:"groupId"`
+		VisitorID      string `json:"visitorId"`
+		PolicyID       string `json:"policyId"`
+	}
+	if err := DecodeJSON(r, &body, false); err != nil {
+		return err
+	}
+	acct, err := bodyAccount(r, body.AccountID)
+	if err != nil {
+		return err
+	}
+	req := nextactions.Request{
+		AccountID: acct, ConversationID: body.ConversationID, SessionID: body.SessionID,
+		ConsumerID: body.ConsumerID, GroupID: body.GroupID, CustomerID: body.CustomerID,
+		VisitorID: body.VisitorID, PolicyID: body.PolicyID,
+	}
+	if err := checkRequest(req); err != nil {
+		return err
+	}
+	d, err := s.NextActions.NextActions(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, d.Actions) // [] when nothing matched
+	return nil
+}
+
+func (s *Server) policyLogs(w http.ResponseWriter, r *http.Request) error {
+	acct, err := Authorize(r, r.PathValue("a"))
+	if err != nil {
+		return err
+	}
+	conv := r.URL.Query().Get("conversationId")
+	if err := checkRequestID("conversationId", conv); err != nil {
+		return err
+	}
+	logs, err := s.NextActions.Logs(r.Context(), acct, conv)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, logs)
+	return nil
+}
+
+// v1Action is an action in the v1 shape: SEND_MESSAGE carries "text".
+type v1Action struct {
+	Type    string         `json:"type"`
+	Payload map[string]any `json:"payload"`
+}
+
+type v1Rule struct {
+	ID      string     `json:"id"`
+	Name    string     `json:"name"`
+	Actions []v1Action `json:"actions"`
+}
+
+type v1NextActionsResponse struct {
+	NextActionID  string  `json:"nextActionId"`
+	Rule          *v1Rule `json:"rule"`
+	NoMatchReason string  `json:"noMatchReason,omitempty"`
+}
+
+// serveV1NextActions serves GET /v1/account/{a}/next-actions once the v1
+// guard has authenticated an API key for account {a}.
+func (s *Server) serveV1NextActions(w http.ResponseWriter, r *http.Request) error {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return &Error{Status: http.StatusMethodNotAllowed, Message: "method not allowed", Header: map[string]string{"Allow": "GET, HEAD"}}
+	}
+	acct, err := Authorize(r, r.PathValue("a"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	req := nextactions.Request{
+		AccountID: acct, ConversationID: q.Get("conversationId"), SessionID: q.Get("sessionId"),
+		ConsumerID: q.Get("consumerId"), GroupID: q.Get("groupId"),
+	}
+	if err := checkRequest(req); err != nil {
+		return err
+	}
+	d, err := s.NextActions.NextActions(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	resp := v1NextActionsResponse{NextActionID: d.ID, NoMatchReason: d.NoMatchReason}
+	if d.Policy != nil {
+		rule := &v1Rule{ID: d.Policy.ID, Name: d.Policy.Name, Actions: make([]v1Action, 0, len(d.Actions))}
+		for _, a := range d.Actions {
+			rule.Actions = append(rule.Actions, toV1Action(a))
+		}
+		resp.Rule = rule
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// toV1Action renames a SEND_MESSAGE payload's "message" to "text".
+func toV1Action(a nextactions.Action) v1Action {
+	if a.Type != nextactions.ActionSendMessage {
+		return v1Action(a)
+	}
+	p := make(map[string]any, len(a.Payload))
+	for k, v := range a.Payload {
+		if k == "message" {
+			k = "text"
+		}
+		p[k] = v
+	}
+	return v1Action{Type: a.Type, Payload: p}
 }

@@ -163,6 +163,7 @@ func normalizeRule(field string, conds []Condition, expression string, actions [
 }
 
 func checkCondition(field string, c *Condition) error {
+	c.Type = strings.ToUpper(strings.TrimSpace(c.Type))
 	if _, _, err := parseVariable(c.Property); err != nil {
 		return fault.Invalid("%s.property: %v", field, err)
 	}
@@ -182,6 +183,7 @@ func checkCondition(field string, c *Condition) error {
 }
 
 func normalizeAction(field string, a *Action) error {
+	a.Type = strings.ToUpper(strings.TrimSpace(a.Type))
 	keys, ok := payloadKeys[a.Type]
 	if !ok {
 		return fault.Invalid("%s.type: unknown action type %q (want TRANSFER_TO_SKILL, TRANSFER_TO_AGENT or SEND_MESSAGE)", field, printable(a.Type))
