@@ -106,7 +106,6 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	s.API = &httpapi.Server{
 		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
 		CCS:               ccs.Start(bgCtx, store, ccs.Config{Now: now, Log: log}),
-		NextActions:       &nextactions.Service{},
 		Ready:             store.Ping,
 		AdminToken:        adminToken,
 		AuthFailureStatus: cfg.AuthFailureStatus,
@@ -116,6 +115,7 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now,
 			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset}),
 	}
+	s.API.NextActions = nextactions.Start(bgCtx, store, nextactions.CCSVariables{CCS: s.API.CCS}, nextactions.Config{Now: now, Log: log})
 	s.handler = s.API.Handler()
 	go s.background(bgCtx)
 	log.Info("store ready", "file", dbPath, "zone", cfg.Zone, "issuer", cfg.Issuer())
