@@ -264,9 +264,9 @@ func (c *Client) ListSessionProperties(ctx context.Context, ns string, page Page
 type DocumentWrite struct {
 	NameSpace string
 	SessionID string
-	// TTLSeconds is the lifetime of the written properties; 0 leaves the
-	// server's default (13 months).
-	TTLSeconds int
+	// TTLSeconds is the lifetime of the written properties: nil leaves
+	// the server's default (13 months); new(0) never expires.
+	TTLSeconds *int
 	Payload    map[string]any
 }
 
@@ -308,7 +308,7 @@ func (c *Client) SetDocument(ctx context.Context, w DocumentWrite) (*DocumentRes
 		AccountID  string         `json:"accountId"`
 		NameSpace  string         `json:"nameSpace"`
 		SessionID  string         `json:"sessionId,omitempty"`
-		TTLSeconds int            `json:"ttlSeconds,omitempty"`
+		TTLSeconds *int           `json:"ttlSeconds,omitempty"`
 		Payload    map[string]any `json:"payload"`
 	}{a, w.NameSpace, w.SessionID, w.TTLSeconds, w.Payload}
 	if in.Payload == nil {

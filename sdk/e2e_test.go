@@ -233,7 +233,7 @@ func TestE2EDocumentsV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.SetDocument(ctx, DocumentWrite{NameSpace: "shop", SessionID: "s1", TTLSeconds: 60, Payload: map[string]any{"cart": 3, "tags": []string{"a"}}})
+	res, err := c.SetDocument(ctx, DocumentWrite{NameSpace: "shop", SessionID: "s1", TTLSeconds: new(60), Payload: map[string]any{"cart": 3, "tags": []string{"a"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
