@@ -264,3 +264,62 @@ func TestE2EDocumentsV2(t *testing.T) {
 		t.Errorf("logins = %v, want 1", got)
 	}
 }
+
+func TestE2EPoliciesAndNextActions(t *testing.T) {
+	env := servertest.Start(t)
+	acct := env.CreateAccount(t, true)
+	ctx := context.Background()
+	c, err := New(Config{BaseURL: env.URL, AccountID: acct.AccountID, UserID: acct.UserID, Password: acct.Password, APIKey: acct.APIKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := c.CreatePolicy(ctx, Policy{
+		Name:       "vip",
+		Conditions: []Condition{{Property: "shop.tier", Type: "EQUAL", Value: json.RawMessage(`"gold"`)}},
+		Actions:    []Action{{Type: "TRANSFER_TO_SKILL", Payload: json.RawMessage(`{"skillId":"42"}`)}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.ID == "" {
+		t.Fatalf("created policy has no id: %+v", p)
+	}
+	p.Name = "vip customers"
+	if _, err := c.UpdatePolicy(ctx, *p); err != nil {
+		t.Fatal(err)
+	}
+	got, err := c.GetPolicy(ctx, p.ID)
+	if err != nil || got.Name != "vip customers" {
+		t.Errorf("policy after update = %+v, %v", got, err)
+	}
+	list, err := c.ListPolicies(ctx)
+	if err != nil || len(list) != 1 || list[0].ID != p.ID {
+		t.Errorf("policies = %+v, %v; want the one", list, err)
+	}
+
+	actions, err := c.NextActions(ctx, NextActionsRequest{ConversationID: "c1"})
+	if err != nil || len(actions) != 0 {
+		t.Errorf("no context yet: actions = %+v, %v; want none", actions, err)
+	}
+	if err := c.PutProperty(ctx, "shop", "c1", "tier", "gold"); err != nil { // v1 write, v2 read
+		t.Fatal(err)
+	}
+	actions, err = c.NextActions(ctx, NextActionsRequest{ConversationID: "c1"})
+	if diff := cmp.Diff([]Action{{Type: "TRANSFER_TO_SKILL", Payload: json.RawMessage(`{"skillId":"42"}`)}}, actions); err != nil || diff != "" {
+		t.Errorf("v2 next actions: %v (-want +got):\n%s", err, diff)
+	}
+	v1, err := c.NextActionsV1(ctx, NextActionsV1Request{ConversationID: "c1"})
+	if err != nil || v1.Rule == nil || v1.Rule.ID != p.ID || v1.NextActionID == "" {
+		t.Errorf("v1 next actions = %+v, %v; want policy %s", v1, err, p.ID)
+	}
+	logs, err := c.PolicyLogs(ctx, "c1")
+	if err != nil || len(logs) == 0 || logs[0].Time.IsZero() {
+		t.Errorf("policy logs = %+v, %v; want evaluations with times", logs, err)
+	}
+	if err := c.DeletePolicy(ctx, p.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.GetPolicy(ctx, p.ID); !IsNotFound(err) {
+		t.Errorf("deleted policy: err = %v, want 404", err)
+	}
+}

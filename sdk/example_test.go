@@ -134,21 +134,28 @@ func ExampleAPIError() {
 	// Output: 404
 }
 
-// Policies decide the next actions of a conversation.
+// Policies decide the next actions of a conversation from its context.
 func ExampleClient_NextActions() {
+	srv := startExampleServer()
+	defer srv.Close()
+
 	ctx := context.Background()
-	c, err := sdk.New(sdk.Config{Zone: "z1", AccountID: "67005361", UserID: "user-id", Password: "password"})
+	c, err := sdk.New(sdk.Config{BaseURL: srv.URL, AccountID: srv.AccountID, UserID: srv.UserID, Password: srv.Password})
 	if err != nil {
 		log.Fatal(err)
 	}
 	if _, err := c.CreatePolicy(ctx, sdk.Policy{
 		Name:    "VIP to the VIP skill",
-		Enabled: true,
+		Enabled: new(true),
 		Conditions: []sdk.Condition{
 			{Property: "shop.tier", Type: "EQUAL", Value: json.RawMessage(`"gold"`)},
 		},
 		Actions: []sdk.Action{{Type: "TRANSFER_TO_SKILL", Payload: json.RawMessage(`{"skillId":"vip"}`)}},
 	}); err != nil {
+		log.Fatal(err)
+	}
+	// The conversation's session in the Context Service holds its tier.
+	if _, err := c.SetDocument(ctx, sdk.DocumentWrite{NameSpace: "shop", SessionID: "conv-1", Payload: map[string]any{"tier": "gold"}}); err != nil {
 		log.Fatal(err)
 	}
 	actions, err := c.NextActions(ctx, sdk.NextActionsRequest{ConversationID: "conv-1"})
@@ -158,4 +165,5 @@ func ExampleClient_NextActions() {
 	for _, a := range actions {
 		fmt.Println(a.Type, string(a.Payload))
 	}
+	// Output: TRANSFER_TO_SKILL {"skillId":"vip"}
 }

@@ -32,9 +32,10 @@ type Exception struct {
 
 // Policy is a Next Actions policy (SPEC §6).
 type Policy struct {
-	ID         string      `json:"id,omitempty"`
-	Name       string      `json:"name"`
-	Enabled    bool        `json:"enabled"`
+	ID   string `json:"id,omitempty"`
+	Name string `json:"name"`
+	// Enabled is nil when not given: the server takes that as enabled.
+	Enabled    *bool       `json:"enabled,omitempty"`
 	Conditions []Condition `json:"conditions"`
 	// Expression is the v2 editor's expression; empty when none.
 	Expression string     `json:"expression,omitempty"`
@@ -57,6 +58,8 @@ type NextActionsRequest struct {
 	ConversationID string `json:"conversationId,omitempty"`
 	SessionID      string `json:"sessionId,omitempty"`
 	CustomerID     string `json:"customerId,omitempty"`
+	ConsumerID     string `json:"consumerId,omitempty"`
+	GroupID        string `json:"groupId,omitempty"`
 	VisitorID      string `json:"visitorId,omitempty"`
 	PolicyID       string `json:"policyId,omitempty"`
 }

@@ -482,7 +482,7 @@ type NextActionsCmd struct {
 	Conversation string `name:"conversation" required:"" help:"Conversation id."`
 	Session      string `name:"session" help:"CCS session whose variables the policies read (v2; default: the conversation id)."`
 	Consumer     string `name:"consumer" help:"Consumer id (conversation.consumerId)."`
-	Group        string `name:"group" help:"Group id (v1: conversation.groupId)."`
+	Group        string `name:"group" help:"Group id (conversation.groupId)."`
 	Policy       string `name:"policy" help:"Evaluate this policy only (v2)."`
 }
 
@@ -506,7 +506,7 @@ func (c *NextActionsCmd) Run(g *Globals) error {
 	printed, err := call(g, func(ctx context.Context) error {
 		var err error
 		if v2 {
-			actions, err = cl.NextActions(ctx, sdk.NextActionsRequest{ConversationID: c.Conversation, SessionID: c.Session, CustomerID: c.Consumer, PolicyID: c.Policy})
+			actions, err = cl.NextActions(ctx, sdk.NextActionsRequest{ConversationID: c.Conversation, SessionID: c.Session, ConsumerID: c.Consumer, GroupID: c.Group, PolicyID: c.Policy})
 		} else {
 			v1, err = cl.NextActionsV1(ctx, sdk.NextActionsV1Request{ConversationID: c.Conversation, ConsumerID: c.Consumer, GroupID: c.Group})
 		}
@@ -629,7 +629,7 @@ func (c *ConfigListCmd) Run(g *Globals) error {
 	w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(w, "ID\tNAME\tENABLED")
 	for _, p := range list {
-		fmt.Fprintf(w, "%s\t%s\t%v\n", p.ID, p.Name, p.Enabled)
+		fmt.Fprintf(w, "%s\t%s\t%v\n", p.ID, p.Name, p.Enabled == nil || *p.Enabled)
 	}
 	return w.Flush()
 }
