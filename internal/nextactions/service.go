@@ -306,7 +306,7 @@ type Decision struct {
 func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.EvalTimeout)
 	defer cancel()
-	var recs []storage.Policy
+	var policies []*Compiled
 	if req.PolicyID != "" {
 		r, err := s.store.GetPolicy(ctx, req.AccountID, req.PolicyID)
 		if errors.Is(err, storage.ErrNotFound) {
@@ -315,16 +315,12 @@ func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error
 		if err != nil {
 			return Decision{}, err
 		}
-		recs = []storage.Policy{r}
+		policies = []*Compiled{s.compiled(r)}
 	} else {
 		var err error
-		if recs, err = s.store.ListPolicies(ctx, req.AccountID); err != nil {
+		if policies, err = s.policies(ctx, req.AccountID); err != nil {
 			return Decision{}, err
 		}
-	}
-	policies := make([]*Compiled, len(recs))
-	for i, r := range recs {
-		policies[i] = s.compiled(r)
 	}
 	now := s.cfg.Now()
 	f := newFetcher(ctx, s.vars, req, policies)
@@ -347,6 +343,33 @@ func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error
 		d.NoMatchReason = NoMatchedRules
 	}
 	return d, nil
+}
+
+// policies returns the account's policies in order, compiled. It reads
+// only their revisions when every one is compiled already (the common
+// case), else the policies in full.
+func (s *Service) policies(ctx context.Context, accountID string) ([]*Compiled, error) {
+	revs, err := s.store.ListPolicyRevisions(ctx, accountID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Compiled, len(revs))
+	for i, r := range revs {
+		c, ok := s.cache.get(cacheKey(r))
+		if !ok {
+			recs, err := s.store.ListPolicies(ctx, accountID)
+			if err != nil {
+				return nil, err
+			}
+			out = make([]*Compiled, len(recs))
+			for j, r := range recs {
+				out[j] = s.compiled(r)
+			}
+			return out, nil
+		}
+		out[i] = c
+	}
+	return out, nil
 }
 
 // fetcher reads the variables of one evaluation lazily: a namespace's

@@ -3,6 +3,7 @@ package nextactions_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -284,5 +285,46 @@ func TestVariablesReadOncePerNamespace(t *testing.T) {
 	// orchestrator: session + namespace level; vip: the same two.
 	if vars.reads != 4 {
 		t.Errorf("%d reads, want 4", vars.reads)
+	}
+}
+
+// BenchmarkServiceNextActions is one next-action request of an account
+// with 100 policies over SQLite, the last one matching: policy list,
+// cached compiled forms, two context reads per namespace, log queueing.
+func BenchmarkServiceNextActions(b *testing.B) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	vars := &fakeVars{}
+	st, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "o.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.CreateAccount(ctx, storage.NewAccount{
+		Account: storage.Account{ID: acct, Name: "a", AuthVersion: storage.AuthV2, CreatedAt: clk.now()},
+		APIKey:  storage.APIKey{AccountID: acct, Hash: []byte("h"), Sealed: []byte("s"), CreatedAt: clk.now()},
+	}); err != nil {
+		b.Fatal(err)
+	}
+	s := nextactions.New(st, vars, nextactions.Config{Now: clk.now, LogQueue: 1 << 16})
+	go s.Run(ctx)
+	for i := range 100 {
+		p := billingPolicy()
+		p.ID = fmt.Sprintf("p%03d", i)
+		p.Conditions = append(p.Conditions, nextactions.Condition{Property: "orchestrator.step", Type: nextactions.OpEqual, Value: float64(i)})
+		if _, err := s.Create(ctx, acct, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	vars.set("orchestrator", "c1", "intent", `"billing"`)
+	vars.set("orchestrator", "c1", "step", `99`)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		d, err := s.NextActions(ctx, nextactions.Request{AccountID: acct, ConversationID: "c1"})
+		if err != nil || d.Policy == nil || d.Policy.ID != "p099" {
+			b.Fatalf("matched %+v, %v", d.Policy, err)
+		}
 	}
 }

@@ -42,6 +42,9 @@ type Policies interface {
 	GetPolicy(ctx context.Context, accountID, id string) (Policy, error)
 	// ListPolicies returns the account's policies ordered by Position.
 	ListPolicies(ctx context.Context, accountID string) ([]Policy, error)
+	// ListPolicyRevisions is ListPolicies without the bodies: what an
+	// evaluation reads when it has every policy compiled already.
+	ListPolicyRevisions(ctx context.Context, accountID string) ([]Policy, error)
 	// UpdatePolicy replaces the Body and Revision of an existing policy
 	// (atomically; the position stays) and returns it. ErrNotFound if it
 	// does not exist.

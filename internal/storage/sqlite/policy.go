@@ -75,6 +75,27 @@ func (s *Store) ListPolicies(ctx context.Context, accountID string) ([]storage.P
 	return out, rows.Err()
 }
 
+// ListPolicyRevisions implements storage.Policies.
+func (s *Store) ListPolicyRevisions(ctx context.Context, accountID string) ([]storage.Policy, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT account_id, id, position, revision, created_at, updated_at
+		FROM policies WHERE account_id = ? ORDER BY position`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []storage.Policy{}
+	for rows.Next() {
+		var p storage.Policy
+		var created, updated int64
+		if err := rows.Scan(&p.AccountID, &p.ID, &p.Position, &p.Revision, &created, &updated); err != nil {
+			return nil, err
+		}
+		p.CreatedAt, p.UpdatedAt = fromMS(created), fromMS(updated)
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
 // UpdatePolicy implements storage.Policies. One statement: readers see the
 // old policy or the new one, never a mix.
 func (s *Store) UpdatePolicy(ctx context.Context, p storage.Policy) (storage.Policy, error) {

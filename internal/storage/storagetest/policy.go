@@ -108,6 +108,22 @@ func testPolicies(t *testing.T, b Backend) {
 	if diff := cmp.Diff([]string{"p1"}, policyIDs(t, b, "701")); diff != "" {
 		t.Errorf("other account (-want +got):\n%s", diff)
 	}
+
+	// Revisions list the same policies in the same order, without bodies.
+	full, err := b.ListPolicies(ctx, "700")
+	if err != nil {
+		t.Fatal(err)
+	}
+	revs, err := b.ListPolicyRevisions(ctx, "700")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range full {
+		full[i].Body = nil
+	}
+	if diff := cmp.Diff(full, revs); diff != "" {
+		t.Errorf("ListPolicyRevisions (-want +got):\n%s", diff)
+	}
 }
 
 func testPoliciesConcurrentCreate(t *testing.T, b Backend) {
