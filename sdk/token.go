@@ -95,6 +95,8 @@ type LoginResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int64  `json:"expires_in"`
+
+	raw []byte
 }
 
 // Token returns the cached v2 token, logging in first when there is none
@@ -120,10 +122,14 @@ func (c *Client) Invalidate(token string) {
 }
 
 // Login logs in now, whatever the cache holds, and keeps the new token.
+// WithResponseBody captures the login answer.
 func (c *Client) Login(ctx context.Context) (*LoginResponse, error) {
 	t, resp, err := c.login(ctx)
 	if err != nil {
 		return nil, err
+	}
+	if dst, ok := ctx.Value(bodyKey{}).(*[]byte); ok && dst != nil {
+		*dst = resp.raw
 	}
 	c.mu.Lock()
 	c.tok, c.last, c.cacheLoaded = t, t.raw, true
@@ -257,6 +263,7 @@ func (c *Client) login(ctx context.Context) (*token, *LoginResponse, error) {
 	if err := json.Unmarshal(body, &lr); err != nil {
 		return nil, nil, fmt.Errorf("sdk: log in as %s: bad answer: %w", c.cfg.UserID, err)
 	}
+	lr.raw = body
 	raw := lr.Token
 	if raw == "" {
 		raw = lr.AccessToken
