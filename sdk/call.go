@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -74,6 +75,13 @@ func (c *Client) call(ctx context.Context, hc *http.Client, method, u string, h 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
+		// A failed login is reported as it is, not as a failure of the
+		// URL the caller asked for.
+		var ue *url.Error
+		var ae *APIError
+		if errors.As(err, &ue) && (errors.As(ue.Err, &ae) || errors.Is(ue.Err, ErrNoCredentials)) {
+			return ue.Err
+		}
 		return err
 	}
 	defer resp.Body.Close()

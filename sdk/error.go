@@ -27,7 +27,7 @@ type APIError struct {
 
 func (e *APIError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "orchestrator: HTTP %d", e.Status)
+	fmt.Fprintf(&b, "server answered %d", e.Status)
 	if e.Code != "" {
 		b.WriteString(" " + e.Code)
 	}
