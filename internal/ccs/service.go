@@ -77,14 +77,6 @@ func New(store storage.ContextStore, cfg Config) *Service {
 	return s
 }
 
-// Start returns New(store, cfg) with its purge loop running until ctx is
-// done: the one call the composition root makes.
-func Start(ctx context.Context, store storage.ContextStore, cfg Config) *Service {
-	s := New(store, cfg)
-	go s.Run(ctx)
-	return s
-}
-
 // Run purges expired properties in the background until ctx is done.
 // Each batch is one short write transaction; reads never wait for it, and
 // they filter expired data themselves, so the purge only reclaims space.

@@ -102,14 +102,6 @@ func New(store storage.Policies, vars Variables, cfg Config) *Service {
 	}
 }
 
-// Start returns New(store, vars, cfg) with Run going until ctx is done:
-// the one call the composition root makes.
-func Start(ctx context.Context, store storage.Policies, vars Variables, cfg Config) *Service {
-	s := New(store, vars, cfg)
-	go s.Run(ctx)
-	return s
-}
-
 // ---- configuration ----
 
 // Create validates p and appends it to the account's policies. An empty
@@ -570,18 +562,21 @@ func (s *Service) Run(ctx context.Context) {
 	defer close(s.stopped)
 	purge := time.NewTicker(s.cfg.PurgeEvery)
 	defer purge.Stop()
+	// Entries taken off the queue are written even when ctx ends meanwhile:
+	// ctx says when to stop, not whether to drop what was taken.
+	wctx := context.WithoutCancel(ctx)
 	for {
 		select {
 		case <-ctx.Done():
-			// Last write of what is queued, briefly.
-			wctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			// Last write of what is queued, bounded.
+			wctx, cancel := context.WithTimeout(wctx, 5*time.Second)
 			s.write(wctx, nil)
 			cancel()
 			return
 		case es := <-s.logq:
-			s.write(ctx, es)
+			s.write(wctx, es)
 		case done := <-s.flushq:
-			s.write(ctx, nil)
+			s.write(wctx, nil)
 			close(done)
 		case <-purge.C:
 			s.Purge(ctx)
@@ -602,7 +597,7 @@ func (s *Service) write(ctx context.Context, batch []storage.PolicyEvaluation) {
 			}
 		}
 		if len(batch) > 0 {
-			if err := s.store.AppendEvaluations(ctx, batch); err != nil && ctx.Err() == nil {
+			if err := s.store.AppendEvaluations(ctx, batch); err != nil {
 				s.cfg.Log.Warn("nextactions: write evaluation log", "err", err, "entries", len(batch))
 			}
 		}

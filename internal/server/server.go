@@ -40,7 +40,7 @@ type Server struct {
 	store   *sqlite.Store
 	handler http.Handler
 	bg      context.CancelFunc
-	done    chan struct{}
+	running sync.WaitGroup // background loops that use the store
 	closing sync.Once
 	closed  error
 
@@ -100,12 +100,12 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	m := metrics.New()
 	bgCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: log, store: store, bg: cancel, done: make(chan struct{}),
+		cfg: cfg, log: log, store: store, bg: cancel,
 		AdminToken: adminToken, AdminTokenFile: adminFile, Accounts: acc, Tokens: tok, Metrics: m,
 	}
 	s.API = &httpapi.Server{
 		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
-		CCS:               ccs.Start(bgCtx, store, ccs.Config{Now: now, Log: log}),
+		CCS:               ccs.New(store, ccs.Config{Now: now, Log: log}),
 		Ready:             store.Ping,
 		AdminToken:        adminToken,
 		AuthFailureStatus: cfg.AuthFailureStatus,
@@ -115,16 +115,19 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now,
 			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset}),
 	}
-	s.API.NextActions = nextactions.Start(bgCtx, store, nextactions.CCSVariables{CCS: s.API.CCS}, nextactions.Config{Now: now, Log: log})
+	s.API.NextActions = nextactions.New(store, nextactions.CCSVariables{CCS: s.API.CCS}, nextactions.Config{Now: now, Log: log})
 	s.handler = s.API.Handler()
-	go s.background(bgCtx)
+	// Close waits for these before it closes the store, so that the last
+	// batch of the evaluation log is written, not dropped.
+	s.running.Go(func() { s.API.CCS.Run(bgCtx) })
+	s.running.Go(func() { s.API.NextActions.Run(bgCtx) })
+	s.running.Go(func() { s.background(bgCtx) })
 	log.Info("store ready", "file", dbPath, "zone", cfg.Zone, "issuer", cfg.Issuer())
 	return s, nil
 }
 
 // background refreshes signing keys (rotations made by another process).
 func (s *Server) background(ctx context.Context) {
-	defer close(s.done)
 	t := time.NewTicker(30 * time.Second)
 	defer t.Stop()
 	for {
@@ -220,7 +223,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.bg()
-		<-s.done
+		s.running.Wait()
 		s.closed = s.store.Close()
 	})
 	return s.closed
