@@ -313,3 +313,68 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+// TestIssueTest pins the console's testing token: the claims of Issue
+// with token_use "test" and the lifetime asked for, whatever the
+// configured TTL, under the same revocation rule.
+func TestIssueTest(t *testing.T) {
+	f := newFixture(t, RS256)
+	ctx := context.Background()
+	// A configured lifetime other than the testing token's, so that the
+	// two cannot be confused.
+	svc, err := New(ctx, f.store, f.keys, f.creds, Config{Issuer: "https://z1.example", Zone: "z1", TTL: time.Hour, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		if _, err := svc.IssueTest(ctx, f.creds["u1"], ttl); err == nil {
+			t.Errorf("IssueTest(ttl %v) = nil error, want a refusal", ttl)
+		}
+	}
+	test, err := svc.IssueTest(ctx, f.creds["u1"], TestTokenTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	access, err := svc.Issue(ctx, f.creds["u1"], UseAccess)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if test.ExpiresIn != TestTokenTTL || access.ExpiresIn != time.Hour {
+		t.Errorf("ExpiresIn = %v (test), %v (access), want %v and 1h", test.ExpiresIn, access.ExpiresIn, TestTokenTTL)
+	}
+	if h := decodePart(t, test.Token, 0); h["alg"] != "RS256" || h["typ"] != "JWT" || h["kid"] != decodePart(t, access.Token, 0)["kid"] {
+		t.Errorf("header = %v", h)
+	}
+	tc, ac := decodePart(t, test.Token, 1), decodePart(t, access.Token, 1)
+	if tc["token_use"] != "test" || tc["exp"].(float64)-tc["iat"].(float64) != 86400 {
+		t.Errorf("testing token claims = %v", tc)
+	}
+	// Every other claim is as Issue makes it (jti aside, unique per token).
+	for _, k := range []string{"iss", "sub", "aud", "client_id", "iat", "nbf", "zone", "name", "profile"} {
+		if tc[k] != ac[k] {
+			t.Errorf("claim %s = %v, Issue gives %v", k, tc[k], ac[k])
+		}
+	}
+	if len(tc) != len(ac) || tc["jti"] == ac["jti"] {
+		t.Errorf("claims = %v, want the claim set of Issue %v with its own jti", tc, ac)
+	}
+	cl, err := svc.Verify(ctx, test.Token)
+	if err != nil || cl.TokenUse != UseTest || *cl != *test.Claims {
+		t.Fatalf("Verify = %+v, %v; want the issued claims %+v", cl, err, test.Claims)
+	}
+	// Revoked by a password regeneration like any token; one issued in
+	// the same millisecond after it is valid.
+	c := f.creds["u1"]
+	c.RevokedBeforeMs = f.clock.Now().UnixMilli()
+	f.creds["u1"] = c
+	if _, err := svc.Verify(ctx, test.Token); !errors.Is(err, ErrRevoked) {
+		t.Errorf("after regeneration: Verify = %v, want ErrRevoked", err)
+	}
+	fresh, err := svc.IssueTest(ctx, f.creds["u1"], TestTokenTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.Verify(ctx, fresh.Token); err != nil {
+		t.Errorf("testing token after regeneration: %v", err)
+	}
+}
