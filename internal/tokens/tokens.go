@@ -200,8 +200,15 @@ type Issued struct {
 	Claims    *Claims
 }
 
-// Issue signs a token for a credential. use is UseAccess or UseTest.
+// Issue signs a token for a credential, valid for the configured
+// lifetime. use is UseAccess or UseTest.
 func (s *Service) Issue(ctx context.Context, c storage.Credential, use string) (Issued, error) {
+	return s.issue(ctx, c, use, s.cfg.TTL)
+}
+
+// issue signs a token for a credential, valid for ttl. It is the one
+// place that builds the claims of SPEC §3, for Issue and IssueTest alike.
+func (s *Service) issue(ctx context.Context, c storage.Credential, use string, ttl time.Duration) (Issued, error) {
 	st := s.current(ctx)
 	if st.signer == nil {
 		return Issued{}, errors.New("tokens: no signing key")
@@ -217,7 +224,6 @@ func (s *Service) Issue(ctx context.Context, c storage.Credential, use string) (
 		return Issued{}, err
 	}
 	putMillis(&id, issuedMs)
-	ttl := s.cfg.TTL
 	cl := &Claims{
 		Issuer: s.cfg.Issuer, Subject: c.UserID, Audience: Audience, ClientID: c.UserID,
 		IssuedAt: now.Unix(), NotBefore: now.Unix(), ExpiresAt: now.Add(ttl).Unix(),
