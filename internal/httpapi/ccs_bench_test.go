@@ -49,6 +49,9 @@ func BenchmarkCCS(b *testing.B) {
 	for _, tc := range cases {
 		b.Run(tc.name, func(b *testing.B) {
 			b.ReportAllocs()
+			// As many callers as the load harness's connections, so that
+			// writes can be committed together as they are under load.
+			b.SetParallelism(8)
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
 					var body string

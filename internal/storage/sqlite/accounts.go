@@ -24,7 +24,7 @@ var (
 // CreateAccount implements storage.Accounts.
 func (s *Store) CreateAccount(ctx context.Context, n storage.NewAccount) error {
 	a := n.Account
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO accounts (id, name, auth_version, created_at, upgraded_at) VALUES (?,?,?,?,?)`,
 			a.ID, a.Name, a.AuthVersion, ms(a.CreatedAt), ms(a.UpgradedAt)); err != nil {
 			if isUnique(err) {
@@ -116,7 +116,7 @@ func (s *Store) DeleteAccount(ctx context.Context, id string) error {
 // UpgradeAccount implements storage.Accounts.
 func (s *Store) UpgradeAccount(ctx context.Context, id string, c storage.Credential, at time.Time) (storage.Account, error) {
 	var a storage.Account
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		a, err = scanAccount(tx.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
 		if err != nil {
@@ -136,7 +136,7 @@ func (s *Store) UpgradeAccount(ctx context.Context, id string, c storage.Credent
 
 // RotateAPIKey implements storage.APIKeys.
 func (s *Store) RotateAPIKey(ctx context.Context, k storage.APIKey, retireAt time.Time) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id = ?`, k.AccountID).Scan(&n); err != nil {
 			return err
@@ -226,7 +226,7 @@ func insertConsoleUser(ctx context.Context, tx *sql.Tx, u storage.ConsoleUser) e
 
 // CreateConsoleUser implements storage.ConsoleUsers.
 func (s *Store) CreateConsoleUser(ctx context.Context, u storage.ConsoleUser) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id = ?`, u.AccountID).Scan(&n); err != nil {
 			return err

@@ -46,20 +46,17 @@ func placeholders(n int) string {
 
 // PutNamespace implements storage.ContextStore.
 func (s *Store) PutNamespace(ctx context.Context, accountID string, n storage.ContextNamespace) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		return putNamespace(ctx, tx, accountID, n)
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		return s.putNamespace(ctx, tx, accountID, n)
 	})
 }
 
-func putNamespace(ctx context.Context, tx *sql.Tx, accountID string, n storage.ContextNamespace) error {
+func (s *Store) putNamespace(ctx context.Context, tx *sql.Tx, accountID string, n storage.ContextNamespace) error {
 	if n.HasTTL {
-		_, err := tx.ExecContext(ctx, `INSERT INTO ccs_namespaces (account_id, name, created_at, ttl_ms) VALUES (?,?,?,?)
-			ON CONFLICT (account_id, name) DO UPDATE SET ttl_ms = excluded.ttl_ms`,
-			accountID, n.Name, ms(n.CreatedAt), ttlCol(n.TTL, true))
+		_, err := tx.StmtContext(ctx, s.ps.nsUpsertTTL).ExecContext(ctx, accountID, n.Name, ms(n.CreatedAt), ttlCol(n.TTL, true))
 		return err
 	}
-	_, err := tx.ExecContext(ctx, `INSERT INTO ccs_namespaces (account_id, name, created_at, ttl_ms) VALUES (?,?,?,NULL)
-		ON CONFLICT (account_id, name) DO NOTHING`, accountID, n.Name, ms(n.CreatedAt))
+	_, err := tx.StmtContext(ctx, s.ps.nsInsert).ExecContext(ctx, accountID, n.Name, ms(n.CreatedAt))
 	return err
 }
 
@@ -104,7 +101,7 @@ func (s *Store) ListNamespaces(ctx context.Context, accountID string) ([]storage
 
 // DeleteNamespace implements storage.ContextStore.
 func (s *Store) DeleteNamespace(ctx context.Context, accountID, name string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, q := range []string{
 			`DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ?`,
 			`DELETE FROM ccs_sessions WHERE account_id = ? AND namespace = ?`,
@@ -120,8 +117,8 @@ func (s *Store) DeleteNamespace(ctx context.Context, accountID, name string) err
 
 // PutSession implements storage.ContextStore.
 func (s *Store) PutSession(ctx context.Context, k storage.ContextKey, cs storage.ContextSession) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: cs.CreatedAt}); err != nil {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: cs.CreatedAt}); err != nil {
 			return err
 		}
 		at := ms(cs.CreatedAt)
@@ -168,7 +165,7 @@ func (s *Store) ListSessions(ctx context.Context, accountID, namespace string, n
 
 // DeleteSession implements storage.ContextStore.
 func (s *Store) DeleteSession(ctx context.Context, k storage.ContextKey) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		for _, q := range []string{
 			`DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?`,
 			`DELETE FROM ccs_sessions WHERE account_id = ? AND namespace = ? AND session_id = ?`,
@@ -181,9 +178,9 @@ func (s *Store) DeleteSession(ctx context.Context, k storage.ContextKey) error {
 	})
 }
 
-// maxRowsPerInsert keeps a multi-row insert under SQLite's limit of bound
-// variables (7 per row).
-const maxRowsPerInsert = 500
+// maxNamesPerStatement keeps a statement under SQLite's limit of bound
+// variables.
+const maxNamesPerStatement = 500
 
 // MergeProperties implements storage.ContextStore. The whole merge runs in
 // one write transaction on the single writer connection, so concurrent
@@ -212,17 +209,15 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 	if m.MaxChars > 0 && 1+newSum > int64(m.MaxChars) {
 		return storage.ErrTooLarge
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
-		if err := putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: m.Now}); err != nil {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if err := s.putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: m.Now}); err != nil {
 			return err
 		}
 		var (
 			nsTTL, sessTTL sql.NullInt64
 			size           sql.NullInt64
 		)
-		err := tx.QueryRowContext(ctx, `SELECT n.ttl_ms, s.ttl_ms, s.size FROM ccs_namespaces n
-			LEFT JOIN ccs_sessions s ON s.account_id = n.account_id AND s.namespace = n.name AND s.session_id = ?
-			WHERE n.account_id = ? AND n.name = ?`, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
+		err := tx.StmtContext(ctx, s.ps.mergeState).QueryRowContext(ctx, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
 		if err != nil {
 			return err
 		}
@@ -232,7 +227,7 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 			total = size.Int64
 		}
 		if len(uniq) > 0 {
-			old, err := oldSizes(ctx, tx, k, uniq)
+			old, err := s.oldSizes(ctx, tx, k, uniq)
 			if err != nil {
 				return err
 			}
@@ -249,7 +244,7 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 					k.AccountID, k.Namespace, k.SessionID).Scan(&all); err != nil {
 					return err
 				}
-				if old, err = oldSizes(ctx, tx, k, uniq); err != nil {
+				if old, err = s.oldSizes(ctx, tx, k, uniq); err != nil {
 					return err
 				}
 				total = 1 + all - old + newSum
@@ -259,11 +254,9 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 			}
 		}
 		if exists {
-			_, err = tx.ExecContext(ctx, `UPDATE ccs_sessions SET size = ?, updated_at = ? WHERE account_id = ? AND namespace = ? AND session_id = ?`,
-				total, now, k.AccountID, k.Namespace, k.SessionID)
+			_, err = tx.StmtContext(ctx, s.ps.sessionSize).ExecContext(ctx, total, now, k.AccountID, k.Namespace, k.SessionID)
 		} else {
-			_, err = tx.ExecContext(ctx, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms, size) VALUES (?,?,?,?,?,NULL,?)`,
-				k.AccountID, k.Namespace, k.SessionID, now, now, total)
+			_, err = tx.StmtContext(ctx, s.ps.sessionInsert).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, now, now, total)
 		}
 		if err != nil {
 			return err
@@ -287,20 +280,11 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 				expires = now + nsTTL.Int64
 			}
 		}
-		for start := 0; start < len(uniq); start += maxRowsPerInsert {
-			end := min(start+maxRowsPerInsert, len(uniq))
-			var q strings.Builder
-			q.WriteString(`INSERT INTO ccs_properties (account_id, namespace, session_id, name, value, expires_at, size) VALUES `)
-			args := make([]any, 0, 7*(end-start))
-			for i := start; i < end; i++ {
-				if i > start {
-					q.WriteByte(',')
-				}
-				q.WriteString("(?,?,?,?,?,?,?)")
-				args = append(args, k.AccountID, k.Namespace, k.SessionID, uniq[i].Name, string(uniq[i].Value), expires, sizes[i])
-			}
-			q.WriteString(` ON CONFLICT (account_id, namespace, session_id, name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, size = excluded.size`)
-			if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+		// One prepared single-row upsert per property: cheaper than
+		// parsing a multi-row statement for every write.
+		put := tx.StmtContext(ctx, s.ps.propUpsert)
+		for i, p := range uniq {
+			if _, err := put.ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, p.Name, string(p.Value), expires, sizes[i]); err != nil {
 				return err
 			}
 		}
@@ -310,22 +294,16 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 
 // oldSizes returns the summed sizes of the stored rows (expired or not) of
 // the properties about to be written.
-func oldSizes(ctx context.Context, tx *sql.Tx, k storage.ContextKey, props []storage.ContextProperty) (int64, error) {
+func (s *Store) oldSizes(ctx context.Context, tx *sql.Tx, k storage.ContextKey, props []storage.ContextProperty) (int64, error) {
 	var total int64
-	for start := 0; start < len(props); start += maxRowsPerInsert {
-		end := min(start+maxRowsPerInsert, len(props))
-		args := make([]any, 0, 3+end-start)
-		args = append(args, k.AccountID, k.Namespace, k.SessionID)
-		for _, p := range props[start:end] {
-			args = append(args, p.Name)
-		}
-		var sum int64
-		err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
-			AND name IN (`+placeholders(end-start)+`)`, args...).Scan(&sum)
-		if err != nil {
+	st := tx.StmtContext(ctx, s.ps.propSize)
+	for _, p := range props {
+		var size int64
+		err := st.QueryRowContext(ctx, k.AccountID, k.Namespace, k.SessionID, p.Name).Scan(&size)
+		if err != nil && err != sql.ErrNoRows {
 			return 0, err
 		}
-		total += sum
+		total += size
 	}
 	return total, nil
 }
@@ -340,8 +318,7 @@ func (s *Store) GetProperties(ctx context.Context, k storage.ContextKey, names [
 			value   string
 			expires int64
 		)
-		err := s.r.QueryRowContext(ctx, `SELECT value, expires_at FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ? AND name = ?
-			AND (expires_at = 0 OR expires_at > ?)`, k.AccountID, k.Namespace, k.SessionID, names[0], ms(now)).Scan(&value, &expires)
+		err := s.ps.propGet.QueryRowContext(ctx, k.AccountID, k.Namespace, k.SessionID, names[0], ms(now)).Scan(&value, &expires)
 		if err == sql.ErrNoRows {
 			return []storage.ContextProperty{}, nil
 		}
@@ -359,7 +336,15 @@ func (s *Store) GetProperties(ctx context.Context, k storage.ContextKey, names [
 			args = append(args, n)
 		}
 	}
-	rows, err := s.r.QueryContext(ctx, q+` ORDER BY name`, args...)
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if names == nil {
+		rows, err = s.ps.docGet.QueryContext(ctx, args...)
+	} else {
+		rows, err = s.r.QueryContext(ctx, q+` ORDER BY name`, args...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -382,7 +367,7 @@ func (s *Store) GetProperties(ctx context.Context, k storage.ContextKey, names [
 
 // DeleteProperties implements storage.ContextStore.
 func (s *Store) DeleteProperties(ctx context.Context, k storage.ContextKey, names []string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		if names == nil {
 			if _, err := tx.ExecContext(ctx, `DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?`,
 				k.AccountID, k.Namespace, k.SessionID); err != nil {
@@ -393,8 +378,8 @@ func (s *Store) DeleteProperties(ctx context.Context, k storage.ContextKey, name
 			return err
 		}
 		var freed int64
-		for start := 0; start < len(names); start += maxRowsPerInsert {
-			end := min(start+maxRowsPerInsert, len(names))
+		for start := 0; start < len(names); start += maxNamesPerStatement {
+			end := min(start+maxNamesPerStatement, len(names))
 			args := []any{k.AccountID, k.Namespace, k.SessionID}
 			for _, n := range names[start:end] {
 				args = append(args, n)
@@ -493,7 +478,7 @@ func (s *Store) ListDocuments(ctx context.Context, accountID, namespace string, 
 func (s *Store) PurgeContext(ctx context.Context, now time.Time, limit int) (int, error) {
 	at := ms(now)
 	var n int
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		n = 0
 		rows, err := tx.QueryContext(ctx, `DELETE FROM ccs_properties WHERE (account_id, namespace, session_id, name) IN (
 			SELECT account_id, namespace, session_id, name FROM ccs_properties WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)

@@ -26,7 +26,7 @@ func scanPolicy(row interface{ Scan(...any) error }) (storage.Policy, error) {
 
 // CreatePolicy implements storage.Policies.
 func (s *Store) CreatePolicy(ctx context.Context, p storage.Policy, max int) (storage.Policy, error) {
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n, last int64
 		if err := tx.QueryRowContext(ctx, `SELECT count(*), coalesce(max(position), 0) FROM policies WHERE account_id = ?`, p.AccountID).Scan(&n, &last); err != nil {
 			return err
@@ -100,7 +100,7 @@ func (s *Store) ListPolicyRevisions(ctx context.Context, accountID string) ([]st
 // old policy or the new one, never a mix.
 func (s *Store) UpdatePolicy(ctx context.Context, p storage.Policy) (storage.Policy, error) {
 	var out storage.Policy
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var err error
 		out, err = scanPolicy(tx.QueryRowContext(ctx, `UPDATE policies SET revision = ?, body = ?, updated_at = ?
 			WHERE account_id = ? AND id = ? RETURNING `+policyCols,
@@ -112,7 +112,7 @@ func (s *Store) UpdatePolicy(ctx context.Context, p storage.Policy) (storage.Pol
 
 // DeletePolicy implements storage.Policies.
 func (s *Store) DeletePolicy(ctx context.Context, accountID, id string) error {
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM policies WHERE account_id = ? AND id = ?`, accountID, id)
 		if err != nil {
 			return err
@@ -129,7 +129,7 @@ func (s *Store) AppendEvaluations(ctx context.Context, es []storage.PolicyEvalua
 	if len(es) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(tx *sql.Tx) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		st, err := tx.PrepareContext(ctx, `INSERT INTO policy_evaluations (account_id, time, conversation_id, policy_id, state)
 			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?)`)
 		if err != nil {
@@ -176,7 +176,7 @@ func (s *Store) ListEvaluations(ctx context.Context, accountID, conversationID s
 // PurgeEvaluations implements storage.Policies.
 func (s *Store) PurgeEvaluations(ctx context.Context, before time.Time, limit int) (int, error) {
 	var n int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `DELETE FROM policy_evaluations WHERE rowid IN
 			(SELECT rowid FROM policy_evaluations WHERE time < ? ORDER BY time LIMIT ?)`, before.UnixMilli(), limit)
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"modernc.org/sqlite"
@@ -21,9 +22,73 @@ import (
 var migrations embed.FS
 
 // Store is the SQLite backend. It is safe for concurrent use.
+//
+// Writes go through one committer goroutine that owns the single writer
+// connection and commits the writes queued meanwhile together: each write
+// runs in its own savepoint of a shared transaction, and all are answered
+// after the one commit (fsync) that makes them durable. A write that fails
+// rolls back to its savepoint and leaves the others in; a commit that
+// fails fails every write of the batch, so no write is acknowledged that
+// is not on disk.
 type Store struct {
-	w *sql.DB // the single writer connection
+	w *sql.DB // the single writer connection, used by the committer
 	r *sql.DB // readers
+
+	ps stmts // prepared once for the hot paths
+
+	writes chan *writeOp
+	quit   chan struct{}
+	done   chan struct{}
+	once   sync.Once
+}
+
+// stmts are the statements of the hot paths, prepared once: parsing SQL
+// was a quarter of a Context Service request. The writer's are prepared on
+// its one connection before the committer takes it, so Tx.StmtContext
+// reuses them; the readers' are prepared on each reader connection on
+// first use.
+type stmts struct {
+	// writer
+	nsInsert, nsUpsertTTL, mergeState, sessionSize, sessionInsert, propUpsert, propSize *sql.Stmt
+	// readers
+	propGet, docGet *sql.Stmt
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	prep := func(db *sql.DB, dst **sql.Stmt, q string) {
+		if err == nil {
+			*dst, err = db.PrepareContext(ctx, q)
+		}
+	}
+	prep(s.w, &s.ps.nsInsert, `INSERT INTO ccs_namespaces (account_id, name, created_at, ttl_ms) VALUES (?,?,?,NULL)
+		ON CONFLICT (account_id, name) DO NOTHING`)
+	prep(s.w, &s.ps.nsUpsertTTL, `INSERT INTO ccs_namespaces (account_id, name, created_at, ttl_ms) VALUES (?,?,?,?)
+		ON CONFLICT (account_id, name) DO UPDATE SET ttl_ms = excluded.ttl_ms`)
+	prep(s.w, &s.ps.mergeState, `SELECT n.ttl_ms, s.ttl_ms, s.size FROM ccs_namespaces n
+		LEFT JOIN ccs_sessions s ON s.account_id = n.account_id AND s.namespace = n.name AND s.session_id = ?
+		WHERE n.account_id = ? AND n.name = ?`)
+	prep(s.w, &s.ps.sessionSize, `UPDATE ccs_sessions SET size = ?, updated_at = ? WHERE account_id = ? AND namespace = ? AND session_id = ?`)
+	prep(s.w, &s.ps.sessionInsert, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms, size) VALUES (?,?,?,?,?,NULL,?)`)
+	prep(s.w, &s.ps.propUpsert, `INSERT INTO ccs_properties (account_id, namespace, session_id, name, value, expires_at, size) VALUES (?,?,?,?,?,?,?)
+		ON CONFLICT (account_id, namespace, session_id, name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, size = excluded.size`)
+	prep(s.w, &s.ps.propSize, `SELECT size FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ? AND name = ?`)
+	prep(s.r, &s.ps.propGet, `SELECT value, expires_at FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ? AND name = ?
+		AND (expires_at = 0 OR expires_at > ?)`)
+	prep(s.r, &s.ps.docGet, `SELECT name, value, expires_at FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
+		AND (expires_at = 0 OR expires_at > ?) ORDER BY name`)
+	return err
+}
+
+// maxBatch bounds the writes committed together.
+const maxBatch = 256
+
+var errClosed = errors.New("sqlite: store closed")
+
+type writeOp struct {
+	ctx context.Context
+	fn  func(context.Context, *sql.Tx) error
+	err chan error
 }
 
 // Open opens (creating if needed) the database file at path and applies
@@ -53,17 +118,29 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	}
 	r.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
 	r.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
-	s := &Store{w: w, r: r}
+	s := &Store{w: w, r: r, writes: make(chan *writeOp), quit: make(chan struct{}), done: make(chan struct{})}
+	go s.commitLoop()
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
+	if err := s.prepare(ctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("sqlite: prepare statements: %w", err)
+	}
 	return s, nil
 }
 
-// Close closes the database.
+// Close finishes the batch being committed, then closes the database.
+// Writes after Close fail.
 func (s *Store) Close() error {
-	return errors.Join(s.w.Close(), s.r.Close())
+	err := errClosed
+	s.once.Do(func() {
+		close(s.quit)
+		<-s.done
+		err = errors.Join(s.w.Close(), s.r.Close())
+	})
+	return err
 }
 
 // Ping reports whether the database answers.
@@ -87,7 +164,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		err = s.tx(ctx, func(tx *sql.Tx) error {
+		err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
 				return err
@@ -108,17 +185,122 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// tx runs fn in a write transaction on the writer connection.
-func (s *Store) tx(ctx context.Context, fn func(*sql.Tx) error) error {
-	tx, err := s.w.BeginTx(ctx, nil)
+// tx runs fn in a write transaction and returns once that transaction is
+// durable (or failed). fn runs with a context that is not cancelled: a
+// write that has started completes, since interrupting SQLite inside a
+// shared transaction would roll back the other writes of its batch. ctx
+// decides only whether the write starts.
+func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	op := &writeOp{ctx: ctx, fn: fn, err: make(chan error, 1)}
+	select {
+	case s.writes <- op:
+	case <-s.quit:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-op.err
+}
+
+// commitLoop is the committer: it takes a write, adds every write queued
+// by then (up to maxBatch), runs them in one transaction and commits.
+// While it commits, new writes queue up for the next batch.
+func (s *Store) commitLoop() {
+	defer close(s.done)
+	batch := make([]*writeOp, 0, maxBatch)
+	for {
+		select {
+		case <-s.quit:
+			return
+		case op := <-s.writes:
+			batch = append(batch[:0], op)
+		}
+	fill:
+		for len(batch) < maxBatch {
+			select {
+			case op := <-s.writes:
+				batch = append(batch, op)
+			default:
+				break fill
+			}
+		}
+		s.commit(batch)
+		clear(batch)
+	}
+}
+
+// commit runs batch in one transaction and answers every write.
+func (s *Store) commit(batch []*writeOp) {
+	bg := context.Background()
+	errs := make([]error, len(batch))
+	fail := func(err error) {
+		for _, op := range batch {
+			op.err <- err
+		}
+	}
+	tx, err := s.w.BeginTx(bg, nil)
 	if err != nil {
+		fail(err)
+		return
+	}
+	if len(batch) == 1 {
+		// Alone: no savepoint needed.
+		op := batch[0]
+		if err := runOp(op, tx); err != nil {
+			tx.Rollback()
+			op.err <- err
+			return
+		}
+		op.err <- tx.Commit()
+		return
+	}
+	for i, op := range batch {
+		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+		errs[i] = runOp(op, tx)
+		if errs[i] != nil {
+			// ROLLBACK TO keeps the savepoint; RELEASE ends it. If SQLite
+			// rolled back the whole transaction, this fails and so does
+			// the batch.
+			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
+				tx.Rollback()
+				fail(fmt.Errorf("sqlite: batch rolled back after %w", errs[i]))
+				return
+			}
+		}
+		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
+			tx.Rollback()
+			fail(err)
+			return
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		fail(err)
+		return
+	}
+	for i, op := range batch {
+		op.err <- errs[i]
+	}
+}
+
+// runOp runs one write's function, turning a panic into an error so that
+// the committer and the other writes of the batch survive it.
+func runOp(op *writeOp, tx *sql.Tx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("sqlite: write panicked: %v", r)
+		}
+	}()
+	if err := op.ctx.Err(); err != nil {
 		return err
 	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	return tx.Commit()
+	return op.fn(context.WithoutCancel(op.ctx), tx)
 }
 
 func ms(t time.Time) int64 {
