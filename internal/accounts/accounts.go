@@ -34,6 +34,9 @@ type Service struct {
 	// onRevoke is told when credentials of an account change, so caches
 	// outside this package can drop what they remember.
 	onRevoke func(accountID string)
+	// onDelete is told after an account is deleted, so that caches of its
+	// data forget it.
+	onDelete func(accountID string)
 	cache    *authCache
 }
 
@@ -42,12 +45,16 @@ func New(store Store, keys *secret.Keys, zone string, now func() time.Time) *Ser
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}, cache: newAuthCache()}
+	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}, onDelete: func(string) {}, cache: newAuthCache()}
 }
 
 // OnRevoke sets a function called after an account's key or credentials
 // change or the account is deleted.
 func (s *Service) OnRevoke(fn func(accountID string)) { s.onRevoke = fn }
+
+// OnDelete sets a function called after an account is deleted. Set it
+// before serving.
+func (s *Service) OnDelete(fn func(accountID string)) { s.onDelete = fn }
 
 // changed is called after every committed change to an account's
 // credentials or auth version: the remembered authentications are dropped
@@ -251,6 +258,7 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		return err
 	}
 	s.changed(id)
+	s.onDelete(id)
 	return nil
 }
 

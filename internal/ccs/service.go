@@ -46,6 +46,10 @@ type Config struct {
 	// transaction (default 1000).
 	PurgeEvery time.Duration
 	PurgeBatch int
+	// DocumentCacheBytes bounds the cache of recently read documents
+	// (0: DefaultDocumentCacheBytes; negative: no cache). Turn it off
+	// when other processes write to the same store.
+	DocumentCacheBytes int
 }
 
 // Service is the Conversation Context Service. It validates names,
@@ -57,11 +61,18 @@ type Service struct {
 	log   *slog.Logger
 	every time.Duration
 	batch int
+	docs  *docCache // nil: off
 }
 
 // New returns a service over store. It purges nothing until Run.
 func New(store storage.ContextStore, cfg Config) *Service {
 	s := &Service{store: store, now: cfg.Now, log: cfg.Log, every: cfg.PurgeEvery, batch: cfg.PurgeBatch}
+	switch {
+	case cfg.DocumentCacheBytes == 0:
+		s.docs = newDocCache(DefaultDocumentCacheBytes)
+	case cfg.DocumentCacheBytes > 0:
+		s.docs = newDocCache(cfg.DocumentCacheBytes)
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -221,7 +232,27 @@ func (s *Service) DeleteNamespace(ctx context.Context, accountID, name string) e
 	if err := checkWritable("namespace", name); err != nil {
 		return err
 	}
-	return s.store.DeleteNamespace(ctx, accountID, name)
+	err := s.store.DeleteNamespace(ctx, accountID, name)
+	if s.docs != nil {
+		s.docs.invalidateWhere(func(k storage.ContextKey) bool { return k.AccountID == accountID && k.Namespace == name })
+	}
+	return err
+}
+
+// ForgetAccount drops what the service remembers of an account's
+// documents; the composition root calls it when an account is deleted.
+func (s *Service) ForgetAccount(accountID string) {
+	if s.docs != nil {
+		s.docs.invalidateWhere(func(k storage.ContextKey) bool { return k.AccountID == accountID })
+	}
+}
+
+// written forgets the cached copy of a document after a write to it,
+// whether or not the write succeeded.
+func (s *Service) written(k storage.ContextKey) {
+	if s.docs != nil {
+		s.docs.invalidate(k)
+	}
 }
 
 // PutSession creates a session, or sets its TTL (when ttlSeconds is not
@@ -240,7 +271,9 @@ func (s *Service) PutSession(ctx context.Context, k Key, ttlSeconds *int64) erro
 		}
 		cs.TTL, cs.HasTTL = time.Duration(*ttlSeconds)*time.Second, true
 	}
-	return s.store.PutSession(ctx, k.storage(), cs)
+	err := s.store.PutSession(ctx, k.storage(), cs)
+	s.written(k.storage())
+	return err
 }
 
 // Sessions lists the sessions of a namespace that have a TTL or live
@@ -278,7 +311,9 @@ func (s *Service) DeleteSession(ctx context.Context, k Key) error {
 	if err := s.checkKey(k, true); err != nil {
 		return err
 	}
-	return s.store.DeleteSession(ctx, k.storage())
+	err := s.store.DeleteSession(ctx, k.storage())
+	s.written(k.storage())
+	return err
 }
 
 // Merge merges a JSON object into a document (v1 PATCH). Written
@@ -338,6 +373,7 @@ func (s *Service) mergeAt(ctx context.Context, k Key, props []storage.ContextPro
 	err := s.store.MergeProperties(ctx, storage.ContextMerge{
 		Key: k.storage(), Properties: props, TTL: ttl, HasTTL: hasTTL, Now: now, MaxChars: MaxDocumentChars,
 	})
+	s.written(k.storage())
 	return tooLarge(err)
 }
 
@@ -350,7 +386,7 @@ func (s *Service) Get(ctx context.Context, k Key, names []string) (Document, err
 	if len(names) > MaxSelect {
 		return Document{}, fault.Invalid("at most %d property names may be selected", MaxSelect)
 	}
-	props, err := s.store.GetProperties(ctx, k.storage(), names, s.now())
+	props, err := s.properties(ctx, k.storage(), names, s.now())
 	if err != nil {
 		return Document{}, err
 	}
@@ -388,7 +424,7 @@ func (s *Service) Property(ctx context.Context, k Key, name string) ([]byte, err
 	if err := CheckName("property name", name); err != nil {
 		return nil, err
 	}
-	props, err := s.store.GetProperties(ctx, k.storage(), []string{name}, s.now())
+	props, err := s.properties(ctx, k.storage(), []string{name}, s.now())
 	if err != nil {
 		return nil, err
 	}
@@ -409,7 +445,34 @@ func (s *Service) DeleteProperties(ctx context.Context, k Key, names []string) e
 			return err
 		}
 	}
-	return s.store.DeleteProperties(ctx, k.storage(), names)
+	err := s.store.DeleteProperties(ctx, k.storage(), names)
+	s.written(k.storage())
+	return err
+}
+
+// properties returns the live properties of a document at now (only those
+// named when names is not nil), from the document cache when it is on.
+// The result must not be modified.
+func (s *Service) properties(ctx context.Context, k storage.ContextKey, names []string, now time.Time) ([]storage.ContextProperty, error) {
+	if s.docs == nil {
+		return s.store.GetProperties(ctx, k, names, now)
+	}
+	if names != nil && len(names) == 0 {
+		return []storage.ContextProperty{}, nil
+	}
+	if doc, ok := s.docs.c.GetIfPresent(k); ok {
+		return doc.live(names, now), nil
+	}
+	epoch := s.docs.begin(k)
+	// Read the whole document, expired properties included, so that the
+	// cached copy serves every later clock and selection.
+	props, err := s.store.GetProperties(ctx, k, nil, time.Time{})
+	if err != nil {
+		return nil, err
+	}
+	doc := newCachedDoc(props)
+	s.docs.add(k, epoch, doc)
+	return doc.live(names, now), nil
 }
 
 // CheckPage validates v1 paging: page ≥ 0, perPage 1 to 1000.

@@ -115,6 +115,9 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now,
 			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset}),
 	}
+	// The document cache is right only while this process is the one
+	// writer of the store, as it is with SQLite.
+	acc.OnDelete(s.API.CCS.ForgetAccount)
 	s.API.NextActions = nextactions.New(store, nextactions.CCSVariables{CCS: s.API.CCS}, nextactions.Config{Now: now, Log: log})
 	s.handler = s.API.Handler()
 	// Close waits for these before it closes the store, so that the last
