@@ -26,6 +26,10 @@ func AppendObject(dst []byte, props []storage.ContextProperty, prefix string) []
 	return append(dst, '}')
 }
 
+// AppendString appends s as a JSON string, escaped as encoding/json
+// escapes it.
+func AppendString(dst []byte, s string) []byte { return appendString(dst, "", s) }
+
 const hex = "0123456789abcdef"
 
 // appendString appends prefix+s as a JSON string, escaped as

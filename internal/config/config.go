@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	"strings"
 	"time"
@@ -20,6 +21,7 @@ type Serve struct {
 	TLSCert           string        `name:"tls-cert" env:"ORCH_TLS_CERT" help:"TLS certificate file (serve HTTPS)." type:"path"`
 	TLSKey            string        `name:"tls-key" env:"ORCH_TLS_KEY" help:"TLS private key file." type:"path"`
 	AuthFailureStatus int           `name:"auth-failure-status" env:"ORCH_AUTH_FAILURE_STATUS" default:"403" enum:"401,403" help:"Status for missing or invalid API credentials (403 as LivePerson does; 401 for strict RFC 6750)."`
+	DebugAddr         string        `name:"debug-addr" env:"ORCH_DEBUG_ADDR" help:"Loopback address serving Go's /debug/pprof profiles (off when empty)."`
 	SigningAlg        string        `name:"signing-alg" env:"ORCH_SIGNING_ALG" default:"RS256" enum:"RS256,ES256,EdDSA" help:"Algorithm of newly generated token signing keys."`
 	// AdminToken is ORCH_ADMIN_TOKEN (else <data>/admin.token). Secrets
 	// are read from the environment only, never from flags, which other
@@ -89,6 +91,13 @@ func (c Serve) Validate() error {
 	}
 	if c.PostgresURL != "" || c.RedisURL != "" {
 		return fmt.Errorf("--postgres-url and --redis-url: the scale-out backends are not available in this version; omit them to use the embedded store")
+	}
+	if c.DebugAddr != "" {
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		ip := net.ParseIP(host)
+		if err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return fmt.Errorf("--debug-addr %q: want a loopback host:port such as 127.0.0.1:6060 (profiles are not for the network)", c.DebugAddr)
+		}
 	}
 	if c.AuthFailureStatus != 401 && c.AuthFailureStatus != 403 {
 		return fmt.Errorf("--auth-failure-status: want 401 or 403")

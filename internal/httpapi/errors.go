@@ -107,6 +107,13 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Write(append(b, '\n'))
 }
 
+// writeRawJSON writes b, a JSON value, as the response with status.
+func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
+}
+
 // WriteJSON writes v as a JSON response with status. It is for handlers of
 // other files of this package and for packages mounted on this one.
 func WriteJSON(w http.ResponseWriter, status int, v any) { writeJSON(w, status, v) }

@@ -210,14 +210,19 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 		return storage.ErrTooLarge
 	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if err := s.putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: m.Now}); err != nil {
-			return err
-		}
 		var (
 			nsTTL, sessTTL sql.NullInt64
 			size           sql.NullInt64
 		)
-		err := tx.StmtContext(ctx, s.ps.mergeState).QueryRowContext(ctx, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
+		state := tx.StmtContext(ctx, s.ps.mergeState)
+		err := state.QueryRowContext(ctx, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
+		if err == sql.ErrNoRows {
+			// First write to the namespace: create it.
+			if err := s.putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: m.Now}); err != nil {
+				return err
+			}
+			err = state.QueryRowContext(ctx, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
+		}
 		if err != nil {
 			return err
 		}
@@ -280,32 +285,47 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 				expires = now + nsTTL.Int64
 			}
 		}
-		// One prepared single-row upsert per property: cheaper than
-		// parsing a multi-row statement for every write.
-		put := tx.StmtContext(ctx, s.ps.propUpsert)
-		for i, p := range uniq {
-			if _, err := put.ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, p.Name, string(p.Value), expires, sizes[i]); err != nil {
-				return err
-			}
+		// Prepared statements only: one single-row upsert, or one upsert
+		// of all rows from a JSON array [[name, value, size], ...].
+		if len(uniq) == 1 {
+			_, err := tx.StmtContext(ctx, s.ps.propUpsert).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, uniq[0].Name, string(uniq[0].Value), expires, sizes[0])
+			return err
 		}
-		return nil
+		rows := make([][3]any, len(uniq))
+		for i, p := range uniq {
+			rows[i] = [3]any{p.Name, string(p.Value), sizes[i]}
+		}
+		list, err := json.Marshal(rows)
+		if err != nil {
+			return err
+		}
+		_, err = tx.StmtContext(ctx, s.ps.propUpsertMany).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, expires, string(list))
+		return err
 	})
 }
 
 // oldSizes returns the summed sizes of the stored rows (expired or not) of
 // the properties about to be written.
 func (s *Store) oldSizes(ctx context.Context, tx *sql.Tx, k storage.ContextKey, props []storage.ContextProperty) (int64, error) {
-	var total int64
-	st := tx.StmtContext(ctx, s.ps.propSize)
-	for _, p := range props {
-		var size int64
-		err := st.QueryRowContext(ctx, k.AccountID, k.Namespace, k.SessionID, p.Name).Scan(&size)
-		if err != nil && err != sql.ErrNoRows {
-			return 0, err
+	var size int64
+	if len(props) == 1 {
+		err := tx.StmtContext(ctx, s.ps.propSize).QueryRowContext(ctx, k.AccountID, k.Namespace, k.SessionID, props[0].Name).Scan(&size)
+		if err == sql.ErrNoRows {
+			return 0, nil
 		}
-		total += size
+		return size, err
 	}
-	return total, nil
+	// Many names: one statement over a JSON array of them.
+	names := make([]string, len(props))
+	for i, p := range props {
+		names[i] = p.Name
+	}
+	list, err := json.Marshal(names)
+	if err != nil {
+		return 0, err
+	}
+	err = tx.StmtContext(ctx, s.ps.propSizes).QueryRowContext(ctx, k.AccountID, k.Namespace, k.SessionID, string(list)).Scan(&size)
+	return size, err
 }
 
 // GetProperties implements storage.ContextStore.

@@ -49,7 +49,8 @@ type Store struct {
 // first use.
 type stmts struct {
 	// writer
-	nsInsert, nsUpsertTTL, mergeState, sessionSize, sessionInsert, propUpsert, propSize *sql.Stmt
+	savepoint, release, rollbackTo                                                                                 *sql.Stmt
+	nsInsert, nsUpsertTTL, mergeState, sessionSize, sessionInsert, propUpsert, propUpsertMany, propSize, propSizes *sql.Stmt
 	// readers
 	propGet, docGet *sql.Stmt
 }
@@ -61,6 +62,9 @@ func (s *Store) prepare(ctx context.Context) error {
 			*dst, err = db.PrepareContext(ctx, q)
 		}
 	}
+	prep(s.w, &s.ps.savepoint, `SAVEPOINT w`)
+	prep(s.w, &s.ps.release, `RELEASE w`)
+	prep(s.w, &s.ps.rollbackTo, `ROLLBACK TO w`)
 	prep(s.w, &s.ps.nsInsert, `INSERT INTO ccs_namespaces (account_id, name, created_at, ttl_ms) VALUES (?,?,?,NULL)
 		ON CONFLICT (account_id, name) DO NOTHING`)
 	prep(s.w, &s.ps.nsUpsertTTL, `INSERT INTO ccs_namespaces (account_id, name, created_at, ttl_ms) VALUES (?,?,?,?)
@@ -72,7 +76,12 @@ func (s *Store) prepare(ctx context.Context) error {
 	prep(s.w, &s.ps.sessionInsert, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms, size) VALUES (?,?,?,?,?,NULL,?)`)
 	prep(s.w, &s.ps.propUpsert, `INSERT INTO ccs_properties (account_id, namespace, session_id, name, value, expires_at, size) VALUES (?,?,?,?,?,?,?)
 		ON CONFLICT (account_id, namespace, session_id, name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, size = excluded.size`)
+	prep(s.w, &s.ps.propUpsertMany, `INSERT INTO ccs_properties (account_id, namespace, session_id, name, value, expires_at, size)
+		SELECT ?1, ?2, ?3, j.value ->> 0, j.value ->> 1, ?4, j.value ->> 2 FROM json_each(?5) AS j WHERE true
+		ON CONFLICT (account_id, namespace, session_id, name) DO UPDATE SET value = excluded.value, expires_at = excluded.expires_at, size = excluded.size`)
 	prep(s.w, &s.ps.propSize, `SELECT size FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ? AND name = ?`)
+	prep(s.w, &s.ps.propSizes, `SELECT coalesce(sum(size), 0) FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
+		AND name IN (SELECT value FROM json_each(?))`)
 	prep(s.r, &s.ps.propGet, `SELECT value, expires_at FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ? AND name = ?
 		AND (expires_at = 0 OR expires_at > ?)`)
 	prep(s.r, &s.ps.docGet, `SELECT name, value, expires_at FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
@@ -258,7 +267,7 @@ func (s *Store) commit(batch []*writeOp) {
 		return
 	}
 	for i, op := range batch {
-		if _, err := tx.ExecContext(bg, "SAVEPOINT w"); err != nil {
+		if _, err := tx.StmtContext(bg, s.ps.savepoint).ExecContext(bg); err != nil {
 			tx.Rollback()
 			fail(err)
 			return
@@ -268,13 +277,13 @@ func (s *Store) commit(batch []*writeOp) {
 			// ROLLBACK TO keeps the savepoint; RELEASE ends it. If SQLite
 			// rolled back the whole transaction, this fails and so does
 			// the batch.
-			if _, err := tx.ExecContext(bg, "ROLLBACK TO w"); err != nil {
+			if _, err := tx.StmtContext(bg, s.ps.rollbackTo).ExecContext(bg); err != nil {
 				tx.Rollback()
 				fail(fmt.Errorf("sqlite: batch rolled back after %w", errs[i]))
 				return
 			}
 		}
-		if _, err := tx.ExecContext(bg, "RELEASE w"); err != nil {
+		if _, err := tx.StmtContext(bg, s.ps.release).ExecContext(bg); err != nil {
 			tx.Rollback()
 			fail(err)
 			return
