@@ -181,12 +181,13 @@ func seed(args []string) error {
 		return err
 	}
 
-	// Properties: batches of up to 100 keys per PATCH.
+	// Properties: each account's share is spread over sessions s0..s9
+	// (property i in session i%10, as conversations hold a handful each),
+	// written in PATCHes of up to 100 keys.
 	type batch struct {
 		acct    int
 		session int
-		from    int
-		count   int
+		names   []int
 	}
 	var batches []batch
 	per := *m / *n
@@ -195,16 +196,26 @@ func seed(args []string) error {
 		if a < *m%*n {
 			cnt++
 		}
-		for from, s := 0, 0; from < cnt; from, s = from+100, s+1 {
-			batches = append(batches, batch{acct: a, session: s % 10, from: from, count: min(100, cnt-from)})
+		for s := 0; s < 10 && s < cnt; s++ {
+			var names []int
+			for i := s; i < cnt; i += 10 {
+				names = append(names, i)
+				if len(names) == 100 {
+					batches = append(batches, batch{acct: a, session: s, names: names})
+					names = nil
+				}
+			}
+			if len(names) > 0 {
+				batches = append(batches, batch{acct: a, session: s, names: names})
+			}
 		}
 	}
 	start = time.Now()
 	err = parallel(len(batches), func(i int) error {
 		b := batches[i]
-		props := make(map[string]any, b.count)
-		for k := 0; k < b.count; k++ {
-			props[fmt.Sprintf("p%d", b.from+k)] = map[string]any{"n": b.from + k, "text": "value of a seeded property"}
+		props := make(map[string]any, len(b.names))
+		for _, i := range b.names {
+			props[fmt.Sprintf("p%d", i)] = map[string]any{"n": i, "text": "value of a seeded property"}
 		}
 		body, _ := json.Marshal(props)
 		a := accts[b.acct]

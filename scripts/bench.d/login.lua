@@ -1,5 +1,6 @@
 dofile(os.getenv("BENCH_LUA") .. "/common.lua")
-function request()
-  local a = pick(accounts)
-  return wrk.format("GET", "/v2/authenticate/login", { ["Authorization"] = "Basic " .. a.basic })
+function build_requests()
+  prepare(function(j)
+    return wrk.format("GET", "/v2/authenticate/login", { ["Authorization"] = "Basic " .. accounts[j].basic })
+  end)
 end
