@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -45,6 +46,10 @@ type errorBody struct {
 	Message string `json:"message"`
 }
 
+// StatusClientClosedRequest is nginx's status for a request whose client
+// went away before the answer.
+const StatusClientClosedRequest = 499
+
 // toHTTP is the one mapping from an error to a response.
 func toHTTP(err error) *Error {
 	var he *Error
@@ -70,6 +75,10 @@ func toHTTP(err error) *Error {
 	}
 	var mbe *http.MaxBytesError
 	switch {
+	case errors.Is(err, context.Canceled):
+		// The client went away (or the server is shutting down): nobody
+		// reads this answer; it is no server fault.
+		return &Error{Status: StatusClientClosedRequest, Message: "request canceled", Err: err}
 	case errors.As(err, &mbe):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Message: "request body too large", Err: err}
 	case errors.Is(err, storage.ErrNotFound):
@@ -85,7 +94,10 @@ func toHTTP(err error) *Error {
 // writeError writes err as a JSON error response and logs server faults.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	he := toHTTP(err)
-	if he.Status >= 500 {
+	switch {
+	case he.Status == StatusClientClosedRequest:
+		slog.DebugContext(r.Context(), "request canceled by the client", "method", r.Method, "path", r.URL.Path)
+	case he.Status >= 500:
 		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", he.Err)
 	}
 	h := w.Header()

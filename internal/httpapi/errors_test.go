@@ -1,0 +1,33 @@
+package httpapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+
+	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+// TestToHTTP pins the one mapping from errors to statuses.
+func TestToHTTP(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want int
+	}{
+		{fault.Invalid("name: bad"), 400},
+		{fault.TooLarge("document too large"), 413},
+		{fault.NotFound("x"), 404},
+		{fmt.Errorf("wrapped: %w", storage.ErrNotFound), 404},
+		{storage.ErrAlreadyExists, 409},
+		{&http.MaxBytesError{Limit: 1}, 413},
+		{fmt.Errorf("sqlite: %w", context.Canceled), StatusClientClosedRequest},
+		{errors.New("disk on fire"), 500},
+	} {
+		if got := toHTTP(tc.err).Status; got != tc.want {
+			t.Errorf("toHTTP(%v) = %d, want %d", tc.err, got, tc.want)
+		}
+	}
+}
