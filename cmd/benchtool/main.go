@@ -181,8 +181,9 @@ func seed(args []string) error {
 		return err
 	}
 
-	// Properties: each account's share is spread over sessions s0..s9
-	// (property i in session i%10, as conversations hold a handful each),
+	// Properties: each account's share is spread over up to ten sessions
+	// s0..s9 of about ten properties each (property i in session
+	// i%sessions), as conversations hold a handful each; they are
 	// written in PATCHes of up to 100 keys.
 	type batch struct {
 		acct    int
@@ -196,9 +197,11 @@ func seed(args []string) error {
 		if a < *m%*n {
 			cnt++
 		}
-		for s := 0; s < 10 && s < cnt; s++ {
+		// Sessions of about ten properties each, at most ten.
+		sessions := min(max(cnt/10, 1), 10)
+		for s := 0; s < sessions && s < cnt; s++ {
 			var names []int
-			for i := s; i < cnt; i += 10 {
+			for i := s; i < cnt; i += sessions {
 				names = append(names, i)
 				if len(names) == 100 {
 					batches = append(batches, batch{acct: a, session: s, names: names})

@@ -78,7 +78,7 @@ func scanAccount(row interface{ Scan(...any) error }) (storage.Account, error) {
 
 // GetAccount implements storage.Accounts.
 func (s *Store) GetAccount(ctx context.Context, id string) (storage.Account, error) {
-	return scanAccount(s.r.QueryRowContext(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = ?`, id))
+	return scanAccount(s.ps.accountGet.QueryRowContext(ctx, id))
 }
 
 // ListAccounts implements storage.Accounts, ordered by id.
@@ -172,7 +172,7 @@ func scanKey(row interface{ Scan(...any) error }) (storage.APIKey, error) {
 
 // APIKeyByHash implements storage.APIKeys.
 func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (storage.APIKey, error) {
-	return scanKey(s.r.QueryRowContext(ctx, `SELECT hash, account_id, sealed, created_at, retired_at FROM api_keys WHERE hash = ?`, hash))
+	return scanKey(s.ps.keyByHash.QueryRowContext(ctx, hash))
 }
 
 // CurrentAPIKey implements storage.APIKeys.
@@ -194,7 +194,7 @@ func scanCred(row interface{ Scan(...any) error }) (storage.Credential, error) {
 
 // CredentialByUserID implements storage.Credentials.
 func (s *Store) CredentialByUserID(ctx context.Context, userID string) (storage.Credential, error) {
-	return scanCred(s.r.QueryRowContext(ctx, `SELECT `+credCols+` FROM credentials WHERE user_id = ?`, userID))
+	return scanCred(s.ps.credByUser.QueryRowContext(ctx, userID))
 }
 
 // CredentialByAccount implements storage.Credentials.
