@@ -3,6 +3,7 @@ package cli
 import (
 	"log/slog"
 	"os"
+	"runtime/debug"
 
 	"github.com/orchestrator/orchestrator/internal/config"
 	"github.com/orchestrator/orchestrator/internal/server"
@@ -19,5 +20,10 @@ func (c *ServeCmd) Run(g *Globals) error {
 	level.UnmarshalText([]byte(c.LogLevel))
 	c.AdminToken, c.SecretKey = os.Getenv("ORCH_ADMIN_TOKEN"), os.Getenv("ORCH_SECRET_KEY")
 	log := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	if limit, err := c.MemoryLimitBytes(); err != nil {
+		return err
+	} else if limit > 0 && os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(limit)
+	}
 	return server.Run(g.Ctx, c.Serve, server.Deps{Log: log})
 }

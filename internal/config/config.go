@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -30,13 +31,17 @@ type Serve struct {
 	// SecretKey is ORCH_SECRET_KEY (else <data>/secret.key).
 	SecretKey string `kong:"-"`
 	LogLevel  string `name:"log-level" env:"ORCH_LOG_LEVEL" default:"info" enum:"debug,info,warn,error" help:"Log level."`
+	// MemoryLimit is the Go runtime's soft memory limit ("0": none). The
+	// caches are bounded; the limit keeps the garbage collector from
+	// letting the heap grow to twice what is live.
+	MemoryLimit string `name:"memory-limit" env:"ORCH_MEMORY_LIMIT" default:"128MiB" help:"Soft memory limit of the Go runtime, such as 128MiB or 1GiB (0: none; GOMEMLIMIT wins when set)."`
 }
 
 // Defaults returns the configuration with every default applied, as the
 // CLI would produce it with no flags.
 func Defaults() Serve {
 	return Serve{Addr: "127.0.0.1:8080", Data: "./data", Zone: "z1", TokenTTL: 24 * time.Hour,
-		AuthFailureStatus: 403, SigningAlg: "RS256", LogLevel: "info"}
+		AuthFailureStatus: 403, SigningAlg: "RS256", LogLevel: "info", MemoryLimit: "128MiB"}
 }
 
 // Sunset parses V1Sunset: an RFC 3339 date ("2027-01-31", midnight UTC) or
@@ -92,6 +97,9 @@ func (c Serve) Validate() error {
 	if c.PostgresURL != "" || c.RedisURL != "" {
 		return fmt.Errorf("--postgres-url and --redis-url: the scale-out backends are not available in this version; omit them to use the embedded store")
 	}
+	if _, err := c.MemoryLimitBytes(); err != nil {
+		return err
+	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
 		ip := net.ParseIP(host)
@@ -103,4 +111,28 @@ func (c Serve) Validate() error {
 		return fmt.Errorf("--auth-failure-status: want 401 or 403")
 	}
 	return nil
+}
+
+// MemoryLimitBytes parses MemoryLimit: a number of bytes with an optional
+// KiB, MiB or GiB suffix; 0 means none.
+func (c Serve) MemoryLimitBytes() (int64, error) {
+	v := strings.TrimSpace(c.MemoryLimit)
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}, {"B", 1}} {
+		if strings.HasSuffix(v, u.suffix) {
+			v, mult = strings.TrimSuffix(v, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return 0, fmt.Errorf("--memory-limit %q: want bytes with an optional KiB, MiB or GiB suffix, such as 128MiB (0: none)", c.MemoryLimit)
+	}
+	if n > 0 && n*mult < 32<<20 {
+		return 0, fmt.Errorf("--memory-limit %q: at least 32MiB", c.MemoryLimit)
+	}
+	return n * mult, nil
 }
