@@ -34,14 +34,14 @@ type Serve struct {
 	// MemoryLimit is the Go runtime's soft memory limit ("0": none). The
 	// caches are bounded; the limit keeps the garbage collector from
 	// letting the heap grow to twice what is live.
-	MemoryLimit string `name:"memory-limit" env:"ORCH_MEMORY_LIMIT" default:"128MiB" help:"Soft memory limit of the Go runtime, such as 128MiB or 1GiB (0: none; GOMEMLIMIT wins when set)."`
+	MemoryLimit string `name:"memory-limit" env:"ORCH_MEMORY_LIMIT" default:"100MiB" help:"Soft memory limit of the Go runtime, such as 100MiB or 1GiB (0: none; GOMEMLIMIT wins when set)."`
 }
 
 // Defaults returns the configuration with every default applied, as the
 // CLI would produce it with no flags.
 func Defaults() Serve {
 	return Serve{Addr: "127.0.0.1:8080", Data: "./data", Zone: "z1", TokenTTL: 24 * time.Hour,
-		AuthFailureStatus: 403, SigningAlg: "RS256", LogLevel: "info", MemoryLimit: "128MiB"}
+		AuthFailureStatus: 403, SigningAlg: "RS256", LogLevel: "info", MemoryLimit: "100MiB"}
 }
 
 // Sunset parses V1Sunset: an RFC 3339 date ("2027-01-31", midnight UTC) or
