@@ -25,12 +25,7 @@ func TestGroupCommitKeepsEveryAcknowledgedWrite(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now()
-	if err := s.CreateAccount(ctx, storage.NewAccount{
-		Account: storage.Account{ID: "1", Name: "One", AuthVersion: storage.AuthV1, CreatedAt: now},
-		APIKey:  storage.APIKey{AccountID: "1", Hash: []byte("h"), Sealed: []byte("s"), CreatedAt: now},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	createAccount(t, s, "1")
 	// One session per writer, so that only the big writes exceed MaxChars.
 	key := func(w int) storage.ContextKey {
 		return storage.ContextKey{AccountID: "1", Namespace: "ns", SessionID: fmt.Sprintf("s%d", w)}
