@@ -24,12 +24,7 @@ func BenchmarkMergeProperties(b *testing.B) {
 			}
 			defer s.Close()
 			now := time.Now()
-			if err := s.CreateAccount(ctx, storage.NewAccount{
-				Account: storage.Account{ID: "1", Name: "One", AuthVersion: storage.AuthV1, CreatedAt: now},
-				APIKey:  storage.APIKey{AccountID: "1", Hash: []byte("h"), Sealed: []byte("s"), CreatedAt: now},
-			}); err != nil {
-				b.Fatal(err)
-			}
+			createAccount(b, s, "1")
 			props := []storage.ContextProperty{
 				{Name: "intent", Value: []byte(`"billing"`)}, {Name: "score", Value: []byte(`0.93`)},
 				{Name: "tags", Value: []byte(`["vip","new"]`)}, {Name: "lang", Value: []byte(`"en"`)}, {Name: "step", Value: []byte(`3`)},
