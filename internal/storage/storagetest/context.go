@@ -415,6 +415,8 @@ func testContextSize(t *testing.T, b Backend) {
 			[]storage.ContextProperty{prop("a", str(50))}, []storage.ContextProperty{prop("b", str(50))}, storage.ErrTooLarge},
 		{"replacing a property counts once", storage.ContextKey{AccountID: "500", Namespace: "size", SessionID: "replace"},
 			[]storage.ContextProperty{prop("a", str(80))}, []storage.ContextProperty{prop("a", exact)}, nil},
+		{"replacing several properties at once counts them once", storage.ContextKey{AccountID: "500", Namespace: "size", SessionID: "replace-many"},
+			[]storage.ContextProperty{prop("a", str(40)), prop("b", str(40))}, []storage.ContextProperty{prop("a", str(40)), prop("b", str(40))}, nil},
 		{"duplicates in one write count once", storage.ContextKey{AccountID: "500", Namespace: "size", SessionID: "dup"},
 			nil, []storage.ContextProperty{prop("a", exact), prop("a", exact)}, nil},
 	}
