@@ -209,6 +209,21 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 	if m.MaxChars > 0 && 1+newSum > int64(m.MaxChars) {
 		return storage.ErrTooLarge
 	}
+	// More than one property: the rows as one JSON array [[name, value,
+	// size], ...] for the size query and the upsert, encoded here, before
+	// the write reaches the single committer.
+	var rowsJSON string
+	if len(uniq) > 1 {
+		rows := make([][3]any, len(uniq))
+		for i, p := range uniq {
+			rows[i] = [3]any{p.Name, string(p.Value), sizes[i]}
+		}
+		b, err := json.Marshal(rows)
+		if err != nil {
+			return err
+		}
+		rowsJSON = string(b)
+	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var (
 			nsTTL, sessTTL sql.NullInt64
@@ -232,7 +247,7 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 			total = size.Int64
 		}
 		if len(uniq) > 0 {
-			old, err := s.oldSizes(ctx, tx, k, uniq)
+			old, err := s.oldSizes(ctx, tx, k, uniq, rowsJSON)
 			if err != nil {
 				return err
 			}
@@ -249,7 +264,7 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 					k.AccountID, k.Namespace, k.SessionID).Scan(&all); err != nil {
 					return err
 				}
-				if old, err = s.oldSizes(ctx, tx, k, uniq); err != nil {
+				if old, err = s.oldSizes(ctx, tx, k, uniq, rowsJSON); err != nil {
 					return err
 				}
 				total = 1 + all - old + newSum
@@ -291,22 +306,15 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 			_, err := tx.StmtContext(ctx, s.ps.propUpsert).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, uniq[0].Name, string(uniq[0].Value), expires, sizes[0])
 			return err
 		}
-		rows := make([][3]any, len(uniq))
-		for i, p := range uniq {
-			rows[i] = [3]any{p.Name, string(p.Value), sizes[i]}
-		}
-		list, err := json.Marshal(rows)
-		if err != nil {
-			return err
-		}
-		_, err = tx.StmtContext(ctx, s.ps.propUpsertMany).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, expires, string(list))
+		_, err = tx.StmtContext(ctx, s.ps.propUpsertMany).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, expires, rowsJSON)
 		return err
 	})
 }
 
 // oldSizes returns the summed sizes of the stored rows (expired or not) of
-// the properties about to be written.
-func (s *Store) oldSizes(ctx context.Context, tx *sql.Tx, k storage.ContextKey, props []storage.ContextProperty) (int64, error) {
+// the properties about to be written; rowsJSON holds them when there are
+// more than one.
+func (s *Store) oldSizes(ctx context.Context, tx *sql.Tx, k storage.ContextKey, props []storage.ContextProperty, rowsJSON string) (int64, error) {
 	var size int64
 	if len(props) == 1 {
 		err := tx.StmtContext(ctx, s.ps.propSize).QueryRowContext(ctx, k.AccountID, k.Namespace, k.SessionID, props[0].Name).Scan(&size)
@@ -315,16 +323,7 @@ func (s *Store) oldSizes(ctx context.Context, tx *sql.Tx, k storage.ContextKey, 
 		}
 		return size, err
 	}
-	// Many names: one statement over a JSON array of them.
-	names := make([]string, len(props))
-	for i, p := range props {
-		names[i] = p.Name
-	}
-	list, err := json.Marshal(names)
-	if err != nil {
-		return 0, err
-	}
-	err = tx.StmtContext(ctx, s.ps.propSizes).QueryRowContext(ctx, k.AccountID, k.Namespace, k.SessionID, string(list)).Scan(&size)
+	err := tx.StmtContext(ctx, s.ps.propSizes).QueryRowContext(ctx, k.AccountID, k.Namespace, k.SessionID, rowsJSON).Scan(&size)
 	return size, err
 }
 
