@@ -3,10 +3,13 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orchestrator/orchestrator/internal/clientaddr"
 )
 
 // Serve is the configuration of one zone server.
@@ -23,6 +26,8 @@ type Serve struct {
 	TLSKey            string        `name:"tls-key" env:"ORCH_TLS_KEY" help:"TLS private key file." type:"path"`
 	AuthFailureStatus int           `name:"auth-failure-status" env:"ORCH_AUTH_FAILURE_STATUS" default:"403" enum:"401,403" help:"Status for missing or invalid API credentials (403 as LivePerson does; 401 for strict RFC 6750)."`
 	DebugAddr         string        `name:"debug-addr" env:"ORCH_DEBUG_ADDR" help:"Loopback address serving Go's /debug/pprof profiles (off when empty)."`
+	TrustedProxies    string        `name:"trusted-proxies" env:"ORCH_TRUSTED_PROXIES" help:"Comma-separated CIDRs of proxies whose X-Forwarded-For or Forwarded header names the client (for limits, audit and logs); every other peer is the client."`
+	AdminAddr         string        `name:"admin-addr" env:"ORCH_ADMIN_ADDR" help:"Serve /admin/... and /metrics on this separate address (such as 127.0.0.1:8081) instead of --addr."`
 	SigningAlg        string        `name:"signing-alg" env:"ORCH_SIGNING_ALG" default:"RS256" enum:"RS256,ES256,EdDSA" help:"Algorithm of newly generated token signing keys."`
 	// AdminToken is ORCH_ADMIN_TOKEN (else <data>/admin.token). Secrets
 	// are read from the environment only, never from flags, which other
@@ -107,10 +112,30 @@ func (c Serve) Validate() error {
 			return fmt.Errorf("--debug-addr %q: want a loopback host:port such as 127.0.0.1:6060 (profiles are not for the network)", c.DebugAddr)
 		}
 	}
+	if _, err := c.Proxies(); err != nil {
+		return err
+	}
+	if c.AdminAddr != "" {
+		if _, _, err := net.SplitHostPort(c.AdminAddr); err != nil {
+			return fmt.Errorf("--admin-addr %q: want host:port", c.AdminAddr)
+		}
+		if c.AdminAddr == c.Addr {
+			return fmt.Errorf("--admin-addr %q: must differ from --addr (omit it to serve the operator API on --addr)", c.AdminAddr)
+		}
+	}
 	if c.AuthFailureStatus != 401 && c.AuthFailureStatus != 403 {
 		return fmt.Errorf("--auth-failure-status: want 401 or 403")
 	}
 	return nil
+}
+
+// Proxies parses TrustedProxies.
+func (c Serve) Proxies() ([]netip.Prefix, error) {
+	p, err := clientaddr.ParsePrefixes(c.TrustedProxies)
+	if err != nil {
+		return nil, fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	return p, nil
 }
 
 // MemoryLimitBytes parses MemoryLimit: a number of bytes with an optional

@@ -10,12 +10,12 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/clientaddr"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/storage"
@@ -62,6 +62,8 @@ type Config struct {
 	// idle, 8 h in all); MaxSessions bounds the store (default 10,000).
 	SessionIdle, SessionMax time.Duration
 	MaxSessions             int
+	// Clients finds the client address of a request (nil: the peer).
+	Clients *clientaddr.Resolver
 	// UserLimiter and AddrLimiter count failed sign-ins per account and
 	// email, and per client address (defaults: 10 and 100 per minute).
 	UserLimiter, AddrLimiter *ratelimit.Limiter
@@ -298,20 +300,10 @@ func (c *Console) currentSession(r *http.Request) (string, session, bool) {
 	return ck.Value, ss, ok
 }
 
-// clientIP is the peer address without port. Forwarded headers are not
-// trusted, as in the API: a client could set them to escape the limits.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
 // audit records a security event. A failure is returned: a key is not
 // shown or changed when its view or change cannot be recorded.
 func (c *Console) audit(r *http.Request, ss session, action string) error {
 	return c.cfg.Audit.AppendAudit(r.Context(), storage.AuditEvent{
-		Time: c.now().UTC(), AccountID: ss.accountID, Actor: ss.email, Action: action, Address: clientIP(r),
+		Time: c.now().UTC(), AccountID: ss.accountID, Actor: ss.email, Action: action, Address: c.cfg.Clients.String(r),
 	})
 }

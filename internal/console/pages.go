@@ -79,7 +79,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	account := normalizeAccount(rawAccount)
 
 	userKey := account + "\x00" + email
-	addrKey := clientIP(r)
+	addrKey := c.cfg.Clients.LimitKey(r)
 	wait, blocked := c.cfg.UserLimiter.Blocked(userKey)
 	if d, b := c.cfg.AddrLimiter.Blocked(addrKey); b {
 		wait, blocked = max(wait, d), true

@@ -85,7 +85,7 @@ func readClientAuth(r *http.Request) (clientAuth, *Error) {
 // credentials. On failure the error is ready to be written.
 func (s *Server) authenticateClient(r *http.Request, ca clientAuth) (*tokens.Issued, error) {
 	ctx := r.Context()
-	addr := clientIP(r)
+	addr := s.Clients.LimitKey(r)
 	if d, blocked := s.AddrLimiter.Blocked(addr); blocked {
 		return nil, s.limited(d)
 	}

@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -134,16 +133,6 @@ func (s *Server) accessLog(h http.Handler) http.Handler {
 		}
 		s.Log.InfoContext(r.Context(), "request",
 			"id", id, "method", r.Method, "path", r.URL.Path, "query", RedactQuery(r.URL.RawQuery),
-			"status", status, "dur_ms", float64(time.Since(start).Microseconds())/1000, "remote", clientIP(r))
+			"status", status, "dur_ms", float64(time.Since(start).Microseconds())/1000, "remote", s.Clients.String(r))
 	})
-}
-
-// clientIP is the peer address without port. Forwarded headers are not
-// trusted: a client could set them to escape the per-address limit.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/ccs"
+	"github.com/orchestrator/orchestrator/internal/clientaddr"
 	"github.com/orchestrator/orchestrator/internal/metrics"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
@@ -40,6 +41,8 @@ type Server struct {
 	// Console, when set, serves /console/ (the browser mux, with its own
 	// CSRF and CSP, kept apart from the API).
 	Console http.Handler
+	// Clients finds the client address of a request (nil: the peer).
+	Clients *clientaddr.Resolver
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
 }
@@ -90,7 +93,7 @@ func (s *Server) Handler() http.Handler {
 	route("/", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Message: "not found"}
 	}))
-	return s.recover(s.accessLog(s.limitBody(mux)))
+	return s.Clients.Middleware(s.recover(s.accessLog(s.limitBody(mux))))
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {

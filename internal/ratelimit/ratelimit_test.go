@@ -30,3 +30,62 @@ func TestLimiter(t *testing.T) {
 		t.Fatal("one refilled token should allow exactly one more failure")
 	}
 }
+
+func TestReserveBoundsParallelAttempts(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := New(10, time.Minute, 1000, func() time.Time { return now })
+	// 120 attempts reserve before any is checked: exactly 10 get through.
+	var got []Reservation
+	for i := 0; i < 120; i++ {
+		if r, _, ok := l.Reserve("u1"); ok {
+			got = append(got, r)
+		}
+	}
+	if len(got) != 10 {
+		t.Fatalf("%d reservations got through, want 10", len(got))
+	}
+	if d, ok := l.Blocked("u1"); !ok || d <= 0 {
+		t.Fatalf("Blocked after the budget was reserved = %v, %v", d, ok)
+	}
+	// A successful attempt gives its failure back.
+	got[9].Refund()
+	if _, _, ok := l.Reserve("u1"); !ok {
+		t.Fatal("a refunded reservation did not free one attempt")
+	}
+	if _, _, ok := l.Reserve("u1"); ok {
+		t.Fatal("one refund freed more than one attempt")
+	}
+}
+
+func TestReserveAllRefundsWhenOneIsBlocked(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	user := New(2, time.Minute, 1000, func() time.Time { return now })
+	addr := New(1, time.Minute, 1000, func() time.Time { return now })
+	ls := []*Limiter{user, addr}
+	if _, _, ok := ReserveAll(ls, []string{"u", "a"}); !ok {
+		t.Fatal("first attempt refused")
+	}
+	// addr is spent: user must not be charged for the refused attempt.
+	if _, d, ok := ReserveAll(ls, []string{"u", "a"}); ok || d <= 0 {
+		t.Fatalf("second attempt = %v, %v; want refused with a wait", d, ok)
+	}
+	if _, _, ok := user.Reserve("u"); !ok {
+		t.Fatal("a refused attempt still took from the user budget")
+	}
+}
+
+func TestLongKeysAreBounded(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := New(1, time.Minute, 1000, func() time.Time { return now })
+	long := string(make([]byte, 1<<20))
+	l.Fail(long)
+	if _, ok := l.Blocked(long); !ok {
+		t.Fatal("a long key was not counted")
+	}
+	if _, ok := l.Blocked(long[:1<<19]); ok {
+		t.Fatal("two long keys share a bucket")
+	}
+	if k := boundKey(long); len(k) > maxKeyLen {
+		t.Fatalf("a 1 MB key is stored as %d bytes", len(k))
+	}
+}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/ccs"
+	"github.com/orchestrator/orchestrator/internal/clientaddr"
 	"github.com/orchestrator/orchestrator/internal/config"
 	"github.com/orchestrator/orchestrator/internal/console"
 	"github.com/orchestrator/orchestrator/internal/httpapi"
@@ -89,6 +90,8 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	sunset, _ := cfg.Sunset()
+	proxies, _ := cfg.Proxies()
+	clients := clientaddr.New(proxies)
 
 	acc := accounts.New(store, keys, cfg.Zone, now)
 	tok, err := tokens.New(ctx, store, keys, acc, tokens.Config{
@@ -113,7 +116,8 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 		V1Sunset:          sunset,
 		UserLimiter:       ratelimit.New(10, time.Minute, 100_000, now),
 		AddrLimiter:       ratelimit.New(100, time.Minute, 100_000, now),
-		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now,
+		Clients:           clients,
+		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now, Clients: clients,
 			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset}),
 	}
 	// The document cache is right only while this process is the one
