@@ -42,6 +42,11 @@ type Serve struct {
 	MemoryLimit string `name:"memory-limit" env:"ORCH_MEMORY_LIMIT" default:"100MiB" help:"Soft memory limit of the Go runtime, such as 100MiB or 1GiB (0: none; GOMEMLIMIT wins when set)."`
 }
 
+// MinAdminTokenLen is the shortest operator token accepted: the operator
+// API can create and delete every account, so its token must not be
+// guessable.
+const MinAdminTokenLen = 32
+
 // Defaults returns the configuration with every default applied, as the
 // CLI would produce it with no flags.
 func Defaults() Serve {
@@ -111,6 +116,9 @@ func (c Serve) Validate() error {
 		if err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
 			return fmt.Errorf("--debug-addr %q: want a loopback host:port such as 127.0.0.1:6060 (profiles are not for the network)", c.DebugAddr)
 		}
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < MinAdminTokenLen {
+		return fmt.Errorf("ORCH_ADMIN_TOKEN is %d characters: at least %d are required (generate one with: openssl rand -base64 32)", len(c.AdminToken), MinAdminTokenLen)
 	}
 	if _, err := c.Proxies(); err != nil {
 		return err

@@ -34,3 +34,33 @@ func TestValidateDebugAddr(t *testing.T) {
 		}
 	}
 }
+
+// Finding 11: an operator token short enough to guess is refused.
+func TestValidateAdminToken(t *testing.T) {
+	for tok, ok := range map[string]bool{
+		"": true, "a": false, "0123456789012345678901234567890": false, "01234567890123456789012345678901": true,
+	} {
+		c := Defaults()
+		c.AdminToken = tok
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("Validate(ORCH_ADMIN_TOKEN of %d characters) = %v, want ok=%v", len(tok), err, ok)
+		}
+	}
+}
+
+func TestValidateTrustedProxiesAndAdminAddr(t *testing.T) {
+	for _, tc := range []struct {
+		proxies, admin string
+		ok             bool
+	}{
+		{"", "", true}, {"10.0.0.0/8, 192.0.2.1, ::1", "127.0.0.1:8081", true},
+		{"10.0.0.0/33", "", false}, {"proxy.example", "", false},
+		{"", "8081", false}, {"", "127.0.0.1:8080", false}, // same as --addr
+	} {
+		c := Defaults()
+		c.TrustedProxies, c.AdminAddr = tc.proxies, tc.admin
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("Validate(--trusted-proxies %q --admin-addr %q) = %v, want ok=%v", tc.proxies, tc.admin, err, tc.ok)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -10,15 +11,26 @@ import (
 	"github.com/orchestrator/orchestrator/internal/secret"
 )
 
-// admin authenticates the operator token (constant-time compare).
+// admin authenticates the operator token (constant-time compare). Failed
+// attempts are limited per client address like logins: a failure is
+// reserved before the compare and given back on success, so guessing the
+// token is bounded even in parallel.
 func (s *Server) admin(h HandlerFunc) http.Handler {
 	return HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		noStore(w)
+		attempt, d, ok := s.AdminLimiter.Reserve(s.Clients.LimitKey(r))
+		if !ok {
+			secs := int((d + time.Second - 1) / time.Second)
+			return &Error{Status: http.StatusTooManyRequests, Code: "too_many_requests",
+				Message: "too many failed operator authentications; retry later",
+				Header:  map[string]string{"Retry-After": strconv.Itoa(max(secs, 1))}}
+		}
 		tok, ok := tokenFromHeader(r.Header.Get("Authorization"))
 		if !ok || s.AdminToken == "" || !secret.Equal([]byte(tok), []byte(s.AdminToken)) {
 			return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "operator token required",
 				Header: map[string]string{"WWW-Authenticate": `Bearer realm="orchestrator-admin"`}}
 		}
+		attempt.Refund()
 		return h(w, r)
 	})
 }

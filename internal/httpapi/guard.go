@@ -37,9 +37,11 @@ func (s *Server) guardV1(h http.Handler) http.Handler {
 		if err != nil {
 			return err
 		}
-		id, ok := ParseAccountID(r.PathValue("a"))
-		if !ok || id != acct.ID {
-			return &Error{Status: http.StatusForbidden, Code: "invalid_api_key", Message: "API key does not belong to account " + printable(r.PathValue("a"))}
+		if id, ok := ParseAccountID(r.PathValue("a")); !ok || id != acct.ID {
+			// SPEC §4: another account's key gets the answer of an
+			// unknown key, so that a caller cannot learn that a key it
+			// holds is valid somewhere.
+			return s.authFailure("invalid_api_key", "unknown or retired API key", nil)
 		}
 		if acct.AuthVersion == storage.AuthV2 {
 			// v1 is deprecated for accounts on v2 (RFC 9745, RFC 8594).

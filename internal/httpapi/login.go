@@ -12,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
 
@@ -50,20 +51,15 @@ type clientAuth struct {
 
 // readClientAuth reads client credentials from the Basic header or, for
 // POST with a form body, from client_id/client_secret (RFC 6749 §2.3.1).
-// Basic values are also form-decoded as RFC 6749 requires, when that
-// changes them.
+// A request that uses both is refused: RFC 6749 §2.3.1 allows one client
+// authentication method per request, and two would let a client be
+// checked against credentials it did not mean.
 func readClientAuth(r *http.Request) (clientAuth, *Error) {
 	bad := func(msg string) *Error {
 		return &Error{Status: http.StatusUnauthorized, Code: "invalid_request", Message: msg,
 			Header: map[string]string{"WWW-Authenticate": `Basic realm="orchestrator"`}}
 	}
-	if h := r.Header.Get("Authorization"); h != "" {
-		u, p, ok := ParseBasic(h)
-		if !ok {
-			return clientAuth{}, bad("malformed Basic authorization header")
-		}
-		return clientAuth{user: u, pass: p, basic: true}, nil
-	}
+	var form url.Values
 	if r.Method == http.MethodPost {
 		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
 			if err := r.ParseForm(); err != nil {
@@ -73,53 +69,108 @@ func readClientAuth(r *http.Request) (clientAuth, *Error) {
 				}
 				return clientAuth{}, bad("malformed form body")
 			}
-			if id := r.PostForm.Get("client_id"); id != "" {
-				return clientAuth{user: id, pass: r.PostForm.Get("client_secret")}, nil
-			}
+			form = r.PostForm
 		}
+	}
+	inForm := form.Has("client_id") || form.Has("client_secret")
+	if h := r.Header.Get("Authorization"); h != "" {
+		if inForm {
+			return clientAuth{}, &Error{Status: http.StatusBadRequest, Code: "invalid_request",
+				Message: "use one client authentication method: the Basic header or client_id and client_secret in the body, not both"}
+		}
+		u, p, ok := ParseBasic(h)
+		if !ok {
+			return clientAuth{}, bad("malformed Basic authorization header")
+		}
+		return clientAuth{user: u, pass: p, basic: true}, nil
+	}
+	if id := form.Get("client_id"); id != "" {
+		return clientAuth{user: id, pass: form.Get("client_secret")}, nil
 	}
 	return clientAuth{}, bad("missing Basic authorization header")
 }
 
+// maxUserIDLen bounds a user ID before it reaches a limiter, a cache or
+// the store: a megabyte-long ID must cost no more memory than a real one.
+const maxUserIDLen = 128
+
+// candidates returns the canonical user ID of ca and the passwords to
+// check for it. RFC 6749 §2.3.1 has OAuth clients form-encode Basic
+// values, while plain Basic clients (curl -u) do not: the user ID is
+// decoded once, and that one canonical ID is both limited and
+// authenticated, so %XX-encoding an ID cannot open a second budget. The
+// password is tried as sent and, when decoding changes it, decoded; each
+// password tried costs one failure, so the encoding buys no extra guess.
+func (ca clientAuth) candidates() (user string, passwords []string) {
+	user = ca.user
+	if !ca.basic {
+		return user, []string{ca.pass}
+	}
+	if u, err := url.QueryUnescape(ca.user); err == nil {
+		user = u
+	}
+	passwords = []string{ca.pass}
+	if p, err := url.QueryUnescape(ca.pass); err == nil && p != ca.pass {
+		if user != ca.user {
+			// The ID was encoded, so the client encodes: the decoded
+			// password is the one it meant.
+			passwords[0] = p
+		} else {
+			passwords = append(passwords, p)
+		}
+	}
+	return user, passwords
+}
+
 // authenticateClient applies the brute-force limits and checks the
-// credentials. On failure the error is ready to be written.
+// credentials. One failure is reserved on the user ID's and the client
+// address's budgets before each password check and given back on success,
+// so a burst of parallel attempts gets no further than the budget allows.
+// On failure the error is ready to be written.
 func (s *Server) authenticateClient(r *http.Request, ca clientAuth) (*tokens.Issued, error) {
 	ctx := r.Context()
 	addr := s.Clients.LimitKey(r)
-	if d, blocked := s.AddrLimiter.Blocked(addr); blocked {
-		return nil, s.limited(d)
-	}
-	if d, blocked := s.UserLimiter.Blocked(ca.user); blocked {
-		return nil, s.limited(d)
-	}
-	cred, err := s.Accounts.AuthenticateClient(ctx, ca.user, ca.pass)
-	if errors.Is(err, accounts.ErrBadCredentials) && ca.basic {
-		// RFC 6749 §2.3.1: Basic values are form-encoded by OAuth clients.
-		u, uerr := url.QueryUnescape(ca.user)
-		p, perr := url.QueryUnescape(ca.pass)
-		if uerr == nil && perr == nil && (u != ca.user || p != ca.pass) {
-			cred, err = s.Accounts.AuthenticateClient(ctx, u, p)
-		}
-	}
-	if errors.Is(err, accounts.ErrBadCredentials) {
-		s.UserLimiter.Fail(ca.user)
-		s.AddrLimiter.Fail(addr)
+	user, passwords := ca.candidates()
+	failed := func() error {
 		s.Metrics.Logins.WithLabelValues("failure").Inc()
 		e := &Error{Status: http.StatusUnauthorized, Code: "invalid_client", Message: "invalid user ID or password"}
 		if ca.basic {
 			e.Header = map[string]string{"WWW-Authenticate": `Basic realm="orchestrator"`}
 		}
-		return nil, e
+		return e
 	}
-	if err != nil {
-		return nil, err
+	if len(user) > maxUserIDLen {
+		// No such user can exist; charge the address only, and keep the
+		// ID out of every map.
+		if _, d, ok := s.AddrLimiter.Reserve(addr); !ok {
+			return nil, s.limited(d)
+		}
+		s.Accounts.AuthenticateClient(ctx, user, ca.pass) // refuses without a lookup, in the same time
+		return nil, failed()
 	}
-	issued, err := s.Tokens.Issue(ctx, cred, tokens.UseAccess)
-	if err != nil {
-		return nil, err
+	limiters := []*ratelimit.Limiter{s.UserLimiter, s.AddrLimiter}
+	keys := []string{user, addr}
+	for _, pass := range passwords {
+		attempt, d, ok := ratelimit.ReserveAll(limiters, keys)
+		if !ok {
+			return nil, s.limited(d)
+		}
+		cred, err := s.Accounts.AuthenticateClient(ctx, user, pass)
+		if errors.Is(err, accounts.ErrBadCredentials) {
+			continue // the reserved failure stays charged
+		}
+		attempt.Refund()
+		if err != nil {
+			return nil, err
+		}
+		issued, err := s.Tokens.Issue(ctx, cred, tokens.UseAccess)
+		if err != nil {
+			return nil, err
+		}
+		s.Metrics.Logins.WithLabelValues("success").Inc()
+		return &issued, nil
 	}
-	s.Metrics.Logins.WithLabelValues("success").Inc()
-	return &issued, nil
+	return nil, failed()
 }
 
 func (s *Server) limited(d time.Duration) *Error {
@@ -185,7 +236,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	ca, herr := readClientAuth(r)
 	if herr != nil {
-		herr.Code = "invalid_client"
+		if herr.Status == http.StatusUnauthorized {
+			herr.Code = "invalid_client" // RFC 6749 §5.2
+		}
 		return herr
 	}
 	issued, err := s.authenticateClient(r, ca)

@@ -38,6 +38,12 @@ type Server struct {
 	// UserLimiter and AddrLimiter count failed logins per user ID and per
 	// client address.
 	UserLimiter, AddrLimiter *ratelimit.Limiter
+	// AdminLimiter counts failed operator authentications per client
+	// address (default 20 per minute).
+	AdminLimiter *ratelimit.Limiter
+	// SeparateAdmin leaves /admin/… and /metrics out of Handler: they are
+	// served by AdminHandler on their own listener (--admin-addr).
+	SeparateAdmin bool
 	// Console, when set, serves /console/ (the browser mux, with its own
 	// CSRF and CSP, kept apart from the API).
 	Console http.Handler
@@ -61,20 +67,29 @@ func (s *Server) Handler() http.Handler {
 	if s.AuthFailureStatus == 0 {
 		s.AuthFailureStatus = http.StatusForbidden
 	}
+	if s.UserLimiter == nil {
+		s.UserLimiter = ratelimit.New(10, time.Minute, 100_000, s.Now)
+	}
+	if s.AddrLimiter == nil {
+		s.AddrLimiter = ratelimit.New(100, time.Minute, 100_000, s.Now)
+	}
+	if s.AdminLimiter == nil {
+		s.AdminLimiter = ratelimit.New(20, time.Minute, 10_000, s.Now)
+	}
 	mux := http.NewServeMux()
 	route := func(pattern string, h http.Handler) { mux.Handle(pattern, s.instrument(pattern, h)) }
 
 	route("GET /healthz", HandlerFunc(s.healthz))
 	route("GET /readyz", HandlerFunc(s.readyz))
-	route("GET /metrics", s.Metrics.Handler())
+	if !s.SeparateAdmin {
+		s.operatorRoutes(route)
+	}
 
 	route("GET /v2/authenticate/login", HandlerFunc(s.login))
 	route("POST /v2/authenticate/login", HandlerFunc(s.login))
 	route("POST /oauth2/token", HandlerFunc(s.token))
 	route("GET /.well-known/oauth-authorization-server", HandlerFunc(s.metadata))
 	route("GET /.well-known/jwks.json", HandlerFunc(s.jwks))
-
-	s.adminRoutes(func(pattern string, h HandlerFunc) { route(pattern, s.admin(h)) })
 
 	v1 := s.guardV1(HandlerFunc(s.serveV1Account))
 	route("/v1/account/{a}", v1)
@@ -93,7 +108,33 @@ func (s *Server) Handler() http.Handler {
 	route("/", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return &Error{Status: http.StatusNotFound, Message: "not found"}
 	}))
+	return s.middleware(mux)
+}
+
+// middleware wraps a mux in what every request goes through: the client
+// address, panic recovery, the access log and the body limit.
+func (s *Server) middleware(mux http.Handler) http.Handler {
 	return s.Clients.Middleware(s.recover(s.accessLog(s.limitBody(mux))))
+}
+
+// operatorRoutes registers the operator API and /metrics.
+func (s *Server) operatorRoutes(route func(pattern string, h http.Handler)) {
+	route("GET /metrics", s.Metrics.Handler())
+	s.adminRoutes(func(pattern string, h HandlerFunc) { route(pattern, s.admin(h)) })
+}
+
+// AdminHandler serves only the operator API, /metrics and the health
+// checks, for the --admin-addr listener. Call it after Handler.
+func (s *Server) AdminHandler() http.Handler {
+	mux := http.NewServeMux()
+	route := func(pattern string, h http.Handler) { mux.Handle(pattern, s.instrument(pattern, h)) }
+	route("GET /healthz", HandlerFunc(s.healthz))
+	route("GET /readyz", HandlerFunc(s.readyz))
+	s.operatorRoutes(route)
+	route("/", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
+		return &Error{Status: http.StatusNotFound, Message: "not found"}
+	}))
+	return s.middleware(mux)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,6 +118,7 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 		UserLimiter:       ratelimit.New(10, time.Minute, 100_000, now),
 		AddrLimiter:       ratelimit.New(100, time.Minute, 100_000, now),
 		Clients:           clients,
+		SeparateAdmin:     cfg.AdminAddr != "",
 		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now, Clients: clients,
 			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset}),
 	}
@@ -160,8 +162,8 @@ func adminToken(cfg config.Serve, log *slog.Logger) (tok, file string, err error
 	b, err := os.ReadFile(file)
 	if err == nil {
 		tok = strings.TrimSpace(string(b))
-		if tok == "" {
-			return "", "", fmt.Errorf("%s is empty", file)
+		if len(tok) < config.MinAdminTokenLen {
+			return "", "", fmt.Errorf("%s holds %d characters: an operator token needs at least %d (delete the file to have a new one generated)", file, len(tok), config.MinAdminTokenLen)
 		}
 		log.Info("operator token", "file", file)
 		return tok, file, nil
@@ -191,27 +193,43 @@ func (s *Server) Handler() http.Handler { return s.handler }
 // Serve serves on ln until ctx is done, then stops accepting, lets
 // in-flight requests finish (up to 10 s) and closes the store.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	hs := &http.Server{
-		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
-	}
+	return s.ServeWithAdmin(ctx, ln, nil)
+}
+
+// ServeWithAdmin is Serve with the operator API and /metrics on their own
+// listener adminLn (--admin-addr); nil serves them on ln.
+func (s *Server) ServeWithAdmin(ctx context.Context, ln, adminLn net.Listener) error {
 	if s.cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
 		if err != nil {
 			return fmt.Errorf("tls: %w", err)
 		}
-		ln = tls.NewListener(ln, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}})
+		tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12, NextProtos: []string{"h2", "http/1.1"}}
+		ln = tls.NewListener(ln, tc)
+		if adminLn != nil {
+			adminLn = tls.NewListener(adminLn, tc)
+		}
 	}
-	errc := make(chan error, 1)
-	go func() { errc <- hs.Serve(ln) }()
+	servers := []*http.Server{s.httpServer(s.handler)}
+	listeners := []net.Listener{ln}
+	if adminLn != nil {
+		servers = append(servers, s.httpServer(s.API.AdminHandler()))
+		listeners = append(listeners, adminLn)
+	}
+	errc := make(chan error, len(servers))
+	for i, hs := range servers {
+		go func() { errc <- hs.Serve(listeners[i]) }()
+	}
+	s.warnOperatorExposure(ln, adminLn)
 	s.log.Info("serving", "addr", ln.Addr().String(), "zone", s.cfg.Zone)
+	if adminLn != nil {
+		s.log.Info("serving the operator API", "addr", adminLn.Addr().String())
+	}
 	select {
 	case err := <-errc:
+		for _, hs := range servers {
+			hs.Close()
+		}
 		s.Close()
 		return err
 	case <-ctx.Done():
@@ -219,11 +237,46 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	s.log.Info("shutting down")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	err := hs.Shutdown(shutCtx)
+	var err error
+	for _, hs := range servers {
+		if serr := hs.Shutdown(shutCtx); err == nil {
+			err = serr
+		}
+	}
 	if cerr := s.Close(); err == nil {
 		err = cerr
 	}
 	return err
+}
+
+func (s *Server) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+}
+
+// warnOperatorExposure warns when the operator API (which can create and
+// delete every account) answers on a non-loopback address over plain
+// HTTP, where its bearer token crosses the network in the clear.
+func (s *Server) warnOperatorExposure(ln, adminLn net.Listener) {
+	if s.cfg.TLSCert != "" {
+		return
+	}
+	l := ln
+	if adminLn != nil {
+		l = adminLn
+	}
+	if ap, err := netip.ParseAddrPort(l.Addr().String()); err == nil && ap.Addr().IsLoopback() {
+		return
+	}
+	s.log.Warn("the operator API is reachable over plain HTTP on a non-loopback address; its token crosses the network in the clear: serve it on loopback with --admin-addr 127.0.0.1:PORT, or use --tls-cert/--tls-key",
+		"addr", l.Addr().String())
 }
 
 // Close stops background work and closes the store. It may be called
@@ -248,16 +301,27 @@ func Run(ctx context.Context, cfg config.Serve, deps Deps) error {
 		s.Close()
 		return err
 	}
+	var adminLn net.Listener
+	if cfg.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			ln.Close()
+			s.Close()
+			return fmt.Errorf("--admin-addr: %w", err)
+		}
+	}
 	if cfg.DebugAddr != "" {
 		stop, err := serveDebug(cfg.DebugAddr, s.log)
 		if err != nil {
 			ln.Close()
+			if adminLn != nil {
+				adminLn.Close()
+			}
 			s.Close()
 			return err
 		}
 		defer stop()
 	}
-	return s.Serve(ctx, ln)
+	return s.ServeWithAdmin(ctx, ln, adminLn)
 }
 
 // serveDebug serves Go's profiles on addr (a loopback address, checked by

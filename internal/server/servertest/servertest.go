@@ -20,7 +20,11 @@ import (
 
 // Env is a running server.
 type Env struct {
-	URL        string
+	URL string
+	// AdminURL is where the operator API and /metrics answer: URL, or
+	// the separate listener when the options set Config.AdminAddr (give
+	// "127.0.0.1:0" for a free port).
+	AdminURL   string
 	AdminToken string
 	Server     *server.Server
 	Config     config.Serve
@@ -63,6 +67,13 @@ func StartClock(t testing.TB, now func() time.Time, opts ...func(*config.Serve))
 	for _, o := range opts {
 		o(&cfg)
 	}
+	var adminLn net.Listener
+	if cfg.AdminAddr != "" {
+		if adminLn, err = net.Listen("tcp", cfg.AdminAddr); err != nil {
+			t.Fatal(err)
+		}
+		cfg.AdminAddr = adminLn.Addr().String()
+	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -73,14 +84,18 @@ func StartClock(t testing.TB, now func() time.Time, opts ...func(*config.Serve))
 		t.Fatalf("server.New: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx, ln) }()
+	go func() { done <- srv.ServeWithAdmin(ctx, ln, adminLn) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return &Env{URL: "http://" + cfg.Addr, AdminToken: srv.AdminToken, Server: srv, Config: cfg, logs: logs}
+	adminURL := "http://" + cfg.Addr
+	if adminLn != nil {
+		adminURL = "http://" + cfg.AdminAddr
+	}
+	return &Env{URL: "http://" + cfg.Addr, AdminURL: adminURL, AdminToken: srv.AdminToken, Server: srv, Config: cfg, logs: logs}
 }
 
 // Logs returns everything the server logged so far.
@@ -105,7 +120,7 @@ func (e *Env) Admin(t testing.TB, method, path string, body, out any) int {
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, e.URL+path, rd)
+	req, _ := http.NewRequest(method, e.AdminURL+path, rd)
 	req.Header.Set("Authorization", "Bearer "+e.AdminToken)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
@@ -166,7 +181,7 @@ func (e *Env) Login(t testing.TB, a Account) string {
 // as `orchestrator_logins_total{result="success"}`; 0 when absent.
 func (e *Env) Metric(t testing.TB, sample string) float64 {
 	t.Helper()
-	resp, err := http.Get(e.URL + "/metrics")
+	resp, err := http.Get(e.AdminURL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
