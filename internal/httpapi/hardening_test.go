@@ -306,3 +306,24 @@ func TestIPv6PeersShareTheir64(t *testing.T) {
 		t.Fatalf("another /64: %d, want 200", w.Code)
 	}
 }
+
+// Finding 13: HSTS whenever the public URL is https (TLS may end at a
+// proxy), never over a plain-HTTP public URL.
+func TestHSTSUnderHTTPSPublicURL(t *testing.T) {
+	for _, tc := range []struct {
+		public string
+		want   string
+	}{{"https://orch.example", "max-age=31536000"}, {"", ""}} {
+		env := servertest.Start(t, func(c *config.Serve) { c.PublicURL = tc.public })
+		for _, path := range []string{"/healthz", "/console/"} {
+			resp, err := http.Get(env.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if got := resp.Header.Get("Strict-Transport-Security"); got != tc.want {
+				t.Errorf("public URL %q, %s: Strict-Transport-Security %q, want %q", tc.public, path, got, tc.want)
+			}
+		}
+	}
+}

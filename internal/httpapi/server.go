@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
@@ -114,7 +115,20 @@ func (s *Server) Handler() http.Handler {
 // middleware wraps a mux in what every request goes through: the client
 // address, panic recovery, the access log and the body limit.
 func (s *Server) middleware(mux http.Handler) http.Handler {
-	return s.Clients.Middleware(s.recover(s.accessLog(s.limitBody(mux))))
+	return s.Clients.Middleware(s.recover(s.accessLog(s.hsts(s.limitBody(mux)))))
+}
+
+// hsts sends Strict-Transport-Security when the public URL is https, so
+// that a browser never again reaches the server (and its console cookies)
+// over plain HTTP, even when TLS ends at a proxy in front of it.
+func (s *Server) hsts(h http.Handler) http.Handler {
+	if !strings.HasPrefix(s.Issuer, "https://") {
+		return h
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Strict-Transport-Security", "max-age=31536000")
+		h.ServeHTTP(w, r)
+	})
 }
 
 // operatorRoutes registers the operator API and /metrics.
