@@ -64,3 +64,27 @@ func TestParsePrefixesRefusesJunk(t *testing.T) {
 		t.Fatal("junk accepted")
 	}
 }
+
+// FuzzAddr: any forwarding header from a trusted peer yields a valid
+// address (never a panic, never an empty client).
+func FuzzAddr(f *testing.F) {
+	for _, s := range []string{"1.2.3.4", "[::1]:80, 10.0.0.1", `for="[2001:db8::1]:443";proto=https`, ",,,", "[", "1.2.3.4:5:6", "unknown"} {
+		f.Add(s, s)
+	}
+	trusted, _ := ParsePrefixes("127.0.0.0/8,10.0.0.0/8")
+	r := New(trusted)
+	f.Fuzz(func(t *testing.T, xff, fwd string) {
+		req := httptest.NewRequest(http.MethodGet, "/", nil)
+		req.RemoteAddr = "127.0.0.1:1"
+		if xff != "" {
+			req.Header.Set("X-Forwarded-For", xff)
+		}
+		req.Header.Set("Forwarded", fwd)
+		if a := r.Addr(req); !a.IsValid() {
+			t.Fatalf("no client address for XFF %q Forwarded %q", xff, fwd)
+		}
+		if k := r.LimitKey(req); k == "" {
+			t.Fatal("empty limit key")
+		}
+	})
+}
