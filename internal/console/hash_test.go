@@ -16,8 +16,9 @@ import (
 
 // TestSignInBusy pins the sign-in gate in front of argon2id: with every
 // hashing slot taken, a sign-in waits HashWait, then gets 503 with
-// Retry-After and the sign-in form, and its reserved failure back (it
-// was never checked). Accounts is nil: the password is never reached.
+// Retry-After and the sign-in form; its reserved failure stays charged,
+// so once the budget is spent the answer is 429. Accounts is nil: the
+// password is never reached.
 func TestSignInBusy(t *testing.T) {
 	frozen := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
 	now := func() time.Time { return frozen }
@@ -29,7 +30,7 @@ func TestSignInBusy(t *testing.T) {
 	c.hashSlots <- struct{}{} // every slot busy
 	pre := c.newPre()
 	form := url.Values{"csrf": {c.preToken(pre)}, "account": {"5550001"}, "email": {"ops@example.com"}, "password": {"whatever-password"}}
-	for i := range 5 {
+	for i := range 2 {
 		r := httptest.NewRequest("POST", "/console/sign-in", strings.NewReader(form.Encode()))
 		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		r.AddCookie(&http.Cookie{Name: preCookie, Value: pre})
@@ -44,9 +45,14 @@ func TestSignInBusy(t *testing.T) {
 			t.Errorf("try %d: refused after %v, before HashWait", i+1, d)
 		}
 	}
-	// Five busy answers did not spend a budget of two.
-	if _, blocked := c.cfg.UserLimiter.Blocked("5550001\x00ops@example.com"); blocked {
-		t.Error("busy answers were charged as failures")
+	// Two busy answers spent a budget of two.
+	r := httptest.NewRequest("POST", "/console/sign-in", strings.NewReader(form.Encode()))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.AddCookie(&http.Cookie{Name: preCookie, Value: pre})
+	w := httptest.NewRecorder()
+	c.ServeHTTP(w, r)
+	if w.Code != http.StatusTooManyRequests {
+		t.Errorf("after two busy answers with a budget of two: status %d, want 429", w.Code)
 	}
 }
 

@@ -76,8 +76,11 @@ func normalizeAccount(s string) string {
 // whole (120 parallel guesses all got past a budget of 10, and a correct
 // one among them signed in). Then at most Config.MaxHashes checks run at
 // once (argon2id takes 32 MiB and a core each); a sign-in that cannot
-// start within Config.HashWait gets 503 with Retry-After and its reserved
-// failure back, rather than queueing without bound.
+// start within Config.HashWait gets 503 with Retry-After rather than
+// queueing without bound. A busy answer keeps its failure charged: a
+// burst spends the budget it asked for however fast the server hashes, so
+// the lockout it triggers does not depend on the load, and its refused
+// guesses cannot be sent again for free.
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := readForm(w, r); err != nil {
 		return err
@@ -104,7 +107,6 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	}
 	release, ok := c.acquireHash(r.Context())
 	if !ok {
-		attempt.Refund() // the password was never checked
 		secs := seconds(c.cfg.HashWait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		c.renderSignIn(w, r, http.StatusServiceUnavailable, rawAccount, email,
@@ -126,7 +128,6 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	if err != nil {
-		attempt.Refund() // the store failed before the password was checked
 		return err
 	}
 	attempt.Refund() // a success costs nothing
