@@ -120,8 +120,12 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 		// answer takes the same time as for a real user.
 		authAccount, authEmail, authPassword = "", "", password[:min(len(password), 1024)]
 	}
-	u, err := c.cfg.Accounts.AuthenticateConsole(r.Context(), authAccount, authEmail, authPassword)
-	release()
+	// The slot is released even if the check panics (the recover
+	// middleware keeps the process up; a leaked slot would not come back).
+	u, err := func() (storage.ConsoleUser, error) {
+		defer release()
+		return c.cfg.Accounts.AuthenticateConsole(r.Context(), authAccount, authEmail, authPassword)
+	}()
 	if errors.Is(err, accounts.ErrBadCredentials) || (err == nil && authAccount == "") {
 		// The reserved failure stays charged.
 		c.renderSignIn(w, r, http.StatusUnauthorized, rawAccount, email, "The account ID, email or password is not correct.")
