@@ -457,3 +457,10 @@ func (s *Service) AuthenticateConsole(ctx context.Context, accountID, email, pas
 	}
 	return u, nil
 }
+
+// ConsoleUser returns the stored console user of an account, so that the
+// console can check on every request that a session's user still exists
+// unchanged (not deleted, re-created or given a new password).
+func (s *Service) ConsoleUser(ctx context.Context, accountID, email string) (storage.ConsoleUser, error) {
+	return s.store.GetConsoleUser(ctx, accountID, strings.ToLower(email))
+}

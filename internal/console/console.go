@@ -6,11 +6,13 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"runtime"
 	"strings"
 	"time"
 
@@ -35,6 +37,9 @@ type Accounts interface {
 	Reveal(ctx context.Context, accountID string) (apiKey string, creds *accounts.Credentials, err error)
 	RegenerateAPIKey(ctx context.Context, id string, grace time.Duration) (string, error)
 	Credential(ctx context.Context, userID string) (storage.Credential, error)
+	// ConsoleUser returns the stored console user (storage.ErrNotFound
+	// when there is none); sessions are checked against it.
+	ConsoleUser(ctx context.Context, accountID, email string) (storage.ConsoleUser, error)
 }
 
 // Tokens is what the console needs from the token service.
@@ -52,9 +57,12 @@ type Config struct {
 	Log      *slog.Logger
 	Now      func() time.Time // nil: time.Now
 	// PublicURL is the server's public URL (for the login endpoint shown
-	// on the page).
+	// on the page). An https URL makes the cookies Secure and adds HSTS,
+	// as Secure does: behind a TLS-terminating proxy the process speaks
+	// plain HTTP, yet browsers reach it over https only.
 	PublicURL string
-	// Secure marks cookies Secure; set it when the server speaks TLS.
+	// Secure marks cookies Secure and sends Strict-Transport-Security; set
+	// it when the server speaks TLS.
 	Secure bool
 	// V1Sunset, when set, is when v1 keys of v2 accounts stop working.
 	V1Sunset time.Time
@@ -67,6 +75,16 @@ type Config struct {
 	// UserLimiter and AddrLimiter count failed sign-ins per account and
 	// email, and per client address (defaults: 10 and 100 per minute).
 	UserLimiter, AddrLimiter *ratelimit.Limiter
+	// MaxHashes bounds the sign-in password checks (argon2id, 32 MiB
+	// each) running at once (default GOMAXPROCS); a sign-in waits at most
+	// HashWait (default 2 s) for its turn, then gets 503 with Retry-After.
+	MaxHashes int
+	HashWait  time.Duration
+	// FormKey signs the sign-in form's pre-session cookie and CSRF token.
+	// Nodes of one zone must share it (derive it from the server secret
+	// key) so that a form served by one node can be posted to another;
+	// nil: a random key per process, so a restart asks for a reload.
+	FormKey []byte
 }
 
 // Console serves the console pages. Build it with New.
@@ -76,10 +94,16 @@ type Console struct {
 	now      func() time.Time
 	sessions *sessions
 	pages    map[string]*template.Template
-	// preKey signs the pre-session CSRF cookie of the sign-in form; it is
-	// per process, so a restart only asks for a reload of the form.
-	preKey  []byte
-	handler http.Handler
+	// preKey signs the pre-session cookie of the sign-in form and its
+	// CSRF token (Config.FormKey).
+	preKey []byte
+	// secure: cookies are Secure and responses carry HSTS (TLS here or
+	// an https public URL).
+	secure bool
+	// hashSlots admits at most Config.MaxHashes sign-in password checks
+	// at once; see signIn.
+	hashSlots chan struct{}
+	handler   http.Handler
 }
 
 // Cookie names. Both are scoped to /console, HttpOnly and SameSite=Strict.
@@ -117,11 +141,23 @@ func New(cfg Config) *Console {
 	if cfg.AddrLimiter == nil {
 		cfg.AddrLimiter = ratelimit.New(100, time.Minute, 100_000, cfg.Now)
 	}
+	if cfg.MaxHashes <= 0 {
+		cfg.MaxHashes = runtime.GOMAXPROCS(0)
+	}
+	if cfg.HashWait <= 0 {
+		cfg.HashWait = 2 * time.Second
+	}
+	preKey := cfg.FormKey
+	if len(preKey) == 0 {
+		preKey = secret.Random(32)
+	}
 	c := &Console{
 		cfg: cfg, log: cfg.Log, now: cfg.Now,
-		sessions: newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, cfg.Now),
-		pages:    parsePages(),
-		preKey:   secret.Random(32),
+		sessions:  newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, cfg.Now),
+		pages:     parsePages(),
+		preKey:    preKey,
+		secure:    cfg.Secure || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
+		hashSlots: make(chan struct{}, cfg.MaxHashes),
 	}
 	c.handler = c.routes()
 	return c
@@ -165,16 +201,24 @@ func (c *Console) routes() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, errCSRF)
 	}))
-	return securityHeaders(cop.Handler(mux))
+	return c.securityHeaders(cop.Handler(mux))
 }
 
 // ServeHTTP implements http.Handler.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }
 
+// hsts is the Strict-Transport-Security of console responses under https:
+// a year, so that a browser that once saw the console never sends its
+// cookies or forms over plain HTTP (a network attacker's downgrade).
+const hsts = "max-age=31536000"
+
 // securityHeaders sets the headers every console response carries.
-func securityHeaders(h http.Handler) http.Handler {
+func (c *Console) securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
+		if c.secure {
+			hd.Set("Strict-Transport-Security", hsts)
+		}
 		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")
@@ -255,21 +299,67 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, pag
 }
 
 // cookie returns a console cookie: HttpOnly, SameSite=Strict, scoped to
-// /console, Secure under TLS. maxAge 0 makes it a browser-session cookie;
-// the server-side expiry is what counts.
+// /console, Secure under TLS or an https public URL (a TLS-terminating
+// proxy in front must not let the browser send the session over plain
+// HTTP). maxAge 0 makes it a browser-session cookie; the server-side
+// expiry is what counts.
 func (c *Console) cookie(name, value string, maxAge int) *http.Cookie {
 	return &http.Cookie{Name: name, Value: value, Path: "/console", MaxAge: maxAge,
-		HttpOnly: true, Secure: c.cfg.Secure, SameSite: http.SameSiteStrictMode}
+		HttpOnly: true, Secure: c.secure, SameSite: http.SameSiteStrictMode}
+}
+
+// preMaxAge is how long a sign-in form (its pre-session cookie) is
+// accepted after it was served.
+const preMaxAge = 12 * time.Hour
+
+// mac is the HMAC-SHA256 under the form key of purpose and value.
+func (c *Console) mac(purpose, value string) []byte {
+	m := hmac.New(sha256.New, c.preKey)
+	m.Write([]byte(purpose))
+	m.Write([]byte{0})
+	m.Write([]byte(value))
+	return m.Sum(nil)
+}
+
+// newPre returns a new pre-session cookie value: 16 random bytes and the
+// issue time, then a MAC of them under the form key. The server chooses
+// the value and can tell its own values from any other without keeping
+// them (a form served by one node verifies on another that shares the
+// key), so a caller cannot fix the pre-session to a value it chose.
+func (c *Console) newPre() string {
+	b := make([]byte, 24)
+	copy(b, secret.Random(16))
+	binary.BigEndian.PutUint64(b[16:], uint64(c.now().Unix()))
+	payload := base64.RawURLEncoding.EncodeToString(b)
+	return payload + "." + base64.RawURLEncoding.EncodeToString(c.mac("console-pre", payload))
+}
+
+// validPre reports whether v is a pre-session value this server (or a node
+// sharing its form key) issued within preMaxAge.
+func (c *Console) validPre(v string) bool {
+	payload, sig, ok := strings.Cut(v, ".")
+	if !ok || len(v) > 128 {
+		return false
+	}
+	got, err := base64.RawURLEncoding.DecodeString(sig)
+	if err != nil || !hmac.Equal(got, c.mac("console-pre", payload)) {
+		return false
+	}
+	b, err := base64.RawURLEncoding.DecodeString(payload)
+	if err != nil || len(b) != 24 {
+		return false
+	}
+	issued := time.Unix(int64(binary.BigEndian.Uint64(b[16:])), 0)
+	age := c.now().Sub(issued)
+	return age > -time.Minute && age < preMaxAge
 }
 
 // preToken is the sign-in form's CSRF token: an HMAC of the pre-session
-// cookie with a server key (a signed double submit), so a cookie planted
-// by another site cannot be paired with a token the attacker knows.
+// cookie with the form key (a signed double submit). Tokens are only
+// ever handed out for server-issued cookie values, so a cookie planted by
+// another site cannot be paired with a token the attacker knows.
 func (c *Console) preToken(cookieValue string) string {
-	m := hmac.New(sha256.New, c.preKey)
-	m.Write([]byte("console-signin\x00"))
-	m.Write([]byte(cookieValue))
-	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+	return base64.RawURLEncoding.EncodeToString(c.mac("console-signin", cookieValue))
 }
 
 // readForm parses a small urlencoded form body.

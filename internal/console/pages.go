@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -8,7 +9,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
-	"github.com/orchestrator/orchestrator/internal/secret"
+	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
@@ -38,18 +39,22 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// renderSignIn renders the sign-in form with its CSRF token, setting the
-// pre-session cookie when the browser has none.
+// renderSignIn renders the sign-in form with its CSRF token. The
+// pre-session cookie is kept only when this server issued it (and it has
+// not expired); any other value, such as one chosen by the caller, is
+// replaced by a new one, so no token is ever handed out for a value the
+// caller chose. The form's fields are FormAccount and FormEmail, never
+// AccountID and Email, which make the layout show the signed-in header.
 func (c *Console) renderSignIn(w http.ResponseWriter, r *http.Request, status int, account, email, problem string) {
 	pre := ""
-	if ck, err := r.Cookie(preCookie); err == nil && len(ck.Value) >= 32 && len(ck.Value) <= 64 {
+	if ck, err := r.Cookie(preCookie); err == nil && c.validPre(ck.Value) {
 		pre = ck.Value
 	} else {
-		pre = secret.NewToken(32)
+		pre = c.newPre()
 		http.SetCookie(w, c.cookie(preCookie, pre, 0))
 	}
 	c.render(w, r, status, "signin", map[string]any{
-		"Title": "Sign in", "CSRF": c.preToken(pre), "Account": account, "Email": email, "Problem": problem,
+		"Title": "Sign in", "CSRF": c.preToken(pre), "FormAccount": account, "FormEmail": email, "Problem": problem,
 	})
 }
 
@@ -63,14 +68,25 @@ func normalizeAccount(s string) string {
 }
 
 // signIn checks the sign-in form. Failures are counted per account and
-// email and per client address like API logins; a blocked key is refused
-// before the password is checked.
+// email and per client address like API logins.
+//
+// The failure is reserved on both limiters before the password is
+// checked and given back only when the sign-in succeeds: a check made
+// before the hash and a charge made after it let a parallel burst through
+// whole (120 parallel guesses all got past a budget of 10, and a correct
+// one among them signed in). Then at most Config.MaxHashes checks run at
+// once (argon2id takes 32 MiB and a core each); a sign-in that cannot
+// start within Config.HashWait gets 503 with Retry-After rather than
+// queueing without bound. A busy answer keeps its failure charged: a
+// burst spends the budget it asked for however fast the server hashes, so
+// the lockout it triggers does not depend on the load, and its refused
+// guesses cannot be sent again for free.
 func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	if err := readForm(w, r); err != nil {
 		return err
 	}
 	ck, err := r.Cookie(preCookie)
-	if err != nil || !checkToken(r.PostForm.Get("csrf"), c.preToken(ck.Value)) {
+	if err != nil || !c.validPre(ck.Value) || !checkToken(r.PostForm.Get("csrf"), c.preToken(ck.Value)) {
 		return errCSRF
 	}
 	rawAccount := strings.TrimSpace(r.PostForm.Get("account"))
@@ -80,15 +96,21 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 
 	userKey := account + "\x00" + email
 	addrKey := c.cfg.Clients.LimitKey(r)
-	wait, blocked := c.cfg.UserLimiter.Blocked(userKey)
-	if d, b := c.cfg.AddrLimiter.Blocked(addrKey); b {
-		wait, blocked = max(wait, d), true
-	}
-	if blocked {
-		secs := max(int((wait+time.Second-1)/time.Second), 1)
+	attempt, wait, ok := ratelimit.ReserveAll(
+		[]*ratelimit.Limiter{c.cfg.UserLimiter, c.cfg.AddrLimiter}, []string{userKey, addrKey})
+	if !ok {
+		secs := seconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		c.renderSignIn(w, r, http.StatusTooManyRequests, rawAccount, email,
 			"Too many failed sign-ins. Wait "+strconv.Itoa(secs)+" seconds and try again.")
+		return nil
+	}
+	release, ok := c.acquireHash(r.Context())
+	if !ok {
+		secs := seconds(c.cfg.HashWait)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.renderSignIn(w, r, http.StatusServiceUnavailable, rawAccount, email,
+			"The console is busy signing in other users. Wait "+strconv.Itoa(secs)+" seconds and try again.")
 		return nil
 	}
 
@@ -98,19 +120,30 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 		// answer takes the same time as for a real user.
 		authAccount, authEmail, authPassword = "", "", password[:min(len(password), 1024)]
 	}
-	u, err := c.cfg.Accounts.AuthenticateConsole(r.Context(), authAccount, authEmail, authPassword)
+	// The slot is released even if the check panics (the recover
+	// middleware keeps the process up; a leaked slot would not come back).
+	u, err := func() (storage.ConsoleUser, error) {
+		defer release()
+		return c.cfg.Accounts.AuthenticateConsole(r.Context(), authAccount, authEmail, authPassword)
+	}()
 	if errors.Is(err, accounts.ErrBadCredentials) || (err == nil && authAccount == "") {
-		c.cfg.UserLimiter.Fail(userKey)
-		c.cfg.AddrLimiter.Fail(addrKey)
+		// The reserved failure stays charged.
 		c.renderSignIn(w, r, http.StatusUnauthorized, rawAccount, email, "The account ID, email or password is not correct.")
 		return nil
 	}
 	if err != nil {
 		return err
 	}
+	attempt.Refund() // a success costs nothing
+	a, err := c.cfg.Accounts.Record(r.Context(), u.AccountID)
+	if err != nil {
+		return err
+	}
 	// A new session id at every sign-in: a session id planted before
-	// sign-in is never promoted.
-	id, ss := c.sessions.create(u.AccountID, u.Email)
+	// sign-in is never promoted. The session is bound to these instances
+	// of the account and console user (see owner).
+	id, ss := c.sessions.create(owner{accountID: u.AccountID, email: u.Email, accountCreated: a.CreatedAt,
+		userCreated: u.CreatedAt, userHash: userFingerprint(u.PasswordHash)})
 	if err := c.audit(r, ss, ActionSignIn); err != nil {
 		c.sessions.delete(id)
 		return err
@@ -119,6 +152,32 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	http.SetCookie(w, c.cookie(preCookie, "", -1))
 	http.Redirect(w, r, pageURL, http.StatusSeeOther)
 	return nil
+}
+
+// seconds rounds d up to whole seconds, at least 1 (for Retry-After).
+func seconds(d time.Duration) int {
+	return max(int((d+time.Second-1)/time.Second), 1)
+}
+
+// acquireHash takes one of the Config.MaxHashes sign-in slots, waiting at
+// most Config.HashWait and no longer than the request lives. The caller
+// calls release once the password check is done.
+func (c *Console) acquireHash(ctx context.Context) (release func(), ok bool) {
+	release = func() { <-c.hashSlots }
+	select {
+	case c.hashSlots <- struct{}{}:
+		return release, true
+	default:
+	}
+	t := time.NewTimer(c.cfg.HashWait)
+	defer t.Stop()
+	select {
+	case c.hashSlots <- struct{}{}:
+		return release, true
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return nil, false
 }
 
 // requireSession returns the live session, or redirects to sign-in.
@@ -166,17 +225,29 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// account loads the session's account; a deleted account ends the
-// session.
+// account loads the session's account and console user and checks that
+// they are the ones the session signed in as (see owner). When either was
+// deleted, re-created or (the user) given a new password, the session
+// ends: a cookie of a deleted account must not open a new account that
+// reuses its id, nor survive a password change.
 func (c *Console) account(w http.ResponseWriter, r *http.Request, id string, ss session) (storage.Account, bool, error) {
 	a, err := c.cfg.Accounts.Record(r.Context(), ss.accountID)
-	if errors.Is(err, storage.ErrNotFound) {
+	same := err == nil && a.CreatedAt.Equal(ss.accountCreated)
+	if same {
+		var u storage.ConsoleUser
+		u, err = c.cfg.Accounts.ConsoleUser(r.Context(), ss.accountID, ss.email)
+		same = err == nil && u.CreatedAt.Equal(ss.userCreated) && userFingerprint(u.PasswordHash) == ss.userHash
+	}
+	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return a, false, err
+	}
+	if !same {
 		c.sessions.delete(id)
 		http.SetCookie(w, c.cookie(sessionCookie, "", -1))
 		http.Redirect(w, r, "/console/", http.StatusSeeOther)
 		return a, false, nil
 	}
-	return a, err == nil, err
+	return a, true, nil
 }
 
 // authorization renders the API Authorization page. Every render shows

@@ -11,11 +11,10 @@ import (
 // session is one signed-in console user. It lives only in memory: a
 // restart signs everybody out, which is the safe failure.
 type session struct {
-	accountID string
-	email     string
-	csrf      string // synchronizer token of every form of this session
-	created   time.Time
-	lastSeen  time.Time
+	owner
+	csrf     string // synchronizer token of every form of this session
+	created  time.Time
+	lastSeen time.Time
 
 	// testToken is the testing token shown on the page, kept so that a
 	// reload does not issue a new one; testExpires is its expiry.
@@ -23,6 +22,29 @@ type session struct {
 	testExpires time.Time
 	// flash is a one-time message shown on the next page.
 	flash string
+}
+
+// owner is what a session was signed in as: not only the account id and
+// email, which a deleted and re-created account reuses, but the instances
+// of the account and console user (their creation times) and a
+// fingerprint of the console user's password hash. The console compares
+// them with the store on every request, so a session ends when its
+// account is deleted (even if an account with the same id, and a console
+// user with the same email, is created again) or its console user's
+// password changes.
+type owner struct {
+	accountID      string
+	email          string
+	accountCreated time.Time
+	userCreated    time.Time
+	userHash       [32]byte // see userFingerprint
+}
+
+// userFingerprint identifies one stored password hash of a console user.
+// The hash is salted, so any password change changes it; the session
+// keeps only this digest, not the hash.
+func userFingerprint(passwordHash string) [32]byte {
+	return sha256.Sum256([]byte("console-user\x00" + passwordHash))
 }
 
 // sessions is a bounded in-memory session store. Sessions are found by
@@ -50,10 +72,10 @@ func (s *sessions) expired(ss *session, now time.Time) bool {
 
 // create starts a session and returns its id (the cookie value). When the
 // store is full, expired sessions are dropped first, then the oldest.
-func (s *sessions) create(accountID, email string) (string, session) {
+func (s *sessions) create(o owner) (string, session) {
 	id := secret.NewToken(32)
 	now := s.now()
-	ss := &session{accountID: accountID, email: email, csrf: secret.NewToken(32), created: now, lastSeen: now}
+	ss := &session{owner: o, csrf: secret.NewToken(32), created: now, lastSeen: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if len(s.byHash) >= s.max {

@@ -10,7 +10,7 @@ func TestSessionsBounded(t *testing.T) {
 	s := newSessions(time.Minute, time.Hour, 3, func() time.Time { return now })
 	var ids []string
 	for range 5 {
-		id, _ := s.create("1", "a@example.com")
+		id, _ := s.create(owner{accountID: "1", email: "a@example.com"})
 		ids = append(ids, id)
 		now = now.Add(time.Second)
 	}
@@ -28,7 +28,7 @@ func TestSessionsBounded(t *testing.T) {
 	now = now.Add(50 * time.Second)
 	s.get(ids[4]) // keeps only this one alive
 	now = now.Add(30 * time.Second)
-	s.create("1", "b@example.com")
+	s.create(owner{accountID: "1", email: "b@example.com"})
 	if _, ok := s.get(ids[4]); !ok || s.len() != 2 {
 		t.Errorf("live session evicted or expired kept: live %v, %d stored", ok, s.len())
 	}
@@ -36,7 +36,7 @@ func TestSessionsBounded(t *testing.T) {
 
 func TestSessionsHashIDs(t *testing.T) {
 	s := newSessions(time.Minute, time.Hour, 10, time.Now)
-	id, ss := s.create("1", "a@example.com")
+	id, ss := s.create(owner{accountID: "1", email: "a@example.com"})
 	for h, v := range s.byHash {
 		if string(h[:]) == id || v.csrf == id {
 			t.Fatal("the session id is stored in the clear")

@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -18,10 +19,33 @@ const (
 	argonKeyLen  = 32
 )
 
-// HashHumanPassword returns an argon2id hash in PHC string format.
+// humanHashSlots bounds the argon2id computations running at once in the
+// process to GOMAXPROCS. Each one allocates argonMemory (32 MiB) and keeps
+// a core busy, so without a bound a burst of parallel sign-ins grows the
+// heap by 32 MiB per request (the security review saw 64 MB → 1.3 GB from
+// 60 parallel requests) and no request finishes sooner for the extra
+// parallelism. Callers beyond the bound wait here before allocating
+// anything. It is the process-wide backstop for every caller (sign-ins,
+// and console users created by the operator); the console adds its own
+// gate in front of it that gives up with 503 instead of queueing.
+var humanHashSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// humanHash computes the argon2id key while holding a hashing slot.
+func humanHash(pw, salt []byte, t, m uint32, p uint8, keyLen uint32) []byte {
+	humanHashSlots <- struct{}{}
+	defer func() { <-humanHashSlots }()
+	return argon2.IDKey(pw, salt, t, m, p, keyLen)
+}
+
+// HumanHashConcurrency is the most argon2id computations HashHumanPassword
+// and CheckHumanPassword run at once in this process (GOMAXPROCS at start).
+func HumanHashConcurrency() int { return cap(humanHashSlots) }
+
+// HashHumanPassword returns an argon2id hash in PHC string format. At most
+// HumanHashConcurrency hashes run at once; others wait their turn.
 func HashHumanPassword(pw string) string {
 	salt := Random(16)
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := humanHash([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s", argon2.Version, argonMemory, argonTime, argonThreads,
 		base64.RawStdEncoding.EncodeToString(salt), base64.RawStdEncoding.EncodeToString(key))
 }
@@ -30,7 +54,8 @@ func HashHumanPassword(pw string) string {
 // when a user does not exist so that both paths take the same time.
 var DummyHumanHash = HashHumanPassword(NewToken(24))
 
-// CheckHumanPassword reports whether pw matches the PHC argon2id hash.
+// CheckHumanPassword reports whether pw matches the PHC argon2id hash. At
+// most HumanHashConcurrency checks run at once; others wait their turn.
 func CheckHumanPassword(hash, pw string) bool {
 	parts := strings.Split(hash, "$")
 	if len(parts) != 6 || parts[1] != "argon2id" {
@@ -44,9 +69,10 @@ func CheckHumanPassword(hash, pw string) bool {
 	}
 	salt, err1 := base64.RawStdEncoding.DecodeString(parts[4])
 	want, err2 := base64.RawStdEncoding.DecodeString(parts[5])
-	if err1 != nil || err2 != nil || len(want) == 0 || m > 1<<20 || t > 16 {
+	// Bounds that argon2 would otherwise panic on or spend without limit.
+	if err1 != nil || err2 != nil || len(want) == 0 || len(want) > 64 || m > 1<<20 || t < 1 || t > 16 || p < 1 {
 		return false
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	got := humanHash([]byte(pw), salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1
 }

@@ -3,8 +3,10 @@ package secret
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestAPIKeyFormat(t *testing.T) {
@@ -98,5 +100,36 @@ func TestHumanPassword(t *testing.T) {
 	}
 	if CheckHumanPassword(h, "wrong") || CheckHumanPassword("garbage", "x") || CheckHumanPassword(DummyHumanHash, "") {
 		t.Error("wrong password accepted")
+	}
+}
+
+// TestHumanHashBounded pins the process-wide bound on argon2id work: with
+// every slot taken, a check waits (allocating nothing) until one frees.
+func TestHumanHashBounded(t *testing.T) {
+	if n := HumanHashConcurrency(); n != runtime.GOMAXPROCS(0) || n < 1 {
+		t.Fatalf("HumanHashConcurrency = %d, want GOMAXPROCS %d", n, runtime.GOMAXPROCS(0))
+	}
+	h := HashHumanPassword("correct horse")
+	for range HumanHashConcurrency() {
+		humanHashSlots <- struct{}{}
+	}
+	done := make(chan bool, 1)
+	go func() { done <- CheckHumanPassword(h, "correct horse") }()
+	select {
+	case <-done:
+		t.Fatal("a password check ran while every hashing slot was taken")
+	case <-time.After(300 * time.Millisecond):
+	}
+	<-humanHashSlots // one slot frees
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Error("the check failed once it ran")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the check did not run after a slot freed")
+	}
+	for range HumanHashConcurrency() - 1 {
+		<-humanHashSlots
 	}
 }
