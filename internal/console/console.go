@@ -57,12 +57,12 @@ type Config struct {
 	Log      *slog.Logger
 	Now      func() time.Time // nil: time.Now
 	// PublicURL is the server's public URL (for the login endpoint shown
-	// on the page). An https URL makes the cookies Secure and adds HSTS,
-	// as Secure does: behind a TLS-terminating proxy the process speaks
-	// plain HTTP, yet browsers reach it over https only.
+	// on the page). An https URL makes the cookies Secure, as Secure
+	// does: behind a TLS-terminating proxy the process speaks plain HTTP,
+	// yet browsers reach it over https only. (HSTS is sent for every
+	// route by the HTTP API's middleware.)
 	PublicURL string
-	// Secure marks cookies Secure and sends Strict-Transport-Security; set
-	// it when the server speaks TLS.
+	// Secure marks cookies Secure; set it when the server speaks TLS.
 	Secure bool
 	// V1Sunset, when set, is when v1 keys of v2 accounts stop working.
 	V1Sunset time.Time
@@ -201,24 +201,16 @@ func (c *Console) routes() http.Handler {
 	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		c.renderError(w, r, errCSRF)
 	}))
-	return c.securityHeaders(cop.Handler(mux))
+	return securityHeaders(cop.Handler(mux))
 }
 
 // ServeHTTP implements http.Handler.
 func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.handler.ServeHTTP(w, r) }
 
-// hsts is the Strict-Transport-Security of console responses under https:
-// a year, so that a browser that once saw the console never sends its
-// cookies or forms over plain HTTP (a network attacker's downgrade).
-const hsts = "max-age=31536000"
-
 // securityHeaders sets the headers every console response carries.
-func (c *Console) securityHeaders(h http.Handler) http.Handler {
+func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		if c.secure {
-			hd.Set("Strict-Transport-Security", hsts)
-		}
 		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "no-referrer")

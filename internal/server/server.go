@@ -120,7 +120,10 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 		Clients:           clients,
 		SeparateAdmin:     cfg.AdminAddr != "",
 		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now, Clients: clients,
-			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset}),
+			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset,
+			// Derived from the server secret, the same on every node, so a
+			// sign-in form served by one node can be posted to another.
+			FormKey: keys.Hash("console-form-key", "")}),
 	}
 	// The document cache is right only while this process is the one
 	// writer of the store, as it is with SQLite.
