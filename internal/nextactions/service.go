@@ -27,6 +27,10 @@ const (
 // LogRetention is how long evaluation log entries are kept.
 const LogRetention = 7 * 24 * time.Hour
 
+// MaxEvalTimeout is the longest an evaluation runs (SPEC §6: "never runs
+// longer than 1 s").
+const MaxEvalTimeout = time.Second
+
 // MaxLogEntries bounds one answer of Logs.
 const MaxLogEntries = 10_000
 
@@ -44,8 +48,10 @@ type Config struct {
 	// Log receives background failures (nil: slog.Default()).
 	Log *slog.Logger
 	// EvalTimeout bounds one evaluation with its context reads (default
-	// 5 s). Each expression is bounded by its size (see
-	// MaxExpressionNodes) and the VM's memory budget.
+	// and at most 1 s, SPEC §6); past it the evaluation stops with
+	// ErrTooExpensive. The work of an evaluation is bounded by EvalBudget
+	// as well, each expression by its size (MaxExpressionNodes) and the
+	// VM's memory budget.
 	EvalTimeout time.Duration
 	// PurgeEvery is the pause between purges of old log entries
 	// (default 10 min); PurgeBatch the entries deleted per write
@@ -81,8 +87,8 @@ func New(store storage.Policies, vars Variables, cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.EvalTimeout <= 0 {
-		cfg.EvalTimeout = 5 * time.Second
+	if cfg.EvalTimeout <= 0 || cfg.EvalTimeout > MaxEvalTimeout {
+		cfg.EvalTimeout = MaxEvalTimeout
 	}
 	if cfg.PurgeEvery <= 0 {
 		cfg.PurgeEvery = 10 * time.Minute
@@ -294,10 +300,22 @@ type Decision struct {
 }
 
 // NextActions evaluates the account's policies for a conversation and
-// logs what it did with each policy.
+// logs what it did with each policy. An evaluation past its budget
+// (EvalBudget) or its deadline (Config.EvalTimeout) fails with
+// ErrTooExpensive.
 func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.EvalTimeout)
 	defer cancel()
+	d, err := s.nextActions(ctx, req)
+	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTooExpensive) {
+		// A read ran past the evaluation's deadline.
+		err = fmt.Errorf("evaluation of account %s: %w", req.AccountID, tooExpensiveAt(ctx.Err()))
+	}
+	return d, err
+}
+
+func (s *Service) nextActions(ctx context.Context, req Request) (Decision, error) {
 	var policies []*Compiled
 	if req.PolicyID != "" {
 		r, err := s.store.GetPolicy(ctx, req.AccountID, req.PolicyID)
@@ -315,13 +333,12 @@ func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error
 		}
 	}
 	now := s.cfg.Now()
+	b := newBudget(ctx, EvalBudget)
 	f := newFetcher(ctx, s.vars, req, policies)
-	res, err := Evaluate(ctx, policies, f.lookup, now)
+	f.budget = b
+	res, err := evaluate(policies, f.lookup, now, b)
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return Decision{}, fmt.Errorf("evaluation of account %s: %w", req.AccountID, err)
-		}
-		return Decision{}, err
+		return Decision{}, fmt.Errorf("evaluation of account %s: %w", req.AccountID, err)
 	}
 	s.logTrace(req, now, res.Trace)
 	d := Decision{ID: uuid.NewString(), Actions: []Action{}}
@@ -369,6 +386,7 @@ func (s *Service) policies(ctx context.Context, accountID string) ([]*Compiled, 
 // one of the namespace level, on first use.
 type fetcher struct {
 	ctx     context.Context
+	budget  *budget // decoding spends from it; nil: unbounded
 	vars    Variables
 	req     Request
 	session string
@@ -433,8 +451,14 @@ func (f *fetcher) lookup(ns, name string) (any, bool, error) {
 		f.docs[ns] = doc
 	}
 	v, ok := doc[name]
+	if bad, isBad := v.(badValue); isBad {
+		return nil, false, &ValueError{Var: ns + "." + name, Err: bad.err}
+	}
 	return v, ok, nil
 }
+
+// badValue stands for a stored value that cannot be decoded.
+type badValue struct{ err error }
 
 // load reads the namespace's variables from the session, then those
 // missing there from the namespace level.
@@ -456,9 +480,18 @@ func (f *fetcher) load(ns string) (map[string]any, error) {
 				missing = append(missing, n)
 				continue
 			}
+			// Security: decoding costs the budget, so an evaluation
+			// reads a bounded amount of context.
+			if !f.budget.spend(int64(len(raw)/DecodeBytesPerStep) + 1) {
+				return nil, f.budget.err
+			}
 			var v any
 			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, fmt.Errorf("variable %s.%s: %w", ns, n, err)
+				// Security: a stored value this evaluation cannot use
+				// (such as a number beyond float64) fails the policies
+				// that read it, not every evaluation of the account.
+				doc[n] = badValue{err}
+				continue
 			}
 			doc[n] = v
 		}
