@@ -31,7 +31,7 @@ func TestIsInSetSemantics(t *testing.T) {
 		{OpIsIn, `"true"`, `["TRUE"]`, false},
 		{OpIsIn, `false`, `[true, "x"]`, false},
 		{OpIsIn, `true`, `[1]`, false},
-		{OpIsIn, `null`, `[null]`, false}, // a null variable is missing
+		{OpIsIn, `null`, `[null]`, false},         // a null variable is missing
 		{OpIsIn, `[[1,2],"x"]`, `[[1,2]]`, false}, // a left list is searched element by element
 		{OpIsIn, `{"a":1,"b":2}`, `[{"b":2,"a":1}]`, true},
 		{OpIsIn, `[1,[2,[3]]]`, `[3]`, true}, // any element, at any depth
