@@ -1,14 +1,19 @@
 package httpapi_test
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/server/servertest"
 )
 
@@ -93,5 +98,80 @@ func TestNextActionsCostBounded(t *testing.T) {
 				t.Errorf("CPU time %v, want < 1.5 s", cpu)
 			}
 		})
+	}
+}
+
+// TestPolicyLogFlood reproduces finding 3 of the 2026-12 security review,
+// bounded: while 4 clients loop evaluations of 500 never-matching policies
+// of one account, another account's log answers within 2 s each time
+// (48 s before), and each evaluation logs at most MaxLogPerEvaluation
+// entries.
+func TestPolicyLogFlood(t *testing.T) {
+	if testing.Short() {
+		t.Skip("floods the server for a few seconds")
+	}
+	env := servertest.Start(t)
+	flooder, other := env.CreateAccount(t, true), env.CreateAccount(t, true)
+	fa, oa := flooder.AccountID, other.AccountID
+	fc := &naClient{t: t, base: env.URL, token: env.Login(t, flooder)}
+	oc := &naClient{t: t, base: env.URL, token: env.Login(t, other)}
+
+	ctx := context.Background()
+	for i := range nextactions.MaxPoliciesPerAccnt {
+		_, err := env.Server.API.NextActions.Create(ctx, fa, nextactions.Policy{
+			Name:       fmt.Sprint("never ", i),
+			Conditions: []nextactions.Condition{{Property: "flood.x", Type: nextactions.OpEqual, Value: "never"}},
+			Actions:    []nextactions.Action{{Type: nextactions.ActionTransferToSkill, Payload: map[string]any{"skillId": "1"}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	oc.must(201, "POST", "/v2/config/create", `{"accountId":"`+oa+`","policy":{"name":"o","conditions":[],
+		"actions":[{"type":"TRANSFER_TO_SKILL","payload":{"skillId":"1"}}]}}`)
+	oc.must(200, "POST", "/v2/policy/nextaction", `{"accountId":"`+oa+`","conversationId":"o1"}`)
+
+	const flood = 4 * time.Second
+	stop := time.Now().Add(flood)
+	var wg sync.WaitGroup
+	var requests atomic.Int64
+	for range 4 {
+		wg.Go(func() {
+			client := &http.Client{}
+			for time.Now().Before(stop) {
+				req, _ := http.NewRequest("POST", env.URL+"/v2/policy/nextaction", strings.NewReader(`{"accountId":"`+fa+`","conversationId":"f1"}`))
+				req.Header.Set("Authorization", "Bearer "+fc.token)
+				resp, err := client.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				requests.Add(1)
+			}
+		})
+	}
+	time.Sleep(flood / 4) // let a backlog build
+	var slowest time.Duration
+	for time.Now().Before(stop) {
+		start := time.Now()
+		logs := oc.must(200, "GET", "/v2/policy/logs/"+oa, "").([]any)
+		took := time.Since(start)
+		slowest = max(slowest, took)
+		if took > 2*time.Second {
+			t.Errorf("another account's log took %v during the flood, want < 2 s", took)
+		}
+		if len(logs) != 1 {
+			t.Errorf("another account's log has %d entries, want 1", len(logs))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	wg.Wait()
+	logs := fc.must(200, "GET", "/v2/policy/logs/"+fa+"?conversationId=f1", "").([]any)
+	t.Logf("%d evaluations of %d policies in %v; the other account's slowest log read %v; the flooder's log holds %d entries",
+		requests.Load(), nextactions.MaxPoliciesPerAccnt, flood, slowest, len(logs))
+	if n := requests.Load(); int64(len(logs)) > n*nextactions.MaxLogPerEvaluation {
+		t.Errorf("%d entries for %d evaluations, want at most %d each", len(logs), n, nextactions.MaxLogPerEvaluation)
 	}
 }

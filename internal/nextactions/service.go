@@ -34,6 +34,26 @@ const MaxEvalTimeout = time.Second
 // MaxLogEntries bounds one answer of Logs.
 const MaxLogEntries = 10_000
 
+// Bounds of the evaluation log.
+//
+// Security: 4 clients looping evaluations of 500 never-matching policies
+// wrote ~2 M rows (+183 MiB) in 20 s, and another tenant's read of its log
+// waited 48 s for that backlog to be written first.
+const (
+	// MaxLogPerAccount is how many entries an account's log keeps: the
+	// newest (older ones are deleted as new ones are written).
+	MaxLogPerAccount = 100_000
+	// MaxLogPerEvaluation is how many entries one evaluation logs: the
+	// matched policy and those that failed (ERROR, INVALID) first, then
+	// those that did not match (FALSE), then disabled ones, each in
+	// policy order.
+	MaxLogPerEvaluation = 50
+	// MaxFlushWait is how long a read of the log waits for the entries
+	// queued before it to be written; under a flood it answers with
+	// what is written by then.
+	MaxFlushWait = 250 * time.Millisecond
+)
+
 // Variables reads context variables: the live properties named of one
 // session document, as name → JSON value. Missing properties are absent
 // from the map.
@@ -59,8 +79,8 @@ type Config struct {
 	PurgeEvery time.Duration
 	PurgeBatch int
 	// LogQueue is how many evaluations may wait to be logged (default
-	// 4096); beyond it, log entries are dropped rather than slowing
-	// evaluations down.
+	// 1024, so at most 1024 × MaxLogPerEvaluation entries); beyond it,
+	// log entries are dropped rather than slowing evaluations down.
 	LogQueue int
 }
 
@@ -97,7 +117,7 @@ func New(store storage.Policies, vars Variables, cfg Config) *Service {
 		cfg.PurgeBatch = 1000
 	}
 	if cfg.LogQueue <= 0 {
-		cfg.LogQueue = 4096
+		cfg.LogQueue = 1024
 	}
 	return &Service{
 		store: store, vars: vars, cfg: cfg, cache: newCache(100_000),
@@ -523,6 +543,7 @@ type LogEntry struct {
 }
 
 func (s *Service) logTrace(req Request, now time.Time, trace []Trace) {
+	trace = logged(trace)
 	if len(trace) == 0 {
 		return
 	}
@@ -534,7 +555,7 @@ func (s *Service) logTrace(req Request, now time.Time, trace []Trace) {
 	case <-s.running:
 	default:
 		// Not running in the background: write now.
-		if err := s.store.AppendEvaluations(context.Background(), es); err != nil {
+		if err := s.store.AppendEvaluations(context.Background(), es, MaxLogPerAccount); err != nil {
 			s.cfg.Log.Warn("nextactions: write evaluation log", "err", err)
 		}
 		return
@@ -547,11 +568,54 @@ func (s *Service) logTrace(req Request, now time.Time, trace []Trace) {
 	}
 }
 
+// logged returns the entries of trace that are logged: all of them up to
+// MaxLogPerEvaluation, else the most telling ones (see
+// MaxLogPerEvaluation), in policy order.
+func logged(trace []Trace) []Trace {
+	if len(trace) <= MaxLogPerEvaluation {
+		return trace
+	}
+	rank := func(state string) int {
+		switch state {
+		case StateTrue:
+			return 0
+		case StateError, StateInvalid:
+			return 1
+		case StateFalse:
+			return 2
+		}
+		return 3
+	}
+	keep := make([]bool, len(trace))
+	n := 0
+	for r := 0; r <= 3 && n < MaxLogPerEvaluation; r++ {
+		for i, t := range trace {
+			if n < MaxLogPerEvaluation && rank(t.State) == r {
+				keep[i] = true
+				n++
+			}
+		}
+	}
+	out := make([]Trace, 0, n)
+	for i, t := range trace {
+		if keep[i] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // Logs returns the account's evaluation log of the last seven days,
 // newest first; only conversationID's entries when it is not empty.
-// Entries of evaluations that finished before the call are included.
+// Entries of evaluations that finished before the call are included,
+// unless writing those queued takes longer than MaxFlushWait.
 func (s *Service) Logs(ctx context.Context, accountID, conversationID string) ([]LogEntry, error) {
-	if err := s.flush(ctx); err != nil {
+	// Security: the queue holds every tenant's entries; a tenant's
+	// flood must not hold another's read for longer than MaxFlushWait.
+	fctx, cancel := context.WithTimeout(ctx, MaxFlushWait)
+	err := s.flush(fctx)
+	cancel()
+	if err != nil && ctx.Err() != nil {
 		return nil, err
 	}
 	es, err := s.store.ListEvaluations(ctx, accountID, conversationID, s.cfg.Now().Add(-LogRetention), MaxLogEntries)
@@ -630,7 +694,7 @@ func (s *Service) write(ctx context.Context, batch []storage.PolicyEvaluation) {
 			}
 		}
 		if len(batch) > 0 {
-			if err := s.store.AppendEvaluations(ctx, batch); err != nil {
+			if err := s.store.AppendEvaluations(ctx, batch, MaxLogPerAccount); err != nil {
 				s.cfg.Log.Warn("nextactions: write evaluation log", "err", err, "entries", len(batch))
 			}
 		}
