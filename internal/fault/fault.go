@@ -12,6 +12,9 @@ var (
 	ErrForbidden = errors.New("forbidden")         // 403
 	ErrNotFound  = errors.New("not found")         // 404
 	ErrConflict  = errors.New("conflict")          // 409
+	// ErrTooExpensive: the request asked for more work than a request may
+	// do (422), e.g. an evaluation past its budget.
+	ErrTooExpensive = errors.New("too expensive") // 422
 )
 
 // Error is a failure of one Kind whose Msg may be shown to the client.
@@ -43,4 +46,10 @@ func NotFound(format string, args ...any) error {
 // Conflict returns an ErrConflict error with a client-visible message.
 func Conflict(format string, args ...any) error {
 	return &Error{Kind: ErrConflict, Msg: fmt.Sprintf(format, args...)}
+}
+
+// TooExpensive returns an ErrTooExpensive error with a client-visible
+// message.
+func TooExpensive(format string, args ...any) error {
+	return &Error{Kind: ErrTooExpensive, Msg: fmt.Sprintf(format, args...)}
 }

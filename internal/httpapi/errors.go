@@ -70,6 +70,8 @@ func toHTTP(err error) *Error {
 			status = http.StatusNotFound
 		case errors.Is(fe.Kind, fault.ErrConflict):
 			status = http.StatusConflict
+		case errors.Is(fe.Kind, fault.ErrTooExpensive):
+			status = http.StatusUnprocessableEntity
 		}
 		return &Error{Status: status, Message: fe.Msg, Err: err}
 	}

@@ -20,6 +20,7 @@ func TestToHTTP(t *testing.T) {
 		{fault.Invalid("name: bad"), 400},
 		{fault.TooLarge("document too large"), 413},
 		{fault.NotFound("x"), 404},
+		{fault.TooExpensive("evaluation too expensive"), 422},
 		{fmt.Errorf("wrapped: %w", storage.ErrNotFound), 404},
 		{storage.ErrAlreadyExists, 409},
 		{&http.MaxBytesError{Limit: 1}, 413},

@@ -45,8 +45,9 @@ type rule struct {
 type compiledCondition struct {
 	ns, name string
 	op       string
-	value    any    // constant (decoded JSON), when ref is ""
-	ref      string // "ns.name" of a {{ns.name}} value
+	value    any       // constant (decoded JSON), when ref is ""
+	ref      string    // "ns.name" of a {{ns.name}} value
+	set      *valueSet // IS_IN of a constant list or string: its set, built once
 }
 
 // Compile validates p (see Normalize) and compiles its conditions and
@@ -87,6 +88,8 @@ func compileRule(field string, conds []Condition, expression string, use func(st
 		if ref, ok, _ := reference(c.Value); ok {
 			cc.ref, cc.value = ref, nil
 			use(ref)
+		} else if c.Type == OpIsIn {
+			cc.set, _ = setOf(c.Value, nil) // nil for other values
 		}
 		r.conds = append(r.conds, cc)
 	}
@@ -201,8 +204,42 @@ func (p *patcher) Visit(n *ast.Node) {
 		switch m.Operator {
 		case "..", "|", "matches":
 			p.fail("unsupported operator %q", m.Operator)
+		case "+":
+			// Security: the evaluation pays for what + makes (see
+			// env.Produced), so repeated concatenation is bounded.
+			if mayBeLarge(m) {
+				ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "Produced"}, Arguments: []ast.Node{m}})
+			}
+		case "==", "!=", "<", "<=", ">", ">=", "in", "contains", "startsWith", "endsWith":
+			// Security: these cost the size of their operands; the
+			// evaluation pays for each (see env.Operand).
+			m.Left, m.Right = operand(m.Left), operand(m.Right)
 		}
 	}
+}
+
+// operand wraps a node whose value may be large in a call of
+// env.Operand. Constants are bounded by the expression's text and are
+// left as they are, so that the type checker still sees their types.
+func operand(n ast.Node) ast.Node {
+	if !mayBeLarge(n) {
+		return n
+	}
+	return &ast.CallNode{Callee: &ast.IdentifierNode{Value: "Operand"}, Arguments: []ast.Node{n}}
+}
+
+// mayBeLarge reports whether the value of n may be larger than the
+// expression's text: whether it reads a variable or calls a function.
+func mayBeLarge(n ast.Node) bool {
+	switch m := n.(type) {
+	case *ast.StringNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode, *ast.NilNode, *ast.ConstantNode:
+		return false
+	case *ast.UnaryNode:
+		return mayBeLarge(m.Node)
+	case *ast.BinaryNode:
+		return mayBeLarge(m.Left) || mayBeLarge(m.Right)
+	}
+	return true
 }
 
 // checkRangeArgs validates the constant arguments of isTimeRange and

@@ -27,8 +27,32 @@ const (
 // LogRetention is how long evaluation log entries are kept.
 const LogRetention = 7 * 24 * time.Hour
 
+// MaxEvalTimeout is the longest an evaluation runs (SPEC §6: "never runs
+// longer than 1 s").
+const MaxEvalTimeout = time.Second
+
 // MaxLogEntries bounds one answer of Logs.
 const MaxLogEntries = 10_000
+
+// Bounds of the evaluation log.
+//
+// Security: 4 clients looping evaluations of 500 never-matching policies
+// wrote ~2 M rows (+183 MiB) in 20 s, and another tenant's read of its log
+// waited 48 s for that backlog to be written first.
+const (
+	// MaxLogPerAccount is how many entries an account's log keeps: the
+	// newest (older ones are deleted as new ones are written).
+	MaxLogPerAccount = 100_000
+	// MaxLogPerEvaluation is how many entries one evaluation logs: the
+	// matched policy and those that failed (ERROR, INVALID) first, then
+	// those that did not match (FALSE), then disabled ones, each in
+	// policy order.
+	MaxLogPerEvaluation = 50
+	// MaxFlushWait is how long a read of the log waits for the entries
+	// queued before it to be written; under a flood it answers with
+	// what is written by then.
+	MaxFlushWait = 250 * time.Millisecond
+)
 
 // Variables reads context variables: the live properties named of one
 // session document, as name → JSON value. Missing properties are absent
@@ -44,8 +68,10 @@ type Config struct {
 	// Log receives background failures (nil: slog.Default()).
 	Log *slog.Logger
 	// EvalTimeout bounds one evaluation with its context reads (default
-	// 5 s). Each expression is bounded by its size (see
-	// MaxExpressionNodes) and the VM's memory budget.
+	// and at most 1 s, SPEC §6); past it the evaluation stops with
+	// ErrTooExpensive. The work of an evaluation is bounded by EvalBudget
+	// as well, each expression by its size (MaxExpressionNodes) and the
+	// VM's memory budget.
 	EvalTimeout time.Duration
 	// PurgeEvery is the pause between purges of old log entries
 	// (default 10 min); PurgeBatch the entries deleted per write
@@ -53,8 +79,8 @@ type Config struct {
 	PurgeEvery time.Duration
 	PurgeBatch int
 	// LogQueue is how many evaluations may wait to be logged (default
-	// 4096); beyond it, log entries are dropped rather than slowing
-	// evaluations down.
+	// 1024, so at most 1024 × MaxLogPerEvaluation entries); beyond it,
+	// log entries are dropped rather than slowing evaluations down.
 	LogQueue int
 }
 
@@ -81,8 +107,8 @@ func New(store storage.Policies, vars Variables, cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	if cfg.EvalTimeout <= 0 {
-		cfg.EvalTimeout = 5 * time.Second
+	if cfg.EvalTimeout <= 0 || cfg.EvalTimeout > MaxEvalTimeout {
+		cfg.EvalTimeout = MaxEvalTimeout
 	}
 	if cfg.PurgeEvery <= 0 {
 		cfg.PurgeEvery = 10 * time.Minute
@@ -91,7 +117,7 @@ func New(store storage.Policies, vars Variables, cfg Config) *Service {
 		cfg.PurgeBatch = 1000
 	}
 	if cfg.LogQueue <= 0 {
-		cfg.LogQueue = 4096
+		cfg.LogQueue = 1024
 	}
 	return &Service{
 		store: store, vars: vars, cfg: cfg, cache: newCache(100_000),
@@ -294,10 +320,22 @@ type Decision struct {
 }
 
 // NextActions evaluates the account's policies for a conversation and
-// logs what it did with each policy.
+// logs what it did with each policy. An evaluation past its budget
+// (EvalBudget) or its deadline (Config.EvalTimeout) fails with
+// ErrTooExpensive.
 func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error) {
+	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.EvalTimeout)
 	defer cancel()
+	d, err := s.nextActions(ctx, req)
+	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTooExpensive) {
+		// A read ran past the evaluation's deadline.
+		err = fmt.Errorf("evaluation of account %s: %w", req.AccountID, tooExpensiveAt(ctx.Err()))
+	}
+	return d, err
+}
+
+func (s *Service) nextActions(ctx context.Context, req Request) (Decision, error) {
 	var policies []*Compiled
 	if req.PolicyID != "" {
 		r, err := s.store.GetPolicy(ctx, req.AccountID, req.PolicyID)
@@ -315,13 +353,12 @@ func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error
 		}
 	}
 	now := s.cfg.Now()
+	b := newBudget(ctx, EvalBudget)
 	f := newFetcher(ctx, s.vars, req, policies)
-	res, err := Evaluate(ctx, policies, f.lookup, now)
+	f.budget = b
+	res, err := evaluate(policies, f.lookup, now, b)
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, ctx.Err()) {
-			return Decision{}, fmt.Errorf("evaluation of account %s: %w", req.AccountID, err)
-		}
-		return Decision{}, err
+		return Decision{}, fmt.Errorf("evaluation of account %s: %w", req.AccountID, err)
 	}
 	s.logTrace(req, now, res.Trace)
 	d := Decision{ID: uuid.NewString(), Actions: []Action{}}
@@ -369,6 +406,7 @@ func (s *Service) policies(ctx context.Context, accountID string) ([]*Compiled, 
 // one of the namespace level, on first use.
 type fetcher struct {
 	ctx     context.Context
+	budget  *budget // decoding spends from it; nil: unbounded
 	vars    Variables
 	req     Request
 	session string
@@ -433,8 +471,14 @@ func (f *fetcher) lookup(ns, name string) (any, bool, error) {
 		f.docs[ns] = doc
 	}
 	v, ok := doc[name]
+	if bad, isBad := v.(badValue); isBad {
+		return nil, false, &ValueError{Var: ns + "." + name, Err: bad.err}
+	}
 	return v, ok, nil
 }
+
+// badValue stands for a stored value that cannot be decoded.
+type badValue struct{ err error }
 
 // load reads the namespace's variables from the session, then those
 // missing there from the namespace level.
@@ -456,9 +500,18 @@ func (f *fetcher) load(ns string) (map[string]any, error) {
 				missing = append(missing, n)
 				continue
 			}
+			// Security: decoding costs the budget, so an evaluation
+			// reads a bounded amount of context.
+			if !f.budget.spend(int64(len(raw)/DecodeBytesPerStep) + 1) {
+				return nil, f.budget.err
+			}
 			var v any
 			if err := json.Unmarshal(raw, &v); err != nil {
-				return nil, fmt.Errorf("variable %s.%s: %w", ns, n, err)
+				// Security: a stored value this evaluation cannot use
+				// (such as a number beyond float64) fails the policies
+				// that read it, not every evaluation of the account.
+				doc[n] = badValue{err}
+				continue
 			}
 			doc[n] = v
 		}
@@ -490,6 +543,7 @@ type LogEntry struct {
 }
 
 func (s *Service) logTrace(req Request, now time.Time, trace []Trace) {
+	trace = logged(trace)
 	if len(trace) == 0 {
 		return
 	}
@@ -501,7 +555,7 @@ func (s *Service) logTrace(req Request, now time.Time, trace []Trace) {
 	case <-s.running:
 	default:
 		// Not running in the background: write now.
-		if err := s.store.AppendEvaluations(context.Background(), es); err != nil {
+		if err := s.store.AppendEvaluations(context.Background(), es, MaxLogPerAccount); err != nil {
 			s.cfg.Log.Warn("nextactions: write evaluation log", "err", err)
 		}
 		return
@@ -514,11 +568,54 @@ func (s *Service) logTrace(req Request, now time.Time, trace []Trace) {
 	}
 }
 
+// logged returns the entries of trace that are logged: all of them up to
+// MaxLogPerEvaluation, else the most telling ones (see
+// MaxLogPerEvaluation), in policy order.
+func logged(trace []Trace) []Trace {
+	if len(trace) <= MaxLogPerEvaluation {
+		return trace
+	}
+	rank := func(state string) int {
+		switch state {
+		case StateTrue:
+			return 0
+		case StateError, StateInvalid:
+			return 1
+		case StateFalse:
+			return 2
+		}
+		return 3
+	}
+	keep := make([]bool, len(trace))
+	n := 0
+	for r := 0; r <= 3 && n < MaxLogPerEvaluation; r++ {
+		for i, t := range trace {
+			if n < MaxLogPerEvaluation && rank(t.State) == r {
+				keep[i] = true
+				n++
+			}
+		}
+	}
+	out := make([]Trace, 0, n)
+	for i, t := range trace {
+		if keep[i] {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
 // Logs returns the account's evaluation log of the last seven days,
 // newest first; only conversationID's entries when it is not empty.
-// Entries of evaluations that finished before the call are included.
+// Entries of evaluations that finished before the call are included,
+// unless writing those queued takes longer than MaxFlushWait.
 func (s *Service) Logs(ctx context.Context, accountID, conversationID string) ([]LogEntry, error) {
-	if err := s.flush(ctx); err != nil {
+	// Security: the queue holds every tenant's entries; a tenant's
+	// flood must not hold another's read for longer than MaxFlushWait.
+	fctx, cancel := context.WithTimeout(ctx, MaxFlushWait)
+	err := s.flush(fctx)
+	cancel()
+	if err != nil && ctx.Err() != nil {
 		return nil, err
 	}
 	es, err := s.store.ListEvaluations(ctx, accountID, conversationID, s.cfg.Now().Add(-LogRetention), MaxLogEntries)
@@ -597,7 +694,7 @@ func (s *Service) write(ctx context.Context, batch []storage.PolicyEvaluation) {
 			}
 		}
 		if len(batch) > 0 {
-			if err := s.store.AppendEvaluations(ctx, batch); err != nil {
+			if err := s.store.AppendEvaluations(ctx, batch, MaxLogPerAccount); err != nil {
 				s.cfg.Log.Warn("nextactions: write evaluation log", "err", err, "entries", len(batch))
 			}
 		}

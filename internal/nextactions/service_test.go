@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/storage"
@@ -326,5 +327,64 @@ func BenchmarkServiceNextActions(b *testing.B) {
 		if err != nil || d.Policy == nil || d.Policy.ID != "p099" {
 			b.Fatalf("matched %+v, %v", d.Policy, err)
 		}
+	}
+}
+
+// TestOutOfRangeStoredNumber pins finding 10 on the evaluation side: a
+// number beyond float64 written straight into the store (bypassing the
+// Context Service's validation) makes the policy that reads it ERROR; the
+// evaluation goes on and answers, where it was a server fault (500).
+func TestOutOfRangeStoredNumber(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	err = st.CreateAccount(ctx, storage.NewAccount{
+		Account: storage.Account{ID: acct, Name: "a", AuthVersion: storage.AuthV2, CreatedAt: clk.now()},
+		APIKey:  storage.APIKey{AccountID: acct, Hash: []byte("h"), Sealed: []byte("s"), CreatedAt: clk.now()},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []storage.ContextProperty{{Name: "n", Value: []byte(`1e999999999`)}, {Name: "ok", Value: []byte(`3`)}} {
+		if err := st.MergeProperties(ctx, storage.ContextMerge{
+			Key:        storage.ContextKey{AccountID: acct, Namespace: "numz", SessionID: nextactions.DefaultSession},
+			Properties: []storage.ContextProperty{p}, Now: clk.now(),
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars := nextactions.CCSVariables{CCS: ccs.New(st, ccs.Config{Now: clk.now})}
+	s := nextactions.New(st, vars, nextactions.Config{Now: clk.now})
+	skill := []nextactions.Action{{Type: nextactions.ActionTransferToSkill, Payload: map[string]any{"skillId": "42"}}}
+	for _, p := range []nextactions.Policy{
+		{ID: "cond", Conditions: []nextactions.Condition{{Property: "numz.n", Type: nextactions.OpGreaterThan, Value: float64(1)}}, Actions: skill},
+		{ID: "expr", Expression: "numz.n > 1 or numz.ok > 1", Actions: skill},
+		{ID: "fine", Expression: "numz.ok == 3", Actions: skill},
+	} {
+		if _, err := s.Create(ctx, acct, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := s.NextActions(ctx, nextactions.Request{AccountID: acct, ConversationID: "c1"})
+	if err != nil {
+		t.Fatalf("NextActions: %v, want an answer", err)
+	}
+	if d.Policy == nil || d.Policy.ID != "fine" {
+		t.Errorf("matched %+v, want fine", d.Policy)
+	}
+	logs, err := s.Logs(ctx, acct, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	states := map[string]string{}
+	for _, e := range logs {
+		states[e.PolicyID] = e.State
+	}
+	if diff := cmp.Diff(map[string]string{"cond": "ERROR", "expr": "ERROR", "fine": "TRUE"}, states); diff != "" {
+		t.Errorf("log states (-want +got):\n%s", diff)
 	}
 }

@@ -53,8 +53,15 @@ type Policies interface {
 	DeletePolicy(ctx context.Context, accountID, id string) error
 
 	// AppendEvaluations appends entries to the evaluation log in one
-	// write. Entries of accounts that no longer exist are dropped.
-	AppendEvaluations(ctx context.Context, es []PolicyEvaluation) error
+	// write. Entries of accounts that no longer exist are dropped. When
+	// maxPerAccount > 0, each account keeps at most that many entries:
+	// the newest (by Time, then by order of appending); older ones are
+	// deleted in the same write.
+	//
+	// Security: the log of one account must not grow without bound (a
+	// flood of evaluations wrote ~2 M rows in 20 s), nor cost each write
+	// a count of the account's whole log.
+	AppendEvaluations(ctx context.Context, es []PolicyEvaluation, maxPerAccount int) error
 	// ListEvaluations returns the account's entries at or after since,
 	// newest first, at most limit; only those of conversationID when it
 	// is not empty.

@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -124,20 +125,64 @@ func (s *Store) DeletePolicy(ctx context.Context, accountID, id string) error {
 	})
 }
 
-// AppendEvaluations implements storage.Policies.
-func (s *Store) AppendEvaluations(ctx context.Context, es []storage.PolicyEvaluation) error {
+// AppendEvaluations implements storage.Policies. Each account's entries go
+// in with one statement (a JSON array of rows), and its count in
+// policy_log_counts says how many of its oldest entries to delete: the
+// write costs what it appends and trims, never the size of the log.
+func (s *Store) AppendEvaluations(ctx context.Context, es []storage.PolicyEvaluation, maxPerAccount int) error {
 	if len(es) == 0 {
 		return nil
 	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		st, err := tx.PrepareContext(ctx, `INSERT INTO policy_evaluations (account_id, time, conversation_id, policy_id, state)
-			SELECT ?, ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?)`)
+	// Group by account, in order of appearance.
+	var accounts []string
+	rows := map[string][][4]any{}
+	for _, e := range es {
+		if _, ok := rows[e.AccountID]; !ok {
+			accounts = append(accounts, e.AccountID)
+		}
+		rows[e.AccountID] = append(rows[e.AccountID], [4]any{ms(e.Time), e.ConversationID, e.PolicyID, e.State})
+	}
+	encoded := make(map[string][]byte, len(accounts))
+	for _, a := range accounts {
+		b, err := json.Marshal(rows[a])
 		if err != nil {
 			return err
 		}
-		defer st.Close()
-		for _, e := range es {
-			if _, err := st.ExecContext(ctx, e.AccountID, ms(e.Time), e.ConversationID, e.PolicyID, e.State, e.AccountID); err != nil {
+		encoded[a] = b
+	}
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, a := range accounts {
+			res, err := tx.ExecContext(ctx, `INSERT INTO policy_evaluations (account_id, time, conversation_id, policy_id, state)
+				SELECT ?1, j.value ->> 0, j.value ->> 1, j.value ->> 2, j.value ->> 3 FROM json_each(?2) AS j
+				WHERE EXISTS (SELECT 1 FROM accounts WHERE id = ?1)`, a, encoded[a])
+			if err != nil {
+				return err
+			}
+			added, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if added == 0 {
+				continue // no such account
+			}
+			var n int64
+			if err := tx.QueryRowContext(ctx, `INSERT INTO policy_log_counts (account_id, n) VALUES (?, ?)
+				ON CONFLICT (account_id) DO UPDATE SET n = n + excluded.n RETURNING n`, a, added).Scan(&n); err != nil {
+				return err
+			}
+			if maxPerAccount <= 0 || n <= int64(maxPerAccount) {
+				continue
+			}
+			res, err = tx.ExecContext(ctx, `DELETE FROM policy_evaluations WHERE rowid IN
+				(SELECT rowid FROM policy_evaluations WHERE account_id = ? ORDER BY time, rowid LIMIT ?)`, a, n-int64(maxPerAccount))
+			if err != nil {
+				return err
+			}
+			deleted, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE policy_log_counts SET n = n - ? WHERE account_id = ?`, deleted, a); err != nil {
 				return err
 			}
 		}
@@ -173,19 +218,38 @@ func (s *Store) ListEvaluations(ctx context.Context, accountID, conversationID s
 	return out, rows.Err()
 }
 
-// PurgeEvaluations implements storage.Policies.
+// PurgeEvaluations implements storage.Policies. It keeps the per-account
+// counts of AppendEvaluations exact.
 func (s *Store) PurgeEvaluations(ctx context.Context, before time.Time, limit int) (int, error) {
-	var n int64
+	var n int
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM policy_evaluations WHERE rowid IN
-			(SELECT rowid FROM policy_evaluations WHERE time < ? ORDER BY time LIMIT ?)`, before.UnixMilli(), limit)
+		n = 0
+		rows, err := tx.QueryContext(ctx, `DELETE FROM policy_evaluations WHERE rowid IN
+			(SELECT rowid FROM policy_evaluations WHERE time < ? ORDER BY time LIMIT ?) RETURNING account_id`, before.UnixMilli(), limit)
 		if err != nil {
 			return err
 		}
-		n, err = res.RowsAffected()
-		return err
+		deleted := map[string]int{}
+		for rows.Next() {
+			var a string
+			if err := rows.Scan(&a); err != nil {
+				rows.Close()
+				return err
+			}
+			deleted[a]++
+			n++
+		}
+		if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+			return err
+		}
+		for a, k := range deleted {
+			if _, err := tx.ExecContext(ctx, `UPDATE policy_log_counts SET n = max(n - ?, 0) WHERE account_id = ?`, k, a); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
-	return int(n), err
+	return n, err
 }
 
 // isForeignKeyViolation reports whether err is a foreign key violation

@@ -174,10 +174,10 @@ func testPolicyEvaluations(t *testing.T, b Backend) {
 	e3 := ev("720", "c2", "p1", "DISABLED", t0)
 	other := ev("721", "c1", "p1", "ERROR", t0)
 	gone := ev("799", "c1", "p1", "TRUE", t0) // no such account: dropped
-	if err := b.AppendEvaluations(ctx, []storage.PolicyEvaluation{old, e1, e2, e3, other, gone}); err != nil {
+	if err := b.AppendEvaluations(ctx, []storage.PolicyEvaluation{old, e1, e2, e3, other, gone}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.AppendEvaluations(ctx, nil); err != nil {
+	if err := b.AppendEvaluations(ctx, nil, 10); err != nil {
 		t.Fatalf("AppendEvaluations(nil): %v", err)
 	}
 	since := t0.Add(-7 * day)
@@ -217,6 +217,81 @@ func testPolicyEvaluations(t *testing.T, b Backend) {
 	if n, err := b.PurgeEvaluations(ctx, since, 100); err != nil || n != 0 {
 		t.Errorf("second purge = %d, %v; want 0, nil", n, err)
 	}
+	testPolicyEvaluationsCap(t, b)
+}
+
+// testPolicyEvaluationsCap: appending past maxPerAccount keeps the newest
+// entries of that account (by time, then order of appending), leaves other
+// accounts' entries alone, and counts purged entries out.
+func testPolicyEvaluationsCap(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustCreate(t, b, newAccount("740", true))
+	mustCreate(t, b, newAccount("741", true))
+	const max = 5
+	var all []storage.PolicyEvaluation // of 740, oldest first
+	ev := func(acct string, i int) storage.PolicyEvaluation {
+		return storage.PolicyEvaluation{Time: t0.Add(time.Duration(i) * time.Millisecond), AccountID: acct, ConversationID: "c", PolicyID: fmt.Sprint("p", i), State: "FALSE"}
+	}
+	other := []storage.PolicyEvaluation{ev("741", 0), ev("741", 1), ev("741", 2)}
+	if err := b.AppendEvaluations(ctx, other, max); err != nil {
+		t.Fatal(err)
+	}
+	list := func(acct string) []storage.PolicyEvaluation {
+		t.Helper()
+		got, err := b.ListEvaluations(ctx, acct, "", time.Time{}, 100)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	newestFirst := func(es []storage.PolicyEvaluation) []storage.PolicyEvaluation {
+		out := make([]storage.PolicyEvaluation, len(es))
+		for i, e := range es {
+			out[len(es)-1-i] = e
+		}
+		return out
+	}
+	// Appends of 3, 4 (one batch over the cap), 1 and 9 (one batch of
+	// more than the cap), then a new entry with an entry older than
+	// everything kept, which is not kept.
+	i := 10
+	for _, k := range []int{3, 4, 1, 9} {
+		var batch []storage.PolicyEvaluation
+		for range k {
+			batch = append(batch, ev("740", i))
+			i++
+		}
+		if err := b.AppendEvaluations(ctx, batch, max); err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, batch...)
+	}
+	late := ev("740", 0)
+	late.PolicyID = "late"
+	if err := b.AppendEvaluations(ctx, []storage.PolicyEvaluation{ev("740", i), late}, max); err != nil {
+		t.Fatal(err)
+	}
+	all = append(all, ev("740", i))
+	want := newestFirst(all[len(all)-max:])
+	if diff := cmp.Diff(want, list("740")); diff != "" {
+		t.Errorf("capped log (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff(newestFirst(other), list("741")); diff != "" {
+		t.Errorf("other account's log (-want +got):\n%s", diff)
+	}
+	// Purging counts entries out: after purging 3 of the 5, appending 3
+	// more keeps all 5 then there.
+	if _, err := b.PurgeEvaluations(ctx, want[1].Time, 100); err != nil {
+		t.Fatal(err)
+	}
+	more := []storage.PolicyEvaluation{ev("740", 100), ev("740", 101), ev("740", 102)}
+	if err := b.AppendEvaluations(ctx, more, max); err != nil {
+		t.Fatal(err)
+	}
+	want = append(newestFirst(more), want[:2]...)
+	if diff := cmp.Diff(want, list("740")); diff != "" {
+		t.Errorf("after purge and append (-want +got):\n%s", diff)
+	}
 }
 
 func testPoliciesAccountDelete(t *testing.T, b Backend) {
@@ -225,7 +300,7 @@ func testPoliciesAccountDelete(t *testing.T, b Backend) {
 	if _, err := b.CreatePolicy(ctx, newPolicy("730", "p1", "r"), 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.AppendEvaluations(ctx, []storage.PolicyEvaluation{{Time: t0, AccountID: "730", PolicyID: "p1", State: "TRUE"}}); err != nil {
+	if err := b.AppendEvaluations(ctx, []storage.PolicyEvaluation{{Time: t0, AccountID: "730", PolicyID: "p1", State: "TRUE"}}, 10); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.DeleteAccount(ctx, "730"); err != nil {

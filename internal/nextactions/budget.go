@@ -1,0 +1,125 @@
+package nextactions
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/orchestrator/orchestrator/internal/fault"
+)
+
+// Bounds of the work of one evaluation (SPEC §6: "Evaluation is bounded").
+//
+// Security: the values an evaluation reads are the tenant's own context
+// data, and a few stored values (two 40,000-element lists under IS_IN, a
+// 700,000-character string concatenated 120 times) once cost seconds of
+// CPU and hundreds of MB per request. Every operation whose cost grows
+// with the size of a value spends steps from a per-request budget before
+// (or, for a value it produced, right after) doing the work, and checks
+// the request's deadline, so one request does a bounded amount of work
+// and stops with ErrTooExpensive when it would do more.
+const (
+	// EvalBudget is the work of one evaluation, in steps. A step is
+	// about 100 ns of work: visiting one element of a list or entry of
+	// an object (hashing it into a set, comparing it), decoding
+	// DecodeBytesPerStep bytes of JSON, or copying or comparing
+	// StringBytesPerStep bytes of a string.
+	EvalBudget = 2_000_000
+	// DecodeBytesPerStep is the JSON decoded per step.
+	DecodeBytesPerStep = 8
+	// StringBytesPerStep is the string bytes copied or compared per step.
+	StringBytesPerStep = 64
+	// MaxExprString bounds a string an expression produces (by +): no
+	// stored value is longer than a CCS document (800,000 characters).
+	MaxExprString = 1 << 20
+)
+
+// ErrTooExpensive is the error of an evaluation past its budget or its
+// deadline (422 {"message":"evaluation too expensive"}).
+var ErrTooExpensive = fault.TooExpensive("evaluation too expensive")
+
+// budget counts the steps left to one evaluation. It is not safe for
+// concurrent use: an evaluation runs on one goroutine.
+type budget struct {
+	ctx  context.Context
+	left int64
+	err  error // sticky: once spent, every spend fails
+}
+
+func newBudget(ctx context.Context, steps int64) *budget {
+	return &budget{ctx: ctx, left: steps}
+}
+
+// spend takes n steps and reports whether the evaluation may go on; when
+// it may not, b.err says why (ErrTooExpensive, or the context's error when
+// the caller went away). It checks the deadline on every call, so loops
+// that spend per chunk also stop at the deadline.
+func (b *budget) spend(n int64) bool {
+	if b == nil {
+		return true
+	}
+	if b.err != nil {
+		return false
+	}
+	b.left -= n
+	if b.left < 0 {
+		b.err = ErrTooExpensive
+		return false
+	}
+	if err := b.ctx.Err(); err != nil {
+		b.err = tooExpensiveAt(err)
+		return false
+	}
+	return true
+}
+
+// tooExpensiveAt turns the end of an evaluation's context into its error:
+// past the deadline, the evaluation was too expensive; a canceled request
+// stays canceled.
+func tooExpensiveAt(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w (past the deadline)", ErrTooExpensive)
+	}
+	return err
+}
+
+// stringSteps is the cost of copying or comparing n bytes.
+func stringSteps(n int) int64 { return int64(n/StringBytesPerStep) + 1 }
+
+// sizeSteps is the cost of visiting v once: one step per list element and
+// object entry, and the bytes of its strings. It walks v, but stops once
+// the cost passes limit, so the walk itself costs at most what it reports.
+func sizeSteps(v any, limit int64) int64 {
+	var n int64
+	var walk func(v any)
+	walk = func(v any) {
+		if n > limit {
+			return
+		}
+		switch v := v.(type) {
+		case string:
+			n += stringSteps(len(v))
+		case []any:
+			n++
+			for _, el := range v {
+				walk(el)
+				if n > limit {
+					return
+				}
+			}
+		case map[string]any:
+			n++
+			for k, el := range v {
+				n += stringSteps(len(k))
+				walk(el)
+				if n > limit {
+					return
+				}
+			}
+		default:
+			n++
+		}
+	}
+	walk(v)
+	return n
+}
