@@ -216,9 +216,9 @@ func (s *Service) issue(ctx context.Context, c storage.Credential, use string, t
 	now := s.cfg.Now()
 	// The jti is a UUIDv7 whose timestamp is the issue time in
 	// milliseconds; revocation compares it with the credential's
-	// RevokedBeforeMs, so a token issued after a regeneration is always
-	// newer than it, even within the same millisecond.
-	issuedMs := max(now.UnixMilli(), c.RevokedBeforeMs+1)
+	// watermarks, so a token issued after a regeneration is always newer
+	// than them, even within the same millisecond.
+	issuedMs := max(now.UnixMilli(), c.Revocation.NewestMs()+1)
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Issued{}, err
@@ -336,7 +336,7 @@ func (s *Service) checkRevoked(ctx context.Context, cl *Claims) error {
 	if !ok {
 		return fmt.Errorf("%w: malformed jti", ErrInvalid)
 	}
-	if issued <= c.RevokedBeforeMs && !s.cfg.Now().Before(c.RevokeAt) {
+	if c.Revocation.Kills(issued, s.cfg.Now()) {
 		return fmt.Errorf("%w: credentials were regenerated", ErrRevoked)
 	}
 	return nil

@@ -174,7 +174,7 @@ func TestRevocation(t *testing.T) {
 	}
 	// Regeneration at this very millisecond revokes it (cached or not).
 	c := f.creds["u1"]
-	c.RevokedBeforeMs = f.clock.Now().UnixMilli()
+	c.Revocation = c.Revocation.Then(f.clock.Now(), f.clock.Now())
 	f.creds["u1"] = c
 	if _, err := f.svc.Verify(ctx, old.Token); !errors.Is(err, ErrRevoked) {
 		t.Errorf("after regeneration: Verify = %v, want ErrRevoked", err)
@@ -184,9 +184,8 @@ func TestRevocation(t *testing.T) {
 	if _, err := f.svc.Verify(ctx, fresh.Token); err != nil {
 		t.Errorf("new token after regeneration: %v", err)
 	}
-	// Grace: revoked only from RevokeAt on.
-	c.RevokedBeforeMs = f.clock.Now().UnixMilli() + 1
-	c.RevokeAt = f.clock.Now().Add(time.Minute)
+	// Grace: revoked only from the end of the grace on.
+	c.Revocation = c.Revocation.Then(f.clock.Now().Add(time.Millisecond), f.clock.Now().Add(time.Minute))
 	f.creds["u1"] = c
 	if _, err := f.svc.Verify(ctx, fresh.Token); err != nil {
 		t.Errorf("within grace: %v", err)
@@ -365,7 +364,7 @@ func TestIssueTest(t *testing.T) {
 	// Revoked by a password regeneration like any token; one issued in
 	// the same millisecond after it is valid.
 	c := f.creds["u1"]
-	c.RevokedBeforeMs = f.clock.Now().UnixMilli()
+	c.Revocation = c.Revocation.Then(f.clock.Now(), f.clock.Now())
 	f.creds["u1"] = c
 	if _, err := svc.Verify(ctx, test.Token); !errors.Is(err, ErrRevoked) {
 		t.Errorf("after regeneration: Verify = %v, want ErrRevoked", err)

@@ -56,8 +56,9 @@ func (s *Store) CreateAccount(ctx context.Context, n storage.NewAccount) error {
 }
 
 func insertCredential(ctx context.Context, tx *sql.Tx, accountID string, c storage.Credential) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO credentials (account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, revoke_at) VALUES (?,?,?,?,?,?,?)`,
-		accountID, c.UserID, c.SecretHash, c.Seed, ms(c.CreatedAt), c.RevokedBeforeMs, ms(c.RevokeAt))
+	r := c.Revocation
+	_, err := tx.ExecContext(ctx, `INSERT INTO credentials (account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, pending_before_ms, pending_at) VALUES (?,?,?,?,?,?,?,?)`,
+		accountID, c.UserID, c.SecretHash, c.Seed, ms(c.CreatedAt), r.BeforeMs, r.PendingBeforeMs, ms(r.PendingAt))
 	if isUnique(err) {
 		return fmt.Errorf("credential: %w", storage.ErrAlreadyExists)
 	}
@@ -148,7 +149,11 @@ func (s *Store) RotateAPIKey(ctx context.Context, k storage.APIKey, retireAt tim
 		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE account_id = ? AND retired_at != 0 AND retired_at <= ?`, k.AccountID, now); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET retired_at = ? WHERE account_id = ? AND retired_at = 0`, max(ms(retireAt), 1), k.AccountID); err != nil {
+		// Every older key retires at retireAt or at its own, earlier,
+		// retirement: a key in the grace of an earlier rotation must stop
+		// too when this one has no grace, and a grace never extends it.
+		at := max(ms(retireAt), 1)
+		if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET retired_at = ? WHERE account_id = ? AND (retired_at = 0 OR retired_at > ?)`, at, k.AccountID, at); err != nil {
 			return err
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO api_keys (hash, account_id, sealed, created_at, retired_at) VALUES (?,?,?,?,0)`,
@@ -180,15 +185,15 @@ func (s *Store) CurrentAPIKey(ctx context.Context, accountID string) (storage.AP
 	return scanKey(s.r.QueryRowContext(ctx, `SELECT hash, account_id, sealed, created_at, retired_at FROM api_keys WHERE account_id = ? AND retired_at = 0`, accountID))
 }
 
-const credCols = `account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, revoke_at`
+const credCols = `account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, pending_before_ms, pending_at`
 
 func scanCred(row interface{ Scan(...any) error }) (storage.Credential, error) {
 	var c storage.Credential
-	var created, revokeAt int64
-	if err := row.Scan(&c.AccountID, &c.UserID, &c.SecretHash, &c.Seed, &created, &c.RevokedBeforeMs, &revokeAt); err != nil {
+	var created, pendingAt int64
+	if err := row.Scan(&c.AccountID, &c.UserID, &c.SecretHash, &c.Seed, &created, &c.Revocation.BeforeMs, &c.Revocation.PendingBeforeMs, &pendingAt); err != nil {
 		return c, notFound(err)
 	}
-	c.CreatedAt, c.RevokeAt = fromMS(created), fromMS(revokeAt)
+	c.CreatedAt, c.Revocation.PendingAt = fromMS(created), fromMS(pendingAt)
 	return c, nil
 }
 
@@ -202,17 +207,28 @@ func (s *Store) CredentialByAccount(ctx context.Context, accountID string) (stor
 	return scanCred(s.r.QueryRowContext(ctx, `SELECT `+credCols+` FROM credentials WHERE account_id = ?`, accountID))
 }
 
-// ReplaceCredential implements storage.Credentials.
-func (s *Store) ReplaceCredential(ctx context.Context, c storage.Credential) error {
-	res, err := s.w.ExecContext(ctx, `UPDATE credentials SET secret_hash = ?, seed = ?, created_at = ?, revoked_before_ms = ?, revoke_at = ? WHERE account_id = ? AND user_id = ?`,
-		c.SecretHash, c.Seed, ms(c.CreatedAt), c.RevokedBeforeMs, ms(c.RevokeAt), c.AccountID, c.UserID)
-	if err != nil {
-		return err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return storage.ErrNotFound
-	}
-	return nil
+// ReplaceCredential implements storage.Credentials. The stored
+// revocation is read and advanced in the same write transaction (the
+// committer runs one at a time), so two regenerations racing cannot undo
+// each other's revocation.
+func (s *Store) ReplaceCredential(ctx context.Context, c storage.Credential, revokeAt time.Time) (storage.Credential, error) {
+	var out storage.Credential
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		old, err := scanCred(tx.QueryRowContext(ctx, `SELECT `+credCols+` FROM credentials WHERE account_id = ? AND user_id = ?`, c.AccountID, c.UserID))
+		if err != nil {
+			return err
+		}
+		c.Revocation = old.Revocation.Then(c.CreatedAt, revokeAt)
+		r := c.Revocation
+		if _, err := tx.ExecContext(ctx, `UPDATE credentials SET secret_hash = ?, seed = ?, created_at = ?, revoked_before_ms = ?, pending_before_ms = ?, pending_at = ? WHERE account_id = ? AND user_id = ?`,
+			c.SecretHash, c.Seed, ms(c.CreatedAt), r.BeforeMs, r.PendingBeforeMs, ms(r.PendingAt), c.AccountID, c.UserID); err != nil {
+			return err
+		}
+		c.CreatedAt, c.Revocation.PendingAt = fromMS(ms(c.CreatedAt)), fromMS(ms(r.PendingAt))
+		out = c
+		return nil
+	})
+	return out, err
 }
 
 func insertConsoleUser(ctx context.Context, tx *sql.Tx, u storage.ConsoleUser) error {
