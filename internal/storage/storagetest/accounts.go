@@ -3,6 +3,7 @@ package storagetest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -378,4 +379,92 @@ func testDeleteCascades(t *testing.T, b Backend) {
 	wantErr(t, "console user of deleted account", err, storage.ErrNotFound)
 	// The same id and secrets can be used again.
 	mustCreate(t, b, n)
+}
+
+// testDeleteRecreate pins SPEC §2, "its data, keys and tokens die with
+// it", for a deletion a backend may do in steps (security review 2026-12,
+// finding 3): after DeleteAccount returns, an account created again with
+// the same id sees none of the old context data, policies or evaluation
+// log, whatever their volume; other accounts keep theirs.
+func testDeleteRecreate(t *testing.T, b Backend) {
+	ctx := context.Background()
+	const id, other = "600", "601"
+	n := newAccount(id, true)
+	n.ConsoleUser = &storage.ConsoleUser{Email: "a@example.com", PasswordHash: "h", CreatedAt: t0}
+	mustCreate(t, b, n)
+	mustCreate(t, b, newAccount(other, false))
+	// Enough rows to take a backend's deletion through several steps.
+	const sessions, perSession = 3, 2500
+	for _, acct := range []string{id, other} {
+		if err := b.PutNamespace(ctx, acct, storage.ContextNamespace{Name: "ns", CreatedAt: t0, TTL: time.Hour, HasTTL: true}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range sessions {
+			props := make([]storage.ContextProperty, perSession)
+			for j := range props {
+				props[j] = prop(fmt.Sprintf("p%04d", j), fmt.Sprint(j))
+			}
+			merge(t, b, storage.ContextMerge{Key: storage.ContextKey{AccountID: acct, Namespace: "ns", SessionID: fmt.Sprintf("s%d", i)}, Properties: props, Now: t0})
+		}
+		for _, pid := range []string{"p1", "p2"} {
+			if _, err := b.CreatePolicy(ctx, newPolicy(acct, pid, "r"), 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		evs := make([]storage.PolicyEvaluation, 2500)
+		for i := range evs {
+			evs[i] = storage.PolicyEvaluation{Time: t0.Add(time.Duration(i) * time.Millisecond), AccountID: acct, ConversationID: "c1", PolicyID: "p1", State: "TRUE"}
+		}
+		if err := b.AppendEvaluations(ctx, evs); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	if err := b.DeleteAccount(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	_, err := b.GetAccount(ctx, id)
+	wantErr(t, "GetAccount(deleted)", err, storage.ErrNotFound)
+	if list, err := b.ListAccounts(ctx); err != nil || len(list) != 1 || list[0].ID != other {
+		t.Errorf("ListAccounts after delete = %+v, %v; want only %s", list, err, other)
+	}
+	wantErr(t, "DeleteAccount(deleted)", b.DeleteAccount(ctx, id), storage.ErrNotFound)
+	wantErr(t, "RotateAPIKey(deleted)", b.RotateAPIKey(ctx, storage.APIKey{AccountID: id, Hash: []byte("hx"), Sealed: []byte("s"), CreatedAt: t0}, t0), storage.ErrNotFound)
+
+	mustCreate(t, b, newAccount(id, true)) // same id, same secrets, no console user
+	for _, acct := range []string{id, other} {
+		nss, err := b.ListNamespaces(ctx, acct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ss, err := b.ListSessions(ctx, acct, "ns", t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docs, err := b.ListDocuments(ctx, acct, "ns", t0, 0, 100, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		props := 0
+		for i := range sessions {
+			props += len(values(t, b, storage.ContextKey{AccountID: acct, Namespace: "ns", SessionID: fmt.Sprintf("s%d", i)}, nil, t0))
+		}
+		evs, err := b.ListEvaluations(ctx, acct, "", time.Time{}, 10_000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := []int{len(nss), len(ss), len(docs), props, len(policyIDs(t, b, acct)), len(evs)}
+		want := []int{1, sessions, sessions, sessions * perSession, 2, 2500}
+		what := "other account"
+		if acct == id {
+			want, what = []int{0, 0, 0, 0, 0, 0}, "re-created account"
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: [namespaces sessions documents properties policies evaluations] (-want +got):\n%s", what, diff)
+		}
+	}
+	_, err = b.GetNamespace(ctx, id, "ns")
+	wantErr(t, "GetNamespace of the re-created account", err, storage.ErrNotFound)
+	_, err = b.GetConsoleUser(ctx, id, "a@example.com")
+	wantErr(t, "console user of the deleted account", err, storage.ErrNotFound)
 }

@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
 	t.Run("DeleteCascades", func(t *testing.T) { testDeleteCascades(t, open(t)) })
+	t.Run("DeleteRecreate", func(t *testing.T) { testDeleteRecreate(t, open(t)) })
 	t.Run("ContextNamespaces", func(t *testing.T) { testContextNamespaces(t, open(t)) })
 	t.Run("ContextMerge", func(t *testing.T) { testContextMerge(t, open(t)) })
 	t.Run("ContextSessions", func(t *testing.T) { testContextSessions(t, open(t)) })
