@@ -297,6 +297,8 @@ func (s *Service) RegenerateAPIKey(ctx context.Context, id string, grace time.Du
 
 // RegeneratePassword replaces the password of a v2 account (same user ID)
 // and revokes every token issued before now, at once or after grace.
+// Revocation only moves forward: tokens already revoked stay revoked, and
+// tokens already in an earlier grace die no later than that grace ends.
 func (s *Service) RegeneratePassword(ctx context.Context, id string, grace time.Duration) (Credentials, error) {
 	if grace < 0 || grace > 30*24*time.Hour {
 		return Credentials{}, fault.Invalid("grace: between 0 and 720h")
@@ -311,11 +313,12 @@ func (s *Service) RegeneratePassword(ctx context.Context, id string, grace time.
 	if err != nil {
 		return Credentials{}, err
 	}
-	now := s.now().UTC()
-	c, creds := s.newCredential(id, old.UserID, now.Truncate(time.Millisecond))
-	c.RevokedBeforeMs = max(now.UnixMilli(), old.RevokedBeforeMs)
-	c.RevokeAt = now.Add(grace).Truncate(time.Millisecond)
-	if err := s.store.ReplaceCredential(ctx, c); err != nil {
+	now := s.now().UTC().Truncate(time.Millisecond)
+	c, creds := s.newCredential(id, old.UserID, now)
+	// The store advances the revocation (storage.Revocation.Then) in the
+	// same transaction as the new secret: a grace never revives a token
+	// that an earlier regeneration killed, nor extends a running grace.
+	if _, err := s.store.ReplaceCredential(ctx, c, now.Add(grace)); err != nil {
 		return Credentials{}, err
 	}
 	s.changed(id)

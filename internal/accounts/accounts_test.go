@@ -150,8 +150,8 @@ func TestRegeneratePassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cred.RevokedBeforeMs != now.UnixMilli() || !cred.RevokeAt.Equal(now.Add(time.Hour)) {
-		t.Errorf("revocation = %d at %v", cred.RevokedBeforeMs, cred.RevokeAt)
+	if want := (storage.Revocation{PendingBeforeMs: now.UnixMilli(), PendingAt: now.Add(time.Hour)}); cred.Revocation != want {
+		t.Errorf("revocation = %+v, want %+v", cred.Revocation, want)
 	}
 }
 

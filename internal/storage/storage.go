@@ -56,10 +56,74 @@ type Credential struct {
 	SecretHash []byte
 	Seed       []byte
 	CreatedAt  time.Time
-	// Tokens whose issue time (milliseconds since the epoch) is at or
-	// before RevokedBeforeMs are revoked from RevokeAt on (the grace).
-	RevokedBeforeMs int64
-	RevokeAt        time.Time
+	// Revocation says which tokens issued for the credential are dead.
+	Revocation Revocation
+}
+
+// Revocation is the token revocation state of a credential. It only ever
+// moves forward (SPEC §3): a token that one regeneration killed is never
+// brought back by a later one. The state is a hard watermark, whose
+// tokens are dead now, and at most one pending revocation (a grace still
+// running), whose tokens die at PendingAt. Issue times are milliseconds
+// since the epoch (the timestamp of the token's UUIDv7 jti).
+//
+// A single overwritable (watermark, time) pair let a regeneration with a
+// grace resurrect the tokens an earlier regeneration without grace had
+// killed; Then is the one rule every backend applies instead.
+type Revocation struct {
+	// BeforeMs: tokens issued at or before it are revoked now.
+	BeforeMs int64
+	// PendingBeforeMs: tokens issued at or before it are revoked from
+	// PendingAt on. PendingAt zero: no revocation pending.
+	PendingBeforeMs int64
+	PendingAt       time.Time
+}
+
+// Kills reports whether a token issued at issuedMs is revoked at now.
+func (r Revocation) Kills(issuedMs int64, now time.Time) bool {
+	if issuedMs <= r.BeforeMs {
+		return true
+	}
+	return !r.PendingAt.IsZero() && issuedMs <= r.PendingBeforeMs && !now.Before(r.PendingAt)
+}
+
+// NewestMs is the newest issue time that r revokes, now or later: a token
+// issued after a regeneration must be issued after it.
+func (r Revocation) NewestMs() int64 { return max(r.BeforeMs, r.PendingBeforeMs) }
+
+// Then returns r followed by a regeneration at now that revokes every
+// token issued at or before now, from revokeAt on (revokeAt at or before
+// now: at once). The rule is monotonic:
+//   - a pending revocation whose time has come is folded into the hard
+//     watermark first, so it stays dead whatever comes next;
+//   - without a grace, everything issued up to now is dead at once
+//     (pending tokens included);
+//   - with a grace, the pending watermark becomes now and the pending
+//     deadline the earlier of the running one and revokeAt: a new grace
+//     never extends one already running. Tokens issued between the two
+//     regenerations therefore share the earlier deadline — the simplest
+//     rule that never lets an older token outlive its first deadline.
+func (r Revocation) Then(now, revokeAt time.Time) Revocation {
+	nowMs := now.UnixMilli()
+	if !r.PendingAt.IsZero() && !now.Before(r.PendingAt) {
+		r.BeforeMs = max(r.BeforeMs, r.PendingBeforeMs)
+		r.PendingBeforeMs, r.PendingAt = 0, time.Time{}
+	}
+	if !revokeAt.After(now) {
+		r.BeforeMs = max(r.BeforeMs, r.PendingBeforeMs, nowMs)
+		r.PendingBeforeMs, r.PendingAt = 0, time.Time{}
+		return r
+	}
+	if nowMs <= r.BeforeMs {
+		// Nothing newer than the hard watermark to put in grace (a clock
+		// that went back): keep what is.
+		return r
+	}
+	r.PendingBeforeMs = max(r.PendingBeforeMs, nowMs)
+	if r.PendingAt.IsZero() || revokeAt.Before(r.PendingAt) {
+		r.PendingAt = revokeAt
+	}
+	return r
 }
 
 // ConsoleUser is a person who may open one account's console.
@@ -100,7 +164,11 @@ type NewAccount struct {
 }
 
 // Accounts stores accounts. DeleteAccount removes everything the account
-// owns (keys, credentials, console users, context data) in one step.
+// owns (keys, credentials, console users, context data, policies and
+// their evaluation log): once it returns, none of it is readable, and an
+// account created again with the same id starts empty. Backends may
+// remove the bulk data in steps that let other writes in between, so that
+// deleting a large account does not stall every other tenant.
 type Accounts interface {
 	CreateAccount(ctx context.Context, n NewAccount) error
 	GetAccount(ctx context.Context, id string) (Account, error)
@@ -113,9 +181,11 @@ type Accounts interface {
 
 // APIKeys stores v1 API keys.
 type APIKeys interface {
-	// RotateAPIKey makes k the account's current key and sets the
-	// RetiredAt of every unretired older key to retireAt. Keys already
-	// past their RetiredAt may be deleted.
+	// RotateAPIKey makes k the account's current key and retires every
+	// older key at retireAt, or at its own RetiredAt when that is earlier:
+	// a grace never extends an older key's retirement, so a rotation
+	// without grace stops every older key at once (not only the one that
+	// was current). Keys already past their RetiredAt may be deleted.
 	RotateAPIKey(ctx context.Context, k APIKey, retireAt time.Time) error
 	APIKeyByHash(ctx context.Context, hash []byte) (APIKey, error)
 	CurrentAPIKey(ctx context.Context, accountID string) (APIKey, error)
@@ -126,8 +196,13 @@ type Credentials interface {
 	CredentialByUserID(ctx context.Context, userID string) (Credential, error)
 	CredentialByAccount(ctx context.Context, accountID string) (Credential, error)
 	// ReplaceCredential replaces the secret of the account's credential
-	// (same user ID) and records the token revocation in c.
-	ReplaceCredential(ctx context.Context, c Credential) error
+	// (same user ID) and revokes every token issued at or before
+	// c.CreatedAt (the regeneration time), from revokeAt on. The stored
+	// revocation is advanced with Revocation.Then in the same transaction
+	// (c.Revocation is ignored), so concurrent or successive
+	// regenerations never bring a revoked token back. It returns the
+	// stored credential.
+	ReplaceCredential(ctx context.Context, c Credential, revokeAt time.Time) (Credential, error)
 }
 
 // ConsoleUsers stores console users.

@@ -1,6 +1,7 @@
 package tokens
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -44,6 +45,13 @@ type signingKey struct {
 	rec    storage.SigningKey
 	priv   crypto.Signer
 	method jwt.SigningMethod
+}
+
+// sameRecord reports whether rec is the record k was loaded from, so that
+// k can be reused without decrypting and parsing the key again.
+func (k *signingKey) sameRecord(rec storage.SigningKey) bool {
+	return k.rec.KID == rec.KID && k.rec.Alg == rec.Alg && k.rec.SignsFrom.Equal(rec.SignsFrom) &&
+		k.rec.CreatedAt.Equal(rec.CreatedAt) && bytes.Equal(k.rec.Private, rec.Private)
 }
 
 func generate(alg string) (crypto.Signer, error) {

@@ -43,6 +43,14 @@ type Service struct {
 	reload singleflight.Group
 	mu     sync.Mutex // serialises Rotate
 
+	// unknownKIDs remembers kids that a reload did not find, and
+	// lastUnknownReload (unix nanoseconds of cfg.Now) when a token with an
+	// unknown kid last caused a reload: forged tokens with made-up kids
+	// cost a map lookup, not a store read per token (security review
+	// 2026-12, finding 14).
+	unknownKIDs       *otter.Cache[string, time.Time]
+	lastUnknownReload atomic.Int64
+
 	// verified remembers tokens whose signature and claims were checked,
 	// keyed by a hash of the token (never the token), until they expire.
 	// Revocation is still checked on every use.
@@ -56,6 +64,21 @@ type keyState struct {
 	jwks   []byte
 	next   time.Time // when the state must be recomputed (a key starts signing)
 }
+
+// Bounds on tokens with a kid this node does not know. A key rotated in
+// by another node is in the store before any token it signs exists, so it
+// is found by the first reload after it was added: within
+// unknownKIDReloadEvery.
+const (
+	// unknownKIDReloadEvery is the least time between two reloads caused
+	// by unknown kids.
+	unknownKIDReloadEvery = 2 * time.Second
+	// unknownKIDMemory is how long a kid that a reload did not find is
+	// refused without another reload; unknownKIDMax bounds how many are
+	// remembered.
+	unknownKIDMemory = 5 * time.Second
+	unknownKIDMax    = 1024
+)
 
 // Errors of verification. ErrInvalid wraps the reason.
 var (
@@ -79,6 +102,7 @@ func New(ctx context.Context, store storage.SigningKeys, keys *secret.Keys, cred
 		return nil, errors.New("tokens: TTL must be positive")
 	}
 	s := &Service{cfg: cfg, store: store, keys: keys, creds: creds}
+	s.unknownKIDs = otter.Must(&otter.Options[string, time.Time]{MaximumSize: unknownKIDMax})
 	s.verified = otter.Must(&otter.Options[[32]byte, *Claims]{
 		MaximumSize:      100_000,
 		ExpiryCalculator: otter.ExpiryCreating[[32]byte, *Claims](cfg.TTL),
@@ -110,9 +134,20 @@ func New(ctx context.Context, store storage.SigningKeys, keys *secret.Keys, cred
 	return s, nil
 }
 
+// keepAfterRetired is how long a key stays published (and verifies) after
+// a later key started signing: as long as the longest-lived token it may
+// have signed, the console's 24 h testing token included, plus a minute
+// of clock skew. Deleting it after --token-ttl alone made testing tokens
+// die early (security review 2026-12, finding 9).
+func (s *Service) keepAfterRetired() time.Duration {
+	return max(s.cfg.TTL, TestTokenTTL) + time.Minute
+}
+
 // Reload reads the signing keys from the store: the newest key whose
 // SignsFrom has come signs; every key that may still verify a live token
-// is published; keys retired longer ago than the token TTL are deleted.
+// is published; keys retired longer ago than keepAfterRetired are deleted.
+// Keys already loaded are reused, so only new keys are decrypted and
+// parsed.
 func (s *Service) Reload(ctx context.Context) error {
 	_, err, _ := s.reload.Do("", func() (any, error) {
 		recs, err := s.store.ListSigningKeys(ctx)
@@ -121,11 +156,17 @@ func (s *Service) Reload(ctx context.Context) error {
 		}
 		now := s.cfg.Now()
 		st := &keyState{byKID: map[string]*signingKey{}}
+		var prev map[string]*signingKey
+		if old := s.state.Load(); old != nil {
+			prev = old.byKID
+		}
 		var loaded []*signingKey
 		for _, rec := range recs { // oldest SignsFrom first
-			k, err := loadKey(s.keys, rec)
-			if err != nil {
-				return nil, err
+			k := prev[rec.KID]
+			if k == nil || !k.sameRecord(rec) {
+				if k, err = loadKey(s.keys, rec); err != nil {
+					return nil, err
+				}
 			}
 			loaded = append(loaded, k)
 		}
@@ -140,7 +181,7 @@ func (s *Service) Reload(ctx context.Context) error {
 			// the last token it signed expires.
 			if i+1 < len(loaded) {
 				retired := loaded[i+1].rec.SignsFrom
-				if !retired.After(now) && now.Sub(retired) > s.cfg.TTL+time.Minute {
+				if !retired.After(now) && now.Sub(retired) > s.keepAfterRetired() {
 					if err := s.store.DeleteSigningKey(ctx, k.rec.KID); err != nil && !errors.Is(err, storage.ErrNotFound) {
 						return nil, err
 					}
@@ -216,9 +257,9 @@ func (s *Service) issue(ctx context.Context, c storage.Credential, use string, t
 	now := s.cfg.Now()
 	// The jti is a UUIDv7 whose timestamp is the issue time in
 	// milliseconds; revocation compares it with the credential's
-	// RevokedBeforeMs, so a token issued after a regeneration is always
-	// newer than it, even within the same millisecond.
-	issuedMs := max(now.UnixMilli(), c.RevokedBeforeMs+1)
+	// watermarks, so a token issued after a regeneration is always newer
+	// than them, even within the same millisecond.
+	issuedMs := max(now.UnixMilli(), c.Revocation.NewestMs()+1)
 	id, err := uuid.NewV7()
 	if err != nil {
 		return Issued{}, err
@@ -294,12 +335,9 @@ func (s *Service) parse(ctx context.Context, raw string) (*Claims, error) {
 		kid, _ := t.Header["kid"].(string)
 		k := s.current(ctx).byKID[kid]
 		if k == nil {
-			// A key rotated in by another node: reload once.
-			if err := s.Reload(ctx); err != nil {
+			var err error
+			if k, err = s.unknownKID(ctx, kid); err != nil {
 				return nil, err
-			}
-			if k = s.state.Load().byKID[kid]; k == nil {
-				return nil, errors.New("unknown key id")
 			}
 		}
 		if t.Method.Alg() != k.rec.Alg {
@@ -321,6 +359,44 @@ func (s *Service) parse(ctx context.Context, raw string) (*Claims, error) {
 	return cl, nil
 }
 
+var errUnknownKID = errors.New("unknown key id")
+
+// unknownKID looks for a key this node has not loaded: one rotated in by
+// another node. Tokens with made-up kids are cheap to forge, so a kid is
+// looked up in the store at most once per unknownKIDMemory, and unknown
+// kids cause at most one reload per unknownKIDReloadEvery; other tokens
+// with unknown kids in between are refused without touching the store.
+func (s *Service) unknownKID(ctx context.Context, kid string) (*signingKey, error) {
+	now := s.cfg.Now()
+	if seen, ok := s.unknownKIDs.GetIfPresent(kid); ok && now.Sub(seen) < unknownKIDMemory && !now.Before(seen) {
+		return nil, errUnknownKID
+	}
+	last := s.lastUnknownReload.Load()
+	if elapsed := now.UnixNano() - last; last != 0 && elapsed >= 0 && elapsed < int64(unknownKIDReloadEvery) {
+		// Another reload happened just now; if it did not bring this
+		// kid, reloading again would not either (until the next one).
+		if k := s.state.Load().byKID[kid]; k != nil {
+			return k, nil
+		}
+		return nil, errUnknownKID
+	}
+	if !s.lastUnknownReload.CompareAndSwap(last, now.UnixNano()) {
+		// Another token takes this turn.
+		if k := s.state.Load().byKID[kid]; k != nil {
+			return k, nil
+		}
+		return nil, errUnknownKID
+	}
+	if err := s.Reload(ctx); err != nil {
+		return nil, err
+	}
+	if k := s.state.Load().byKID[kid]; k != nil {
+		return k, nil
+	}
+	s.unknownKIDs.Set(kid, now)
+	return nil, errUnknownKID
+}
+
 func (s *Service) checkRevoked(ctx context.Context, cl *Claims) error {
 	c, err := s.creds.Credential(ctx, cl.Subject)
 	if errors.Is(err, storage.ErrNotFound) {
@@ -336,7 +412,7 @@ func (s *Service) checkRevoked(ctx context.Context, cl *Claims) error {
 	if !ok {
 		return fmt.Errorf("%w: malformed jti", ErrInvalid)
 	}
-	if issued <= c.RevokedBeforeMs && !s.cfg.Now().Before(c.RevokeAt) {
+	if c.Revocation.Kills(issued, s.cfg.Now()) {
 		return fmt.Errorf("%w: credentials were regenerated", ErrRevoked)
 	}
 	return nil

@@ -5,9 +5,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,7 +176,7 @@ func TestRevocation(t *testing.T) {
 	}
 	// Regeneration at this very millisecond revokes it (cached or not).
 	c := f.creds["u1"]
-	c.RevokedBeforeMs = f.clock.Now().UnixMilli()
+	c.Revocation = c.Revocation.Then(f.clock.Now(), f.clock.Now())
 	f.creds["u1"] = c
 	if _, err := f.svc.Verify(ctx, old.Token); !errors.Is(err, ErrRevoked) {
 		t.Errorf("after regeneration: Verify = %v, want ErrRevoked", err)
@@ -184,9 +186,8 @@ func TestRevocation(t *testing.T) {
 	if _, err := f.svc.Verify(ctx, fresh.Token); err != nil {
 		t.Errorf("new token after regeneration: %v", err)
 	}
-	// Grace: revoked only from RevokeAt on.
-	c.RevokedBeforeMs = f.clock.Now().UnixMilli() + 1
-	c.RevokeAt = f.clock.Now().Add(time.Minute)
+	// Grace: revoked only from the end of the grace on.
+	c.Revocation = c.Revocation.Then(f.clock.Now().Add(time.Millisecond), f.clock.Now().Add(time.Minute))
 	f.creds["u1"] = c
 	if _, err := f.svc.Verify(ctx, fresh.Token); err != nil {
 		t.Errorf("within grace: %v", err)
@@ -365,7 +366,7 @@ func TestIssueTest(t *testing.T) {
 	// Revoked by a password regeneration like any token; one issued in
 	// the same millisecond after it is valid.
 	c := f.creds["u1"]
-	c.RevokedBeforeMs = f.clock.Now().UnixMilli()
+	c.Revocation = c.Revocation.Then(f.clock.Now(), f.clock.Now())
 	f.creds["u1"] = c
 	if _, err := svc.Verify(ctx, test.Token); !errors.Is(err, ErrRevoked) {
 		t.Errorf("after regeneration: Verify = %v, want ErrRevoked", err)
@@ -376,5 +377,171 @@ func TestIssueTest(t *testing.T) {
 	}
 	if _, err := svc.Verify(ctx, fresh.Token); err != nil {
 		t.Errorf("testing token after regeneration: %v", err)
+	}
+}
+
+// TestTestingTokenOutlivesRotation reproduces security review 2026-12,
+// finding 9: with --token-ttl 5s, a rotated-out key was deleted 65 s after
+// it stopped signing, so the console's 24 h testing token it had signed
+// died early. A key stays published, and verifies, as long as any token
+// it signed can live.
+func TestTestingTokenOutlivesRotation(t *testing.T) {
+	f := newFixture(t, RS256)
+	ctx := context.Background()
+	svc, err := New(ctx, f.store, f.keys, f.creds, Config{Issuer: "https://z1.example", Zone: "z1", TTL: 5 * time.Second, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	test, err := svc.IssueTest(ctx, f.creds["u1"], TestTokenTTL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid := decodePart(t, test.Token, 0)["kid"].(string)
+	published := func() bool {
+		t.Helper()
+		var set struct{ Keys []struct{ Kid string } }
+		if err := json.Unmarshal(svc.JWKS(ctx), &set); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range set.Keys {
+			if k.Kid == kid {
+				return true
+			}
+		}
+		return false
+	}
+	if _, err := svc.Rotate(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	f.clock.Advance(70 * time.Second)
+	if err := svc.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	svc.verified.InvalidateAll() // check the signature, not the memo
+	if _, err := svc.Verify(ctx, test.Token); err != nil {
+		t.Errorf("testing token 70 s after its key was rotated out: %v", err)
+	}
+	if !published() {
+		t.Errorf("kid %s of a live testing token is not in the JWKS 70 s after rotation", kid)
+	}
+	f.clock.Advance(TestTokenTTL - 70*time.Second - time.Second)
+	svc.Reload(ctx)
+	svc.verified.InvalidateAll()
+	if _, err := svc.Verify(ctx, test.Token); err != nil || !published() {
+		t.Errorf("testing token 1 s before it expires: %v (published %v)", err, published())
+	}
+	// Once it has expired (and the minute of skew passed), the key goes.
+	f.clock.Advance(time.Second + time.Minute + time.Second)
+	if err := svc.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if published() {
+		t.Errorf("kid %s still published after every token it signed expired", kid)
+	}
+	if _, err := svc.IssueTest(ctx, f.creds["u1"], TestTokenTTL+time.Second); err == nil {
+		t.Errorf("IssueTest beyond the time keys stay published: want a refusal")
+	}
+}
+
+// countingStore counts the reads of the signing keys.
+type countingStore struct {
+	storage.SigningKeys
+	lists atomic.Int64
+}
+
+func (c *countingStore) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
+	c.lists.Add(1)
+	return c.SigningKeys.ListSigningKeys(ctx)
+}
+
+// forge returns tok with its header's kid replaced (the signature no
+// longer matches, which does not matter: the kid is looked up first).
+func forge(t testing.TB, tok, kid string) string {
+	t.Helper()
+	parts := strings.SplitN(tok, ".", 2)
+	h, _ := json.Marshal(map[string]string{"alg": "RS256", "typ": "JWT", "kid": kid})
+	return base64.RawURLEncoding.EncodeToString(h) + "." + parts[1]
+}
+
+// TestUnknownKIDsDoNotReloadEachTime reproduces security review 2026-12,
+// finding 14: every token with an unknown kid read and decrypted every
+// signing key. 1,000 forged kids now cause at most a few store reads, and
+// a key added by another node is still found within the reload bound.
+func TestUnknownKIDsDoNotReloadEachTime(t *testing.T) {
+	f := newFixture(t, RS256)
+	ctx := context.Background()
+	cs := &countingStore{SigningKeys: f.store}
+	svc, err := New(ctx, cs, f.keys, f.creds, Config{Issuer: "https://z1.example", Zone: "z1", TTL: time.Hour, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	good, _ := svc.Issue(ctx, f.creds["u1"], UseAccess)
+	before := cs.lists.Load()
+	for i := range 1000 {
+		if _, err := svc.Verify(ctx, forge(t, good.Token, fmt.Sprintf("forged-%d", i))); !errors.Is(err, ErrInvalid) {
+			t.Fatalf("forged kid %d: Verify = %v, want ErrInvalid", i, err)
+		}
+		if i%100 == 99 {
+			f.clock.Advance(100 * time.Millisecond) // 1,000 tokens over 1 s
+		}
+	}
+	if n := cs.lists.Load() - before; n > 2 {
+		t.Errorf("1,000 forged kids read the signing keys %d times, want at most 2", n)
+	}
+
+	// Another node rotates a key in (same store, same secret) and signs
+	// with it at once.
+	other, err := New(ctx, f.store, f.keys, f.creds, Config{Issuer: "https://z1.example", Zone: "z1", TTL: time.Hour, Now: f.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := other.Rotate(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, _ := other.Issue(ctx, f.creds["u1"], UseAccess)
+	if kid := decodePart(t, fresh.Token, 0)["kid"]; kid != rec.KID {
+		t.Fatalf("other node signs with %v, want %s", kid, rec.KID)
+	}
+	deadline := f.clock.Now().Add(unknownKIDReloadEvery)
+	for {
+		_, err := svc.Verify(ctx, fresh.Token)
+		if err == nil {
+			break
+		}
+		if f.clock.Now().After(deadline) {
+			t.Fatalf("key of another node still refused %v after it was added: %v", unknownKIDReloadEvery, err)
+		}
+		f.clock.Advance(100 * time.Millisecond)
+	}
+	// Reloads reuse the keys already loaded: the old signer is the very
+	// same value, not decrypted again.
+	oldKID := decodePart(t, good.Token, 0)["kid"].(string)
+	k1 := svc.state.Load().byKID[oldKID]
+	if err := svc.Reload(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k2 := svc.state.Load().byKID[oldKID]; k2 != k1 {
+		t.Errorf("Reload decrypted key %s again (new value), want the loaded one reused", oldKID)
+	}
+}
+
+// BenchmarkVerifyUnknownKID measures a token with a made-up kid: the cost
+// an attacker imposes per forged token.
+func BenchmarkVerifyUnknownKID(b *testing.B) {
+	f := newFixture(b, RS256)
+	ctx := context.Background()
+	// A few more keys in the store, as after some rotations.
+	for range 3 {
+		if _, err := f.svc.Rotate(ctx, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	good, _ := f.svc.Issue(ctx, f.creds["u1"], UseAccess)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		f.svc.Verify(ctx, forge(b, good.Token, fmt.Sprintf("forged-%d", i)))
+		i++
 	}
 }
