@@ -415,7 +415,7 @@ func testDeleteRecreate(t *testing.T, b Backend) {
 		for i := range evs {
 			evs[i] = storage.PolicyEvaluation{Time: t0.Add(time.Duration(i) * time.Millisecond), AccountID: acct, ConversationID: "c1", PolicyID: "p1", State: "TRUE"}
 		}
-		if err := b.AppendEvaluations(ctx, evs); err != nil {
+		if err := b.AppendEvaluations(ctx, evs, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
