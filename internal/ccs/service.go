@@ -173,7 +173,7 @@ func CheckTTL(field string, sec int64) error {
 func (s *Service) checkKey(k Key, write bool) error {
 	var err error
 	if write {
-		err = checkWritable("namespace", k.Namespace)
+		err = CheckWritable("namespace", k.Namespace)
 	} else {
 		err = CheckNamespace("namespace", k.Namespace)
 	}
@@ -196,7 +196,7 @@ func tooLarge(err error) error {
 // PutNamespace creates a namespace, or sets its TTL (when ttlSeconds is
 // not nil); it is idempotent.
 func (s *Service) PutNamespace(ctx context.Context, accountID, name string, ttlSeconds *int64) error {
-	if err := checkWritable("name", name); err != nil {
+	if err := CheckWritable("name", name); err != nil {
 		return err
 	}
 	n := storage.ContextNamespace{Name: name, CreatedAt: s.now()}
@@ -229,7 +229,7 @@ func (s *Service) Namespaces(ctx context.Context, accountID string) ([]Namespace
 // DeleteNamespace deletes a namespace with its sessions, properties and
 // TTLs; deleting a missing one is not an error.
 func (s *Service) DeleteNamespace(ctx context.Context, accountID, name string) error {
-	if err := checkWritable("namespace", name); err != nil {
+	if err := CheckWritable("namespace", name); err != nil {
 		return err
 	}
 	err := s.store.DeleteNamespace(ctx, accountID, name)
@@ -258,7 +258,7 @@ func (s *Service) written(k storage.ContextKey) {
 // PutSession creates a session, or sets its TTL (when ttlSeconds is not
 // nil), which wins over the namespace's for later writes.
 func (s *Service) PutSession(ctx context.Context, k Key, ttlSeconds *int64) error {
-	if err := checkWritable("namespace", k.Namespace); err != nil {
+	if err := CheckWritable("namespace", k.Namespace); err != nil {
 		return err
 	}
 	if err := CheckName("sessionId", k.SessionID); err != nil {
