@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -254,5 +255,48 @@ func TestServiceConcurrentMerges(t *testing.T) {
 	}
 	if len(d.Properties) != 50 {
 		t.Errorf("%d properties after 50 concurrent merges, want 50", len(d.Properties))
+	}
+}
+
+// TestServiceRefusesUnstorableJSON pins findings 10 and 15 of the security
+// review at the service: a number that is not a finite float64, invalid
+// UTF-8 and lone surrogate escapes are refused by every write, and the
+// write saves nothing.
+func TestServiceRefusesUnstorableJSON(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newService(t)
+	k := ccs.Key{AccountID: acct, Namespace: "ns", SessionID: "s"}
+	writes := map[string]func(body string) error{
+		"merge":  func(body string) error { return s.Merge(ctx, k, []byte(`{"p":`+body+`}`)) },
+		"upsert": func(body string) error { return s.Upsert(ctx, k, []byte(`{"p":`+body+`}`), nil) },
+		"put":    func(body string) error { return s.Put(ctx, k, "p", []byte(body)) },
+	}
+	for _, bad := range []string{
+		`1e999999999`, `-1e400`, `2e308`, `[1, {"x": 1E309}]`, `1` + strings.Repeat("0", 400),
+		"\"a\xffb\"", `"\ud800"`, `"\udc00\ud800"`, `"\ud800\u0041"`, `{"k\ud800":1}`,
+	} {
+		for name, write := range writes {
+			t.Run(name+" "+bad, func(t *testing.T) {
+				if err := write(bad); kind(err) != fault.ErrInvalid {
+					t.Errorf("err = %v, want a fault.ErrInvalid", err)
+				}
+			})
+		}
+	}
+	t.Run("invalid UTF-8 in a name", func(t *testing.T) {
+		if err := s.Merge(ctx, k, []byte("{\"a\xffb\":1}")); kind(err) != fault.ErrInvalid {
+			t.Errorf("err = %v, want a fault.ErrInvalid", err)
+		}
+	})
+	if ok, err := s.NamespaceExists(ctx, acct, "ns"); err != nil || ok {
+		t.Fatalf("NamespaceExists after refused writes = %v, %v; want false", ok, err)
+	}
+	for i, good := range []string{
+		`1e308`, `-1.7976931348623157e308`, `1e-999999999`, `1` + strings.Repeat("0", 300), `123456789.5e-3`,
+		`"\ud83d\ude00"`, `"\\ud800"`, `"\\\ud83d\ude00"`, `"é\u00e9"`, `{"n":[0,-0.5,1E+2]}`,
+	} {
+		if err := s.Put(ctx, k, fmt.Sprint("p", i), []byte(good)); err != nil {
+			t.Errorf("Put(%s): %v", good, err)
+		}
 	}
 }
