@@ -33,6 +33,12 @@ const acct = "42"
 // newService returns a service over a fresh SQLite store with account 42.
 func newService(t *testing.T) (*ccs.Service, *clock, *sqlite.Store) {
 	t.Helper()
+	return newServiceConfig(t, ccs.Config{PurgeBatch: 2})
+}
+
+// newServiceConfig is newService with cfg (its clock is set).
+func newServiceConfig(t *testing.T, cfg ccs.Config) (*ccs.Service, *clock, *sqlite.Store) {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ccs.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -46,7 +52,8 @@ func newService(t *testing.T) (*ccs.Service, *clock, *sqlite.Store) {
 		t.Fatal(err)
 	}
 	c := &clock{now: t0}
-	return ccs.New(st, ccs.Config{Now: c.Now, PurgeBatch: 2}), c, st
+	cfg.Now = c.Now
+	return ccs.New(st, cfg), c, st
 }
 
 func kind(err error) error {
@@ -298,5 +305,77 @@ func TestServiceRefusesUnstorableJSON(t *testing.T) {
 		if err := s.Put(ctx, k, fmt.Sprint("p", i), []byte(good)); err != nil {
 			t.Errorf("Put(%s): %v", good, err)
 		}
+	}
+}
+
+// TestServiceQuota pins the per-account quota (security review finding 3)
+// at the service over the real store: every write path refuses with 413
+// "account storage quota exceeded" and saves nothing; deletes and expiry
+// release quota.
+func TestServiceQuota(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := newServiceConfig(t, ccs.Config{MaxProperties: 3, MaxBytes: 4096})
+	k := ccs.Key{AccountID: acct, Namespace: "ns"}
+	if err := s.Merge(ctx, k, []byte(`{"a":1,"b":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		var fe *fault.Error
+		if !errors.As(err, &fe) || fe.Kind != fault.ErrTooLarge || fe.Msg != "account storage quota exceeded" {
+			t.Errorf("%s: err = %v, want 413 account storage quota exceeded", what, err)
+		}
+	}
+	refused("merge of two more", s.Merge(ctx, k, []byte(`{"c":3,"d":4}`)))
+	if err := s.Put(ctx, k, "c", []byte(`3`)); err != nil {
+		t.Fatalf("third property: %v", err)
+	}
+	refused("put", s.Put(ctx, k, "d", []byte(`4`)))
+	refused("upsert", s.Upsert(ctx, ccs.Key{AccountID: acct, Namespace: "v2", SessionID: "s"}, []byte(`{"d":4}`), nil))
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		err = s.PutNamespace(ctx, acct, fmt.Sprintf("n%02d", i), nil)
+	}
+	refused("namespaces over the byte quota", err)
+	refused("session", s.PutSession(ctx, ccs.Key{AccountID: acct, Namespace: "ns", SessionID: strings.Repeat("s", 200)}, nil))
+	d, err := s.Get(ctx, k, nil)
+	if err != nil || len(d.Properties) != 3 {
+		t.Fatalf("after refused writes: %d properties, %v; want 3", len(d.Properties), err)
+	}
+	if ok, _ := s.NamespaceExists(ctx, acct, "v2"); ok {
+		t.Error("a refused upsert created its namespace")
+	}
+	u, err := s.Usage(ctx, acct)
+	if err != nil || u.Properties != 3 || u.Bytes > 4096 {
+		t.Errorf("Usage = %+v, %v; want 3 properties, at most 4096 bytes", u, err)
+	}
+	for i := 0; i < 100; i++ {
+		if err := s.DeleteNamespace(ctx, acct, fmt.Sprintf("n%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Deletes release quota.
+	if err := s.DeleteProperties(ctx, k, []string{"c"}); err != nil {
+		t.Fatal(err)
+	}
+	one := int64(1)
+	if err := s.Upsert(ctx, k, []byte(`{"short":1}`), &one); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+	// Expired properties release it too, before the purge ran.
+	refused("at the quota", s.Put(ctx, k, "e", []byte(`5`)))
+	c.Advance(2 * time.Second)
+	if err := s.Put(ctx, k, "e", []byte(`5`)); err != nil {
+		t.Errorf("in place of an expired property: %v", err)
+	}
+	// No bound when negative.
+	free, _, _ := newServiceConfig(t, ccs.Config{MaxProperties: -1, MaxBytes: -1})
+	if q := free.Quota(); q.MaxProperties != 0 || q.MaxBytes != 0 {
+		t.Errorf("negative bounds: Quota = %+v, want none", q)
+	}
+	def, _, _ := newServiceConfig(t, ccs.Config{})
+	if q := def.Quota(); q.MaxProperties != ccs.DefaultMaxProperties || q.MaxBytes != ccs.DefaultMaxBytes {
+		t.Errorf("zero config: Quota = %+v, want the defaults", q)
 	}
 }
