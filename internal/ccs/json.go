@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/orchestrator/orchestrator/internal/fault"
@@ -99,6 +101,9 @@ func parseObject(field string, obj []byte) ([]storage.ContextProperty, error) {
 	if err := json.Unmarshal(obj, &m); err != nil {
 		return nil, fault.Invalid("%s: invalid JSON: %s", field, reason(err))
 	}
+	if err := checkText(field, obj); err != nil {
+		return nil, err
+	}
 	props := make([]storage.ContextProperty, 0, len(m))
 	var buf bytes.Buffer
 	for name, raw := range m {
@@ -156,8 +161,108 @@ func parseValue(raw []byte) ([]byte, error) {
 		err := json.Unmarshal(raw, &v)
 		return nil, fault.Invalid("request body: invalid JSON: %s", reason(err))
 	}
+	if err := checkText("request body", raw); err != nil {
+		return nil, err
+	}
 	var buf bytes.Buffer
 	return compact(&buf, raw)
+}
+
+// checkText refuses valid JSON text that the service must not store
+// (SPEC §5: names and values are valid UTF-8):
+//
+//   - invalid UTF-8, or a \u escape of a lone UTF-16 surrogate: values
+//     are stored and returned as they came, so clients would get text that
+//     decoders replace with U+FFFD or refuse; names would be silently
+//     replaced by encoding/json and stored under another name;
+//   - a number that does not fit a finite float64 (1e999999999):
+//     Security: stored, it made every Next Actions evaluation that read it
+//     fail with 500 (security review finding 10).
+//
+// Numbers without an exponent and of at most 300 digits cannot overflow
+// and are not parsed.
+func checkText(field string, raw []byte) error {
+	if !utf8.Valid(raw) {
+		return fault.Invalid("%s: invalid UTF-8", field)
+	}
+	in := false
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if in {
+			switch c {
+			case '"':
+				in = false
+			case '\\':
+				if raw[i+1] != 'u' {
+					i++
+					continue
+				}
+				n, ok := surrogates(raw[i:])
+				if !ok {
+					return fault.Invalid("%s: invalid UTF-8: a \\u escape of a lone surrogate", field)
+				}
+				i += n - 1
+			}
+			continue
+		}
+		switch {
+		case c == '"':
+			in = true
+		case c == '-' || '0' <= c && c <= '9':
+			j, exp := i+1, false
+			for ; j < len(raw); j++ {
+				d := raw[j]
+				if d == 'e' || d == 'E' {
+					exp = true
+				} else if !('0' <= d && d <= '9' || d == '.' || d == '+' || d == '-') {
+					break
+				}
+			}
+			if exp || j-i > 300 {
+				if f, _ := strconv.ParseFloat(string(raw[i:j]), 64); math.IsInf(f, 0) {
+					return fault.Invalid("%s: a number is out of range (it must fit a finite 64-bit float)", field)
+				}
+			}
+			i = j - 1
+		}
+	}
+	return nil
+}
+
+// surrogates checks the \u escape at the start of s (valid JSON): a
+// surrogate must be a high one followed by an escaped low one. It returns
+// the bytes the escape (or pair) takes.
+func surrogates(s []byte) (int, bool) {
+	r := hex4(s[2:6])
+	switch {
+	case r < 0xd800 || r > 0xdfff:
+		return 6, true
+	case r >= 0xdc00:
+		return 0, false
+	case len(s) < 12 || s[6] != '\\' || s[7] != 'u':
+		return 0, false
+	}
+	if lo := hex4(s[8:12]); lo < 0xdc00 || lo > 0xdfff {
+		return 0, false
+	}
+	return 12, true
+}
+
+// hex4 parses four hex digits (valid JSON escapes have them).
+func hex4(b []byte) rune {
+	var r rune
+	for _, c := range b {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c -= 'a' - 10
+		default:
+			c -= 'A' - 10
+		}
+		r = r<<4 | rune(c)
+	}
+	return r
 }
 
 func reason(err error) string {

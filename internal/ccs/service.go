@@ -35,6 +35,12 @@ const MaxSelect = 1000
 // DefaultV2TTL is the months a v2 write lives without ttlSeconds.
 const DefaultV2TTL = 13 // months
 
+// Default per-account storage quota (SPEC §5, README "Context Service").
+const (
+	DefaultMaxProperties = 100_000
+	DefaultMaxBytes      = 256 << 20 // 256 MiB
+)
+
 // Config configures a Service.
 type Config struct {
 	// Now is the clock (nil: time.Now). Expiry is counted with it.
@@ -50,6 +56,17 @@ type Config struct {
 	// (0: DefaultDocumentCacheBytes; negative: no cache). Turn it off
 	// when other processes write to the same store.
 	DocumentCacheBytes int
+	// MaxProperties and MaxBytes are the per-account storage quota: the
+	// properties an account may store, and the bytes of its namespaces,
+	// sessions and properties as storage.ContextUsage counts them. 0:
+	// DefaultMaxProperties, DefaultMaxBytes; negative: no bound. A write
+	// that would go over answers 413 "account storage quota exceeded"
+	// and saves nothing.
+	//
+	// Security: without a quota one tenant can fill the disk that every
+	// tenant shares (security review finding 3).
+	MaxProperties int64
+	MaxBytes      int64
 }
 
 // Service is the Conversation Context Service. It validates names,
@@ -62,6 +79,7 @@ type Service struct {
 	every time.Duration
 	batch int
 	docs  *docCache // nil: off
+	quota storage.ContextQuota
 }
 
 // New returns a service over store. It purges nothing until Run.
@@ -85,7 +103,28 @@ func New(store storage.ContextStore, cfg Config) *Service {
 	if s.batch <= 0 {
 		s.batch = 1000
 	}
+	s.quota.MaxProperties = quotaBound(cfg.MaxProperties, DefaultMaxProperties)
+	s.quota.MaxBytes = quotaBound(cfg.MaxBytes, DefaultMaxBytes)
 	return s
+}
+
+// quotaBound is v, def when 0, none (0 for the store) when negative.
+func quotaBound(v, def int64) int64 {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return 0
+	}
+	return v
+}
+
+// Quota returns the per-account storage quota in force (0: no bound).
+func (s *Service) Quota() storage.ContextQuota { return s.quota }
+
+// Usage returns what the account stores, as the quota counts it.
+func (s *Service) Usage(ctx context.Context, accountID string) (storage.ContextUsage, error) {
+	return s.store.ContextUsage(ctx, accountID)
 }
 
 // Run purges expired properties in the background until ctx is done.
@@ -173,7 +212,7 @@ func CheckTTL(field string, sec int64) error {
 func (s *Service) checkKey(k Key, write bool) error {
 	var err error
 	if write {
-		err = checkWritable("namespace", k.Namespace)
+		err = CheckWritable("namespace", k.Namespace)
 	} else {
 		err = CheckNamespace("namespace", k.Namespace)
 	}
@@ -186,9 +225,13 @@ func (s *Service) checkKey(k Key, write bool) error {
 	return nil
 }
 
+// tooLarge maps the store's size and quota refusals to 413 faults.
 func tooLarge(err error) error {
-	if errors.Is(err, storage.ErrTooLarge) {
+	switch {
+	case errors.Is(err, storage.ErrTooLarge):
 		return fault.TooLarge("document too large")
+	case errors.Is(err, storage.ErrQuotaExceeded):
+		return fault.TooLarge("account storage quota exceeded")
 	}
 	return err
 }
@@ -196,7 +239,7 @@ func tooLarge(err error) error {
 // PutNamespace creates a namespace, or sets its TTL (when ttlSeconds is
 // not nil); it is idempotent.
 func (s *Service) PutNamespace(ctx context.Context, accountID, name string, ttlSeconds *int64) error {
-	if err := checkWritable("name", name); err != nil {
+	if err := CheckWritable("name", name); err != nil {
 		return err
 	}
 	n := storage.ContextNamespace{Name: name, CreatedAt: s.now()}
@@ -206,7 +249,7 @@ func (s *Service) PutNamespace(ctx context.Context, accountID, name string, ttlS
 		}
 		n.TTL, n.HasTTL = time.Duration(*ttlSeconds)*time.Second, true
 	}
-	return s.store.PutNamespace(ctx, accountID, n)
+	return tooLarge(s.store.PutNamespace(ctx, accountID, n, s.quota))
 }
 
 // Namespaces lists the account's namespaces.
@@ -229,7 +272,7 @@ func (s *Service) Namespaces(ctx context.Context, accountID string) ([]Namespace
 // DeleteNamespace deletes a namespace with its sessions, properties and
 // TTLs; deleting a missing one is not an error.
 func (s *Service) DeleteNamespace(ctx context.Context, accountID, name string) error {
-	if err := checkWritable("namespace", name); err != nil {
+	if err := CheckWritable("namespace", name); err != nil {
 		return err
 	}
 	err := s.store.DeleteNamespace(ctx, accountID, name)
@@ -258,7 +301,7 @@ func (s *Service) written(k storage.ContextKey) {
 // PutSession creates a session, or sets its TTL (when ttlSeconds is not
 // nil), which wins over the namespace's for later writes.
 func (s *Service) PutSession(ctx context.Context, k Key, ttlSeconds *int64) error {
-	if err := checkWritable("namespace", k.Namespace); err != nil {
+	if err := CheckWritable("namespace", k.Namespace); err != nil {
 		return err
 	}
 	if err := CheckName("sessionId", k.SessionID); err != nil {
@@ -271,9 +314,9 @@ func (s *Service) PutSession(ctx context.Context, k Key, ttlSeconds *int64) erro
 		}
 		cs.TTL, cs.HasTTL = time.Duration(*ttlSeconds)*time.Second, true
 	}
-	err := s.store.PutSession(ctx, k.storage(), cs)
+	err := s.store.PutSession(ctx, k.storage(), cs, s.quota)
 	s.written(k.storage())
-	return err
+	return tooLarge(err)
 }
 
 // Sessions lists the sessions of a namespace that have a TTL or live
@@ -371,7 +414,7 @@ func (s *Service) merge(ctx context.Context, k Key, props []storage.ContextPrope
 
 func (s *Service) mergeAt(ctx context.Context, k Key, props []storage.ContextProperty, ttl time.Duration, hasTTL bool, now time.Time) error {
 	err := s.store.MergeProperties(ctx, storage.ContextMerge{
-		Key: k.storage(), Properties: props, TTL: ttl, HasTTL: hasTTL, Now: now, MaxChars: MaxDocumentChars,
+		Key: k.storage(), Properties: props, TTL: ttl, HasTTL: hasTTL, Now: now, MaxChars: MaxDocumentChars, Quota: s.quota,
 	})
 	s.written(k.storage())
 	return tooLarge(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,6 +33,12 @@ const acct = "42"
 // newService returns a service over a fresh SQLite store with account 42.
 func newService(t *testing.T) (*ccs.Service, *clock, *sqlite.Store) {
 	t.Helper()
+	return newServiceConfig(t, ccs.Config{PurgeBatch: 2})
+}
+
+// newServiceConfig is newService with cfg (its clock is set).
+func newServiceConfig(t *testing.T, cfg ccs.Config) (*ccs.Service, *clock, *sqlite.Store) {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "ccs.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -45,7 +52,8 @@ func newService(t *testing.T) (*ccs.Service, *clock, *sqlite.Store) {
 		t.Fatal(err)
 	}
 	c := &clock{now: t0}
-	return ccs.New(st, ccs.Config{Now: c.Now, PurgeBatch: 2}), c, st
+	cfg.Now = c.Now
+	return ccs.New(st, cfg), c, st
 }
 
 func kind(err error) error {
@@ -66,7 +74,13 @@ func TestNames(t *testing.T) {
 		{"namespace 64", func() error { return ccs.CheckNamespace("f", strings.Repeat("a", 64)) }, false},
 		{"namespace 65", func() error { return ccs.CheckNamespace("f", strings.Repeat("a", 65)) }, true},
 		{"namespace empty", func() error { return ccs.CheckNamespace("f", "") }, true},
-		{"namespace dash", func() error { return ccs.CheckNamespace("f", "a-b") }, true},
+		{"namespace hyphen (SPEC §5)", func() error { return ccs.CheckNamespace("f", "faas-demo-namespace") }, false},
+		{"writable hyphen", func() error { return ccs.CheckWritable("f", "a-b") }, false},
+		{"reserved", func() error { return ccs.CheckWritable("f", "consumer") }, true},
+		{"reserved in another letter case", func() error { return ccs.CheckWritable("f", "Consumer") }, true},
+		{"reserved in upper case", func() error { return ccs.CheckWritable("f", "SDE") }, true},
+		{"reserved mixed case", func() error { return ccs.CheckWritable("f", "oPeRaTiOnAl") }, true},
+		{"reserved prefix is not reserved", func() error { return ccs.CheckWritable("f", "consumers") }, false},
 		{"namespace dot", func() error { return ccs.CheckNamespace("f", "a.b") }, true},
 		{"namespace non-ASCII", func() error { return ccs.CheckNamespace("f", "é") }, true},
 		{"name with space and punctuation", func() error { return ccs.CheckName("f", "a b/c.d:e") }, false},
@@ -248,5 +262,120 @@ func TestServiceConcurrentMerges(t *testing.T) {
 	}
 	if len(d.Properties) != 50 {
 		t.Errorf("%d properties after 50 concurrent merges, want 50", len(d.Properties))
+	}
+}
+
+// TestServiceRefusesUnstorableJSON pins findings 10 and 15 of the security
+// review at the service: a number that is not a finite float64, invalid
+// UTF-8 and lone surrogate escapes are refused by every write, and the
+// write saves nothing.
+func TestServiceRefusesUnstorableJSON(t *testing.T) {
+	ctx := context.Background()
+	s, _, _ := newService(t)
+	k := ccs.Key{AccountID: acct, Namespace: "ns", SessionID: "s"}
+	writes := map[string]func(body string) error{
+		"merge":  func(body string) error { return s.Merge(ctx, k, []byte(`{"p":`+body+`}`)) },
+		"upsert": func(body string) error { return s.Upsert(ctx, k, []byte(`{"p":`+body+`}`), nil) },
+		"put":    func(body string) error { return s.Put(ctx, k, "p", []byte(body)) },
+	}
+	for _, bad := range []string{
+		`1e999999999`, `-1e400`, `2e308`, `[1, {"x": 1E309}]`, `1` + strings.Repeat("0", 400),
+		"\"a\xffb\"", `"\ud800"`, `"\udc00\ud800"`, `"\ud800\u0041"`, `{"k\ud800":1}`,
+	} {
+		for name, write := range writes {
+			t.Run(name+" "+bad, func(t *testing.T) {
+				if err := write(bad); kind(err) != fault.ErrInvalid {
+					t.Errorf("err = %v, want a fault.ErrInvalid", err)
+				}
+			})
+		}
+	}
+	t.Run("invalid UTF-8 in a name", func(t *testing.T) {
+		if err := s.Merge(ctx, k, []byte("{\"a\xffb\":1}")); kind(err) != fault.ErrInvalid {
+			t.Errorf("err = %v, want a fault.ErrInvalid", err)
+		}
+	})
+	if ok, err := s.NamespaceExists(ctx, acct, "ns"); err != nil || ok {
+		t.Fatalf("NamespaceExists after refused writes = %v, %v; want false", ok, err)
+	}
+	for i, good := range []string{
+		`1e308`, `-1.7976931348623157e308`, `1e-999999999`, `1` + strings.Repeat("0", 300), `123456789.5e-3`,
+		`"\ud83d\ude00"`, `"\\ud800"`, `"\\\ud83d\ude00"`, `"é\u00e9"`, `{"n":[0,-0.5,1E+2]}`,
+	} {
+		if err := s.Put(ctx, k, fmt.Sprint("p", i), []byte(good)); err != nil {
+			t.Errorf("Put(%s): %v", good, err)
+		}
+	}
+}
+
+// TestServiceQuota pins the per-account quota (security review finding 3)
+// at the service over the real store: every write path refuses with 413
+// "account storage quota exceeded" and saves nothing; deletes and expiry
+// release quota.
+func TestServiceQuota(t *testing.T) {
+	ctx := context.Background()
+	s, c, _ := newServiceConfig(t, ccs.Config{MaxProperties: 3, MaxBytes: 4096})
+	k := ccs.Key{AccountID: acct, Namespace: "ns"}
+	if err := s.Merge(ctx, k, []byte(`{"a":1,"b":2}`)); err != nil {
+		t.Fatal(err)
+	}
+	refused := func(what string, err error) {
+		t.Helper()
+		var fe *fault.Error
+		if !errors.As(err, &fe) || fe.Kind != fault.ErrTooLarge || fe.Msg != "account storage quota exceeded" {
+			t.Errorf("%s: err = %v, want 413 account storage quota exceeded", what, err)
+		}
+	}
+	refused("merge of two more", s.Merge(ctx, k, []byte(`{"c":3,"d":4}`)))
+	if err := s.Put(ctx, k, "c", []byte(`3`)); err != nil {
+		t.Fatalf("third property: %v", err)
+	}
+	refused("put", s.Put(ctx, k, "d", []byte(`4`)))
+	refused("upsert", s.Upsert(ctx, ccs.Key{AccountID: acct, Namespace: "v2", SessionID: "s"}, []byte(`{"d":4}`), nil))
+	var err error
+	for i := 0; i < 100 && err == nil; i++ {
+		err = s.PutNamespace(ctx, acct, fmt.Sprintf("n%02d", i), nil)
+	}
+	refused("namespaces over the byte quota", err)
+	refused("session", s.PutSession(ctx, ccs.Key{AccountID: acct, Namespace: "ns", SessionID: strings.Repeat("s", 200)}, nil))
+	d, err := s.Get(ctx, k, nil)
+	if err != nil || len(d.Properties) != 3 {
+		t.Fatalf("after refused writes: %d properties, %v; want 3", len(d.Properties), err)
+	}
+	if ok, _ := s.NamespaceExists(ctx, acct, "v2"); ok {
+		t.Error("a refused upsert created its namespace")
+	}
+	u, err := s.Usage(ctx, acct)
+	if err != nil || u.Properties != 3 || u.Bytes > 4096 {
+		t.Errorf("Usage = %+v, %v; want 3 properties, at most 4096 bytes", u, err)
+	}
+	for i := 0; i < 100; i++ {
+		if err := s.DeleteNamespace(ctx, acct, fmt.Sprintf("n%02d", i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// Deletes release quota.
+	if err := s.DeleteProperties(ctx, k, []string{"c"}); err != nil {
+		t.Fatal(err)
+	}
+	one := int64(1)
+	if err := s.Upsert(ctx, k, []byte(`{"short":1}`), &one); err != nil {
+		t.Fatalf("after a delete: %v", err)
+	}
+	// Expired properties release it too, before the purge ran.
+	refused("at the quota", s.Put(ctx, k, "e", []byte(`5`)))
+	c.Advance(2 * time.Second)
+	if err := s.Put(ctx, k, "e", []byte(`5`)); err != nil {
+		t.Errorf("in place of an expired property: %v", err)
+	}
+	// No bound when negative.
+	free, _, _ := newServiceConfig(t, ccs.Config{MaxProperties: -1, MaxBytes: -1})
+	if q := free.Quota(); q.MaxProperties != 0 || q.MaxBytes != 0 {
+		t.Errorf("negative bounds: Quota = %+v, want none", q)
+	}
+	def, _, _ := newServiceConfig(t, ccs.Config{})
+	if q := def.Quota(); q.MaxProperties != ccs.DefaultMaxProperties || q.MaxBytes != ccs.DefaultMaxBytes {
+		t.Errorf("zero config: Quota = %+v, want the defaults", q)
 	}
 }

@@ -1,6 +1,7 @@
 package ccs
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 
@@ -8,36 +9,48 @@ import (
 )
 
 // reserved namespaces cannot be created, deleted or written (SPEC §5).
+// Keys are lower case; names are compared in any letter case.
 var reserved = map[string]bool{
 	"consumer": true, "operational": true, "conversation": true,
 	"faas": true, "custom": true, "sde": true,
 }
 
-// IsReserved reports whether ns is a reserved namespace name.
-func IsReserved(ns string) bool { return reserved[ns] }
+// IsReserved reports whether ns is a reserved namespace name, in any
+// letter case. Security: a case-sensitive check let a tenant write
+// "Consumer" next to the platform's "consumer", a look-alike namespace
+// that a case-insensitive reader (LivePerson's own) treats as the same.
+func IsReserved(ns string) bool {
+	if len(ns) > len("conversation") {
+		return false // longer than any reserved name: no allocation
+	}
+	return reserved[strings.ToLower(ns)]
+}
 
-// CheckNamespace validates a namespace name, [A-Za-z0-9_]{1,64}; field
-// names the request field in the error.
+const namespaceRule = "must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -"
+
+// CheckNamespace validates a namespace name, [A-Za-z0-9_-]{1,64} (SPEC
+// §5); field names the request field in the error.
 func CheckNamespace(field, ns string) error {
 	if len(ns) == 0 || len(ns) > 64 {
-		return fault.Invalid("%s: must be 1 to 64 characters of A-Z, a-z, 0-9 and _", field)
+		return fault.Invalid("%s: %s", field, namespaceRule)
 	}
 	for i := 0; i < len(ns); i++ {
 		c := ns[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_') {
-			return fault.Invalid("%s: must be 1 to 64 characters of A-Z, a-z, 0-9 and _", field)
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return fault.Invalid("%s: %s", field, namespaceRule)
 		}
 	}
 	return nil
 }
 
-// checkWritable validates a namespace that is about to be created,
-// written or deleted: a valid name that is not reserved.
-func checkWritable(field, ns string) error {
+// CheckWritable validates a namespace that is about to be created,
+// written or deleted: a valid name that is not reserved in any letter
+// case.
+func CheckWritable(field, ns string) error {
 	if err := CheckNamespace(field, ns); err != nil {
 		return err
 	}
-	if reserved[ns] {
+	if IsReserved(ns) {
 		return fault.Invalid("%s: %q is reserved", field, ns)
 	}
 	return nil

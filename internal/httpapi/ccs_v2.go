@@ -39,11 +39,12 @@ func (d v2Doc) key(r *http.Request, write bool) (ccs.Key, error) {
 	if err != nil {
 		return ccs.Key{}, err
 	}
-	if err := ccs.CheckNamespace("nameSpace", d.NameSpace); err != nil {
-		return ccs.Key{}, err
+	check := ccs.CheckNamespace
+	if write {
+		check = ccs.CheckWritable
 	}
-	if write && ccs.IsReserved(d.NameSpace) {
-		return ccs.Key{}, fault.Invalid("nameSpace: %q is reserved", d.NameSpace)
+	if err := check("nameSpace", d.NameSpace); err != nil {
+		return ccs.Key{}, err
 	}
 	k := ccs.Key{AccountID: acct, Namespace: d.NameSpace}
 	if d.SessionID != nil && *d.SessionID != "" {

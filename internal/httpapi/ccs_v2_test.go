@@ -57,7 +57,12 @@ func TestCCSV2Routes(t *testing.T) {
 		{name: "deleted", method: "GET", path: doc + a + "/ns/s2", status: 404, want: `{"message":"not found"}`},
 
 		{name: "reserved namespace", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"custom","payload":{}}`, status: 400, want: `{"message":"nameSpace: \"custom\" is reserved"}`},
-		{name: "bad namespace", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"","payload":{}}`, status: 400, want: `{"message":"nameSpace: must be 1 to 64 characters of A-Z, a-z, 0-9 and _"}`},
+		{name: "reserved in any letter case", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"Consumer","payload":{"a":1}}`, status: 400, want: `{"message":"nameSpace: \"Consumer\" is reserved"}`},
+		{name: "delete reserved, upper case", method: "DELETE", path: doc + "delete", body: `{"accountId":"` + a + `","nameSpace":"CUSTOM"}`, status: 400, want: `{"message":"nameSpace: \"CUSTOM\" is reserved"}`},
+		{name: "delete reserved property, mixed case", method: "DELETE", path: doc + "property/delete", body: `{"accountId":"` + a + `","nameSpace":"Sde","propertyToDelete":["a"]}`, status: 400, want: `{"message":"nameSpace: \"Sde\" is reserved"}`},
+		{name: "hyphen in a namespace (SPEC §5)", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"faas-demo-namespace","payload":{"h":1}}`, status: 201, want: result(a + ":faas-demo-namespace:")},
+		{name: "read it back", method: "POST", path: doc + "properties", body: `{"accountId":"` + a + `","nameSpace":"faas-demo-namespace"}`, status: 200, want: `{"faas-demo-namespace.h":1}`},
+		{name: "bad namespace", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"","payload":{}}`, status: 400, want: `{"message":"nameSpace: must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -"}`},
 		{name: "bad session id", method: "POST", path: doc + "create", body: body(`,"sessionId":"` + strings.Repeat("s", 257) + `","payload":{}`), status: 400, want: `{"message":"sessionId: must be 1 to 256 printable characters"}`},
 		{name: "payload not an object", method: "POST", path: doc + "create", body: body(`,"payload":[1]`), status: 400, want: `{"message":"payload: must be a JSON object"}`},
 		{name: "payload missing", method: "POST", path: doc + "create", body: body(``), status: 400, want: `{"message":"payload: required, a JSON object"}`},

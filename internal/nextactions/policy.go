@@ -241,7 +241,7 @@ func parseVariable(s string) (ns, name string, err error) {
 		return "", "", fmt.Errorf("%q is not a variable reference of the form namespace.name", printable(s))
 	}
 	if !validNamespace(ns) {
-		return "", "", fmt.Errorf("%q: the namespace must be 1 to 64 characters of A-Z, a-z, 0-9 and _", printable(s))
+		return "", "", fmt.Errorf("%q: the namespace must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -", printable(s))
 	}
 	if !validName(name) {
 		return "", "", fmt.Errorf("%q: the property name must be 1 to 256 printable characters", printable(s))

@@ -10,6 +10,39 @@ import (
 // larger than ContextMerge.MaxChars; nothing of the write was saved.
 var ErrTooLarge = errors.New("document too large")
 
+// ErrQuotaExceeded reports that a context write would take its account
+// over its ContextQuota; nothing of the write was saved.
+var ErrQuotaExceeded = errors.New("account storage quota exceeded")
+
+// ContextRowBytes is what each stored namespace, session and property
+// counts in ContextUsage.Bytes besides the bytes of its names and value,
+// so that many tiny rows are not free.
+const ContextRowBytes = 64
+
+// ContextQuota bounds what one account may store in the Context Service.
+// A zero field is no bound.
+//
+// Security: without it one tenant could fill the shared disk (and slow
+// every other tenant's writes) with properties, sessions or namespaces.
+type ContextQuota struct {
+	// MaxProperties bounds the account's stored properties.
+	MaxProperties int64
+	// MaxBytes bounds ContextUsage.Bytes.
+	MaxBytes int64
+}
+
+// ContextUsage is what an account stores, as ContextQuota counts it.
+// Properties that expired count until they are purged; a write that would
+// go over the quota purges the account's expired properties first.
+type ContextUsage struct {
+	// Properties is the number of stored properties.
+	Properties int64
+	// Bytes sums, over each stored namespace, session and property,
+	// ContextRowBytes plus the UTF-8 bytes of its names (namespace,
+	// session id, property name) and of its JSON value.
+	Bytes int64
+}
+
 // ContextKey names one session document of the Conversation Context
 // Service: account → namespace → session.
 type ContextKey struct {
@@ -68,6 +101,10 @@ type ContextMerge struct {
 	// count. 0: no bound. Over the bound the write fails with ErrTooLarge
 	// and saves nothing.
 	MaxChars int
+	// Quota bounds the account's storage: a write that would take it over
+	// a bound (and grows what it stores) fails with ErrQuotaExceeded and
+	// saves nothing.
+	Quota ContextQuota
 }
 
 // ContextStore stores the data of the Conversation Context Service.
@@ -77,8 +114,9 @@ type ContextMerge struct {
 // idempotent: deleting what does not exist is not an error.
 type ContextStore interface {
 	// PutNamespace creates the namespace (with n.CreatedAt) when missing,
-	// and sets its TTL when n.HasTTL.
-	PutNamespace(ctx context.Context, accountID string, n ContextNamespace) error
+	// and sets its TTL when n.HasTTL. Creating it over q fails with
+	// ErrQuotaExceeded.
+	PutNamespace(ctx context.Context, accountID string, n ContextNamespace, q ContextQuota) error
 	// GetNamespace returns one namespace or ErrNotFound.
 	GetNamespace(ctx context.Context, accountID, name string) (ContextNamespace, error)
 	// ListNamespaces returns the account's namespaces ordered by name.
@@ -87,8 +125,9 @@ type ContextStore interface {
 	DeleteNamespace(ctx context.Context, accountID, name string) error
 
 	// PutSession creates the namespace and the session (with s.CreatedAt)
-	// when missing, and sets the session's TTL when s.HasTTL.
-	PutSession(ctx context.Context, k ContextKey, s ContextSession) error
+	// when missing, and sets the session's TTL when s.HasTTL. Creating
+	// them over q fails with ErrQuotaExceeded.
+	PutSession(ctx context.Context, k ContextKey, s ContextSession, q ContextQuota) error
 	// ListSessions returns the sessions of a namespace that have a TTL or
 	// live properties, ordered by id.
 	ListSessions(ctx context.Context, accountID, namespace string, now time.Time) ([]ContextSession, error)
@@ -107,6 +146,9 @@ type ContextStore interface {
 	// live properties, ordered by session id; with their properties when
 	// withProperties.
 	ListDocuments(ctx context.Context, accountID, namespace string, now time.Time, offset, limit int, withProperties bool) ([]ContextDocument, error)
+
+	// ContextUsage returns what the account stores (zero when nothing).
+	ContextUsage(ctx context.Context, accountID string) (ContextUsage, error)
 
 	// PurgeContext deletes up to limit properties expired at now, and the
 	// sessions that are left without properties and without a live TTL.

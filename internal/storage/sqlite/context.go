@@ -45,9 +45,12 @@ func placeholders(n int) string {
 }
 
 // PutNamespace implements storage.ContextStore.
-func (s *Store) PutNamespace(ctx context.Context, accountID string, n storage.ContextNamespace) error {
+func (s *Store) PutNamespace(ctx context.Context, accountID string, n storage.ContextNamespace, q storage.ContextQuota) error {
+	grow := storage.ContextUsage{Bytes: rowBytes(n.Name)}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		return s.putNamespace(ctx, tx, accountID, n)
+		return s.withinQuota(ctx, tx, accountID, q, grow, n.CreatedAt, func() error {
+			return s.putNamespace(ctx, tx, accountID, n)
+		})
 	})
 }
 
@@ -116,23 +119,31 @@ func (s *Store) DeleteNamespace(ctx context.Context, accountID, name string) err
 }
 
 // PutSession implements storage.ContextStore.
-func (s *Store) PutSession(ctx context.Context, k storage.ContextKey, cs storage.ContextSession) error {
+func (s *Store) PutSession(ctx context.Context, k storage.ContextKey, cs storage.ContextSession, q storage.ContextQuota) error {
+	grow := storage.ContextUsage{Bytes: rowBytes(k.Namespace) + rowBytes(k.Namespace, k.SessionID)}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if err := s.putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: cs.CreatedAt}); err != nil {
-			return err
-		}
-		at := ms(cs.CreatedAt)
-		if cs.HasTTL {
-			_, err := tx.ExecContext(ctx, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms) VALUES (?,?,?,?,?,?)
-				ON CONFLICT (account_id, namespace, session_id) DO UPDATE SET ttl_ms = excluded.ttl_ms, updated_at = excluded.updated_at`,
-				k.AccountID, k.Namespace, k.SessionID, at, at, ttlCol(cs.TTL, true))
-			return err
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms) VALUES (?,?,?,?,?,NULL)
-			ON CONFLICT (account_id, namespace, session_id) DO NOTHING`,
-			k.AccountID, k.Namespace, k.SessionID, at, at)
-		return err
+		return s.withinQuota(ctx, tx, k.AccountID, q, grow, cs.CreatedAt, func() error {
+			return s.putSession(ctx, tx, k, cs)
+		})
 	})
+}
+
+func (s *Store) putSession(ctx context.Context, tx *sql.Tx, k storage.ContextKey, cs storage.ContextSession) error {
+
+	if err := s.putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: cs.CreatedAt}); err != nil {
+		return err
+	}
+	at := ms(cs.CreatedAt)
+	if cs.HasTTL {
+		_, err := tx.ExecContext(ctx, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms) VALUES (?,?,?,?,?,?)
+			ON CONFLICT (account_id, namespace, session_id) DO UPDATE SET ttl_ms = excluded.ttl_ms, updated_at = excluded.updated_at`,
+			k.AccountID, k.Namespace, k.SessionID, at, at, ttlCol(cs.TTL, true))
+		return err
+	}
+	_, err := tx.ExecContext(ctx, `INSERT INTO ccs_sessions (account_id, namespace, session_id, created_at, updated_at, ttl_ms) VALUES (?,?,?,?,?,NULL)
+		ON CONFLICT (account_id, namespace, session_id) DO NOTHING`,
+		k.AccountID, k.Namespace, k.SessionID, at, at)
+	return err
 }
 
 // ListSessions implements storage.ContextStore.
@@ -187,7 +198,6 @@ const maxNamesPerStatement = 500
 // merges into one session are serialized and lose no key.
 func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) error {
 	k := m.Key
-	now := ms(m.Now)
 	// Deduplicate names (the last value wins) and size the new rows.
 	props := m.Properties
 	idx := make(map[string]int, len(props))
@@ -202,9 +212,16 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 	}
 	sizes := make([]int64, len(uniq))
 	var newSum int64
+	// grow bounds what the write adds to the account's usage: every row
+	// new, the session and the namespace too.
+	grow := storage.ContextUsage{
+		Properties: int64(len(uniq)),
+		Bytes:      rowBytes(k.Namespace) + rowBytes(k.Namespace, k.SessionID),
+	}
 	for i, p := range uniq {
 		sizes[i] = propSize(p.Name, p.Value)
 		newSum += sizes[i]
+		grow.Bytes += rowBytes(k.Namespace, k.SessionID, p.Name) + int64(len(p.Value))
 	}
 	if m.MaxChars > 0 && 1+newSum > int64(m.MaxChars) {
 		return storage.ErrTooLarge
@@ -225,90 +242,100 @@ func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) err
 		rowsJSON = string(b)
 	}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		var (
-			nsTTL, sessTTL sql.NullInt64
-			size           sql.NullInt64
-		)
-		state := tx.StmtContext(ctx, s.ps.mergeState)
-		err := state.QueryRowContext(ctx, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
-		if err == sql.ErrNoRows {
-			// First write to the namespace: create it.
-			if err := s.putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: m.Now}); err != nil {
-				return err
-			}
-			err = state.QueryRowContext(ctx, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
-		}
-		if err != nil {
-			return err
-		}
-		exists := size.Valid
-		total := int64(1)
-		if exists {
-			total = size.Int64
-		}
-		if len(uniq) > 0 {
-			old, err := s.oldSizes(ctx, tx, k, uniq, rowsJSON)
-			if err != nil {
-				return err
-			}
-			total += newSum - old
-			if m.MaxChars > 0 && total > int64(m.MaxChars) {
-				// The counter includes expired rows not yet purged:
-				// purge this session's and count again before refusing.
-				if _, err := tx.ExecContext(ctx, `DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
-					AND expires_at > 0 AND expires_at <= ?`, k.AccountID, k.Namespace, k.SessionID, now); err != nil {
-					return err
-				}
-				var all int64
-				if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?`,
-					k.AccountID, k.Namespace, k.SessionID).Scan(&all); err != nil {
-					return err
-				}
-				if old, err = s.oldSizes(ctx, tx, k, uniq, rowsJSON); err != nil {
-					return err
-				}
-				total = 1 + all - old + newSum
-				if total > int64(m.MaxChars) {
-					return storage.ErrTooLarge
-				}
-			}
-		}
-		if exists {
-			_, err = tx.StmtContext(ctx, s.ps.sessionSize).ExecContext(ctx, total, now, k.AccountID, k.Namespace, k.SessionID)
-		} else {
-			_, err = tx.StmtContext(ctx, s.ps.sessionInsert).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, now, now, total)
-		}
-		if err != nil {
-			return err
-		}
-		if len(uniq) == 0 {
-			return nil
-		}
-		// Expiry: the write's TTL, else the session's, else the namespace's.
-		var expires int64
-		switch {
-		case m.HasTTL:
-			if m.TTL > 0 {
-				expires = now + m.TTL.Milliseconds()
-			}
-		case sessTTL.Valid:
-			if sessTTL.Int64 > 0 {
-				expires = now + sessTTL.Int64
-			}
-		case nsTTL.Valid:
-			if nsTTL.Int64 > 0 {
-				expires = now + nsTTL.Int64
-			}
-		}
-		// Prepared statements only: one single-row upsert, or one upsert
-		// of all rows from a JSON array [[name, value, size], ...].
-		if len(uniq) == 1 {
-			_, err := tx.StmtContext(ctx, s.ps.propUpsert).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, uniq[0].Name, string(uniq[0].Value), expires, sizes[0])
-			return err
-		}
-		_, err = tx.StmtContext(ctx, s.ps.propUpsertMany).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, expires, rowsJSON)
-		return err
+		return s.withinQuota(ctx, tx, k.AccountID, m.Quota, grow, m.Now, func() error {
+			return s.merge(ctx, tx, m, uniq, sizes, newSum, rowsJSON)
+		})
 	})
+}
+
+// merge is the body of MergeProperties' transaction.
+func (s *Store) merge(ctx context.Context, tx *sql.Tx, m storage.ContextMerge, uniq []storage.ContextProperty, sizes []int64, newSum int64, rowsJSON string) error {
+	k := m.Key
+	now := ms(m.Now)
+
+	var (
+		nsTTL, sessTTL sql.NullInt64
+		size           sql.NullInt64
+	)
+	state := tx.StmtContext(ctx, s.ps.mergeState)
+	err := state.QueryRowContext(ctx, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
+	if err == sql.ErrNoRows {
+		// First write to the namespace: create it.
+		if err := s.putNamespace(ctx, tx, k.AccountID, storage.ContextNamespace{Name: k.Namespace, CreatedAt: m.Now}); err != nil {
+			return err
+		}
+		err = state.QueryRowContext(ctx, k.SessionID, k.AccountID, k.Namespace).Scan(&nsTTL, &sessTTL, &size)
+	}
+	if err != nil {
+		return err
+	}
+	exists := size.Valid
+	total := int64(1)
+	if exists {
+		total = size.Int64
+	}
+	if len(uniq) > 0 {
+		old, err := s.oldSizes(ctx, tx, k, uniq, rowsJSON)
+		if err != nil {
+			return err
+		}
+		total += newSum - old
+		if m.MaxChars > 0 && total > int64(m.MaxChars) {
+			// The counter includes expired rows not yet purged:
+			// purge this session's and count again before refusing.
+			if _, err := tx.ExecContext(ctx, `DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
+				AND expires_at > 0 AND expires_at <= ?`, k.AccountID, k.Namespace, k.SessionID, now); err != nil {
+				return err
+			}
+			var all int64
+			if err := tx.QueryRowContext(ctx, `SELECT coalesce(sum(size), 0) FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+				k.AccountID, k.Namespace, k.SessionID).Scan(&all); err != nil {
+				return err
+			}
+			if old, err = s.oldSizes(ctx, tx, k, uniq, rowsJSON); err != nil {
+				return err
+			}
+			total = 1 + all - old + newSum
+			if total > int64(m.MaxChars) {
+				return storage.ErrTooLarge
+			}
+		}
+	}
+	if exists {
+		_, err = tx.StmtContext(ctx, s.ps.sessionSize).ExecContext(ctx, total, now, k.AccountID, k.Namespace, k.SessionID)
+	} else {
+		_, err = tx.StmtContext(ctx, s.ps.sessionInsert).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, now, now, total)
+	}
+	if err != nil {
+		return err
+	}
+	if len(uniq) == 0 {
+		return nil
+	}
+	// Expiry: the write's TTL, else the session's, else the namespace's.
+	var expires int64
+	switch {
+	case m.HasTTL:
+		if m.TTL > 0 {
+			expires = now + m.TTL.Milliseconds()
+		}
+	case sessTTL.Valid:
+		if sessTTL.Int64 > 0 {
+			expires = now + sessTTL.Int64
+		}
+	case nsTTL.Valid:
+		if nsTTL.Int64 > 0 {
+			expires = now + nsTTL.Int64
+		}
+	}
+	// Prepared statements only: one single-row upsert, or one upsert
+	// of all rows from a JSON array [[name, value, size], ...].
+	if len(uniq) == 1 {
+		_, err := tx.StmtContext(ctx, s.ps.propUpsert).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, uniq[0].Name, string(uniq[0].Value), expires, sizes[0])
+		return err
+	}
+	_, err = tx.StmtContext(ctx, s.ps.propUpsertMany).ExecContext(ctx, k.AccountID, k.Namespace, k.SessionID, expires, rowsJSON)
+	return err
 }
 
 // oldSizes returns the summed sizes of the stored rows (expired or not) of
@@ -495,51 +522,144 @@ func (s *Store) ListDocuments(ctx context.Context, accountID, namespace string, 
 // PurgeContext implements storage.ContextStore. It deletes in one short
 // write transaction, so that requests wait at most one batch.
 func (s *Store) PurgeContext(ctx context.Context, now time.Time, limit int) (int, error) {
-	at := ms(now)
 	var n int
 	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		n = 0
-		rows, err := tx.QueryContext(ctx, `DELETE FROM ccs_properties WHERE (account_id, namespace, session_id, name) IN (
-			SELECT account_id, namespace, session_id, name FROM ccs_properties WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)
-			RETURNING account_id, namespace, session_id, size`, at, limit)
-		if err != nil {
-			return err
-		}
-		freed := map[storage.ContextKey]int64{}
-		for rows.Next() {
-			var (
-				k    storage.ContextKey
-				size int64
-			)
-			if err := rows.Scan(&k.AccountID, &k.Namespace, &k.SessionID, &size); err != nil {
-				rows.Close()
-				return err
-			}
-			freed[k] += size
-			n++
-		}
-		if err := rows.Close(); err != nil {
-			return err
-		}
-		for k, size := range freed {
-			if _, err := tx.ExecContext(ctx, `UPDATE ccs_sessions SET size = size - ? WHERE account_id = ? AND namespace = ? AND session_id = ?`,
-				size, k.AccountID, k.Namespace, k.SessionID); err != nil {
-				return err
-			}
-			// A session left empty goes too, unless it carries a TTL
-			// that was set or used within that TTL.
-			if _, err := tx.ExecContext(ctx, `DELETE FROM ccs_sessions WHERE account_id = ? AND namespace = ? AND session_id = ?
-				AND (ttl_ms IS NULL OR (ttl_ms > 0 AND updated_at + ttl_ms <= ?))
-				AND NOT EXISTS (SELECT 1 FROM ccs_properties p WHERE p.account_id = ccs_sessions.account_id
-					AND p.namespace = ccs_sessions.namespace AND p.session_id = ccs_sessions.session_id)`,
-				k.AccountID, k.Namespace, k.SessionID, at); err != nil {
-				return err
-			}
-		}
-		return nil
+		var err error
+		n, err = s.purge(ctx, tx, now, limit, "")
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("purge context: %w", err)
 	}
 	return n, nil
+}
+
+// purge deletes up to limit properties expired at now, of one account
+// when accountID is not "", with the sessions they leave empty, in tx.
+func (s *Store) purge(ctx context.Context, tx *sql.Tx, now time.Time, limit int, accountID string) (int, error) {
+	at := ms(now)
+	n := 0
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	if accountID == "" {
+		rows, err = tx.QueryContext(ctx, `DELETE FROM ccs_properties WHERE (account_id, namespace, session_id, name) IN (
+			SELECT account_id, namespace, session_id, name FROM ccs_properties WHERE expires_at > 0 AND expires_at <= ? LIMIT ?)
+			RETURNING account_id, namespace, session_id, size`, at, limit)
+	} else {
+		rows, err = tx.QueryContext(ctx, `DELETE FROM ccs_properties WHERE (account_id, namespace, session_id, name) IN (
+			SELECT account_id, namespace, session_id, name FROM ccs_properties WHERE expires_at > 0 AND expires_at <= ? AND account_id = ? LIMIT ?)
+			RETURNING account_id, namespace, session_id, size`, at, accountID, limit)
+	}
+	if err != nil {
+		return 0, err
+	}
+	freed := map[storage.ContextKey]int64{}
+	for rows.Next() {
+		var (
+			k    storage.ContextKey
+			size int64
+		)
+		if err := rows.Scan(&k.AccountID, &k.Namespace, &k.SessionID, &size); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		freed[k] += size
+		n++
+	}
+	if err := rows.Close(); err != nil {
+		return 0, err
+	}
+	for k, size := range freed {
+		if _, err := tx.ExecContext(ctx, `UPDATE ccs_sessions SET size = size - ? WHERE account_id = ? AND namespace = ? AND session_id = ?`,
+			size, k.AccountID, k.Namespace, k.SessionID); err != nil {
+			return 0, err
+		}
+		// A session left empty goes too, unless it carries a TTL
+		// that was set or used within that TTL.
+		if _, err := tx.ExecContext(ctx, `DELETE FROM ccs_sessions WHERE account_id = ? AND namespace = ? AND session_id = ?
+			AND (ttl_ms IS NULL OR (ttl_ms > 0 AND updated_at + ttl_ms <= ?))
+			AND NOT EXISTS (SELECT 1 FROM ccs_properties p WHERE p.account_id = ccs_sessions.account_id
+				AND p.namespace = ccs_sessions.namespace AND p.session_id = ccs_sessions.session_id)`,
+			k.AccountID, k.Namespace, k.SessionID, at); err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
+}
+
+// quotaPurgeLimit bounds the expired properties a write over the quota
+// purges before it counts again, so that its transaction stays short.
+const quotaPurgeLimit = 1000
+
+// rowBytes is what one row with these names counts in
+// storage.ContextUsage.Bytes, besides its value (0006_context_quota.sql).
+func rowBytes(names ...string) int64 {
+	n := int64(storage.ContextRowBytes)
+	for _, s := range names {
+		n += int64(len(s))
+	}
+	return n
+}
+
+func overQuota(q storage.ContextQuota, before, after storage.ContextUsage) bool {
+	return q.MaxProperties > 0 && after.Properties > q.MaxProperties && after.Properties > before.Properties ||
+		q.MaxBytes > 0 && after.Bytes > q.MaxBytes && after.Bytes > before.Bytes
+}
+
+// withinQuota runs write in tx and keeps the account within q: a write
+// that leaves it over a bound, and grew what it stores, fails with
+// storage.ErrQuotaExceeded (the caller's transaction then saves nothing).
+// grow bounds what write adds; when even that fits, the usage is read
+// once, before. Expired properties count until they are purged, so an
+// account over its quota has its expired properties purged (a bounded
+// batch) before the write is refused.
+func (s *Store) withinQuota(ctx context.Context, tx *sql.Tx, accountID string, q storage.ContextQuota, grow storage.ContextUsage, now time.Time, write func() error) error {
+	if q.MaxProperties <= 0 && q.MaxBytes <= 0 {
+		return write()
+	}
+	before, err := contextUsage(ctx, tx, accountID)
+	if err != nil {
+		return err
+	}
+	if err := write(); err != nil {
+		return err
+	}
+	worst := storage.ContextUsage{Properties: before.Properties + grow.Properties, Bytes: before.Bytes + grow.Bytes}
+	if !overQuota(q, before, worst) {
+		return nil
+	}
+	after, err := contextUsage(ctx, tx, accountID)
+	if err != nil || !overQuota(q, before, after) {
+		return err
+	}
+	if _, err := s.purge(ctx, tx, now, quotaPurgeLimit, accountID); err != nil {
+		return err
+	}
+	if after, err = contextUsage(ctx, tx, accountID); err != nil {
+		return err
+	}
+	if overQuota(q, before, after) {
+		return storage.ErrQuotaExceeded
+	}
+	return nil
+}
+
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func contextUsage(ctx context.Context, q queryRower, accountID string) (storage.ContextUsage, error) {
+	var u storage.ContextUsage
+	err := q.QueryRowContext(ctx, `SELECT properties, bytes FROM ccs_usage WHERE account_id = ?`, accountID).Scan(&u.Properties, &u.Bytes)
+	if err == sql.ErrNoRows {
+		return storage.ContextUsage{}, nil
+	}
+	return u, err
+}
+
+// ContextUsage implements storage.ContextStore.
+func (s *Store) ContextUsage(ctx context.Context, accountID string) (storage.ContextUsage, error) {
+	return contextUsage(ctx, s.r, accountID)
 }

@@ -83,7 +83,7 @@ func testContextNamespaces(t *testing.T, b Backend) {
 		{"set TTL 0 (forever) on existing", storage.ContextNamespace{Name: "b", CreatedAt: t0.Add(time.Minute), HasTTL: true}},
 	}
 	for _, st := range steps {
-		if err := b.PutNamespace(ctx, a, st.put); err != nil {
+		if err := b.PutNamespace(ctx, a, st.put, storage.ContextQuota{}); err != nil {
 			t.Fatalf("%s: PutNamespace: %v", st.name, err)
 		}
 	}
@@ -165,7 +165,7 @@ func testContextMerge(t *testing.T, b Backend) {
 	}
 
 	// Deletes: named (idempotent), then all; the session and its TTL stay.
-	if err := b.PutSession(ctx, ckey, storage.ContextSession{ID: ckey.SessionID, CreatedAt: t0, TTL: time.Minute, HasTTL: true}); err != nil {
+	if err := b.PutSession(ctx, ckey, storage.ContextSession{ID: ckey.SessionID, CreatedAt: t0, TTL: time.Minute, HasTTL: true}, storage.ContextQuota{}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
@@ -211,13 +211,13 @@ func testContextSessions(t *testing.T, b Backend) {
 	}
 
 	// PutSession creates the namespace.
-	if err := b.PutSession(ctx, key("t"), storage.ContextSession{ID: "t", CreatedAt: t0, TTL: time.Hour, HasTTL: true}); err != nil {
+	if err := b.PutSession(ctx, key("t"), storage.ContextSession{ID: "t", CreatedAt: t0, TTL: time.Hour, HasTTL: true}, storage.ContextQuota{}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := b.GetNamespace(ctx, a, "ns"); err != nil {
 		t.Errorf("GetNamespace after PutSession: %v", err)
 	}
-	if err := b.PutSession(ctx, key("t"), storage.ContextSession{ID: "t", CreatedAt: t0.Add(time.Hour)}); err != nil {
+	if err := b.PutSession(ctx, key("t"), storage.ContextSession{ID: "t", CreatedAt: t0.Add(time.Hour)}, storage.ContextQuota{}); err != nil {
 		t.Fatal(err)
 	}
 	merge(t, b, storage.ContextMerge{Key: key("b"), Properties: []storage.ContextProperty{prop("p", "1")}, Now: t0})
@@ -287,13 +287,13 @@ func testContextTTL(t *testing.T, b Backend) {
 	}
 	ns := func(name string, ttl time.Duration) {
 		t.Helper()
-		if err := b.PutNamespace(ctx, a, storage.ContextNamespace{Name: name, CreatedAt: t0, TTL: ttl, HasTTL: true}); err != nil {
+		if err := b.PutNamespace(ctx, a, storage.ContextNamespace{Name: name, CreatedAt: t0, TTL: ttl, HasTTL: true}, storage.ContextQuota{}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	sess := func(k storage.ContextKey, ttl time.Duration) {
 		t.Helper()
-		if err := b.PutSession(ctx, k, storage.ContextSession{ID: k.SessionID, CreatedAt: t0, TTL: ttl, HasTTL: true}); err != nil {
+		if err := b.PutSession(ctx, k, storage.ContextSession{ID: k.SessionID, CreatedAt: t0, TTL: ttl, HasTTL: true}, storage.ContextQuota{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -512,7 +512,7 @@ func testContextAccountDelete(t *testing.T, b Backend) {
 	contextAccount(t, b)
 	mustCreate(t, b, newAccount("501", false))
 	otherKey := storage.ContextKey{AccountID: "501", Namespace: "ns", SessionID: "s1"}
-	if err := b.PutSession(ctx, ckey, storage.ContextSession{ID: ckey.SessionID, CreatedAt: t0, TTL: time.Hour, HasTTL: true}); err != nil {
+	if err := b.PutSession(ctx, ckey, storage.ContextSession{ID: ckey.SessionID, CreatedAt: t0, TTL: time.Hour, HasTTL: true}, storage.ContextQuota{}); err != nil {
 		t.Fatal(err)
 	}
 	merge(t, b, storage.ContextMerge{Key: ckey, Properties: []storage.ContextProperty{prop("p", "1")}, Now: t0})
@@ -532,4 +532,164 @@ func testContextAccountDelete(t *testing.T, b Backend) {
 	if got := values(t, b, otherKey, nil, t0); got["p"] != "2" {
 		t.Errorf("other account's data = %v, want p=2", got)
 	}
+}
+
+// rowUsage is what one row with these names and value counts in
+// storage.ContextUsage.Bytes.
+func rowUsage(parts ...string) int64 {
+	n := int64(storage.ContextRowBytes)
+	for _, p := range parts {
+		n += int64(len(p))
+	}
+	return n
+}
+
+func wantUsage(t *testing.T, b Backend, what, accountID string, want storage.ContextUsage) {
+	t.Helper()
+	got, err := b.ContextUsage(context.Background(), accountID)
+	if err != nil {
+		t.Fatalf("%s: ContextUsage: %v", what, err)
+	}
+	if got != want {
+		t.Errorf("%s: ContextUsage = %+v, want %+v", what, got, want)
+	}
+}
+
+// testContextUsage checks that every path that adds or removes a row
+// keeps the account's usage exact: the quota is only as good as it.
+func testContextUsage(t *testing.T, b Backend) {
+	ctx := context.Background()
+	contextAccount(t, b)
+	a := ckey.AccountID
+	wantUsage(t, b, "empty", a, storage.ContextUsage{})
+
+	ns := rowUsage("ns")
+	sess := func(sid string) int64 { return rowUsage("ns", sid) }
+	p := func(sid, name, value string) int64 { return rowUsage("ns", sid, name, value) }
+
+	if err := b.PutNamespace(ctx, a, storage.ContextNamespace{Name: "ns", CreatedAt: t0}, storage.ContextQuota{}); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, b, "namespace", a, storage.ContextUsage{Bytes: ns})
+	if err := b.PutNamespace(ctx, a, storage.ContextNamespace{Name: "ns", CreatedAt: t0, TTL: time.Hour, HasTTL: true}, storage.ContextQuota{}); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, b, "namespace TTL set: no new row", a, storage.ContextUsage{Bytes: ns})
+	if err := b.PutSession(ctx, ckey, storage.ContextSession{ID: "s1", CreatedAt: t0, TTL: time.Minute, HasTTL: true}, storage.ContextQuota{}); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, b, "session", a, storage.ContextUsage{Bytes: ns + sess("s1")})
+	merge(t, b, storage.ContextMerge{Key: ckey, Properties: []storage.ContextProperty{prop("a", `1`), prop("bé", `"x"`)}, Now: t0})
+	wantUsage(t, b, "two properties", a, storage.ContextUsage{Properties: 2, Bytes: ns + sess("s1") + p("s1", "a", `1`) + p("s1", "bé", `"x"`)})
+	merge(t, b, storage.ContextMerge{Key: ckey, Properties: []storage.ContextProperty{prop("a", `[1,2,3]`)}, Now: t0})
+	wantUsage(t, b, "replaced value", a, storage.ContextUsage{Properties: 2, Bytes: ns + sess("s1") + p("s1", "a", `[1,2,3]`) + p("s1", "bé", `"x"`)})
+	s2 := storage.ContextKey{AccountID: a, Namespace: "ns", SessionID: "s2"}
+	merge(t, b, storage.ContextMerge{Key: s2, Properties: []storage.ContextProperty{prop("c", `true`), prop("d", `null`)}, Now: t0, TTL: time.Second, HasTTL: true})
+	base := ns + sess("s1") + p("s1", "a", `[1,2,3]`) + p("s1", "bé", `"x"`)
+	wantUsage(t, b, "another session", a, storage.ContextUsage{Properties: 4, Bytes: base + sess("s2") + p("s2", "c", `true`) + p("s2", "d", `null`)})
+	if _, err := b.PurgeContext(ctx, t0.Add(2*time.Second), 100); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, b, "purged: expired properties and their empty session release it", a, storage.ContextUsage{Properties: 2, Bytes: base})
+	if err := b.DeleteProperties(ctx, ckey, []string{"a", "zz"}); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, b, "one property deleted", a, storage.ContextUsage{Properties: 1, Bytes: ns + sess("s1") + p("s1", "bé", `"x"`)})
+	if err := b.DeleteProperties(ctx, ckey, nil); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, b, "all deleted, the session stays", a, storage.ContextUsage{Bytes: ns + sess("s1")})
+	merge(t, b, storage.ContextMerge{Key: ckey, Properties: []storage.ContextProperty{prop("e", `5`)}, Now: t0})
+	if err := b.DeleteSession(ctx, ckey); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, b, "session deleted", a, storage.ContextUsage{Bytes: ns})
+	merge(t, b, storage.ContextMerge{Key: ckey, Properties: []storage.ContextProperty{prop("e", `5`)}, Now: t0})
+	if err := b.DeleteNamespace(ctx, a, "ns"); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, b, "namespace deleted", a, storage.ContextUsage{})
+	merge(t, b, storage.ContextMerge{Key: ckey, Properties: []storage.ContextProperty{prop("e", `5`)}, Now: t0})
+	if err := b.DeleteAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	wantUsage(t, b, "account deleted", a, storage.ContextUsage{})
+}
+
+// testContextQuota checks that a write over the account's quota fails
+// with ErrQuotaExceeded and saves nothing, that deletes and the purge
+// release quota, and that expired properties do not hold it.
+func testContextQuota(t *testing.T, b Backend) {
+	ctx := context.Background()
+	contextAccount(t, b)
+	mustCreate(t, b, newAccount("501", false))
+	a := ckey.AccountID
+	q := storage.ContextQuota{MaxProperties: 3}
+	write := func(k storage.ContextKey, at time.Time, ttl time.Duration, props ...storage.ContextProperty) error {
+		return b.MergeProperties(ctx, storage.ContextMerge{Key: k, Properties: props, Now: at, TTL: ttl, HasTTL: ttl > 0, Quota: q})
+	}
+	if err := write(ckey, t0, 0, prop("a", "1"), prop("b", "2")); err != nil {
+		t.Fatal(err)
+	}
+	other := storage.ContextKey{AccountID: a, Namespace: "other", SessionID: "x"}
+	err := write(other, t0, 0, prop("c", "3"), prop("d", "4"))
+	wantErr(t, "fourth property", err, storage.ErrQuotaExceeded)
+	if _, err := b.GetNamespace(ctx, a, "other"); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("refused write created its namespace: %v", err)
+	}
+	wantUsage(t, b, "after the refused write", a, storage.ContextUsage{Properties: 2,
+		Bytes: rowUsage("ns") + rowUsage("ns", "s1") + rowUsage("ns", "s1", "a", "1") + rowUsage("ns", "s1", "b", "2")})
+	if err := write(other, t0, 0, prop("c", "3")); err != nil {
+		t.Fatalf("third property: %v", err)
+	}
+	if err := write(ckey, t0, 0, prop("a", `"a longer value"`), prop("b", "0")); err != nil {
+		t.Errorf("replacing properties at the quota: %v", err)
+	}
+	wantErr(t, "at the quota", write(ckey, t0, 0, prop("z", "1")), storage.ErrQuotaExceeded)
+	if got := values(t, b, ckey, nil, t0); len(got) != 2 {
+		t.Errorf("properties after the refused write = %v", got)
+	}
+	if err := write(storage.ContextKey{AccountID: "501", Namespace: "ns", SessionID: "s"}, t0, 0, prop("z", "1")); err != nil {
+		t.Errorf("another account is not bound by this one's usage: %v", err)
+	}
+	if err := b.DeleteProperties(ctx, other, []string{"c"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(ckey, t0, 0, prop("c", "3")); err != nil {
+		t.Errorf("after a delete released one: %v", err)
+	}
+
+	// Expired properties hold no quota, purged or not.
+	if err := b.DeleteProperties(ctx, ckey, []string{"c"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := write(other, t0, time.Second, prop("t", "1")); err != nil {
+		t.Fatal(err)
+	}
+	later := t0.Add(2 * time.Second)
+	if err := write(other, later, 0, prop("u", "1")); err != nil {
+		t.Errorf("a write in place of an expired, unpurged property: %v", err)
+	}
+	wantUsage(t, b, "the write purged the expired one", a, storage.ContextUsage{Properties: 3,
+		Bytes: rowUsage("ns") + rowUsage("ns", "s1") + rowUsage("ns", "s1", "a", `"a longer value"`) + rowUsage("ns", "s1", "b", "0") +
+			rowUsage("other") + rowUsage("other", "x") + rowUsage("other", "x", "u", "1")})
+
+	// A byte quota binds namespaces and sessions too.
+	qb := storage.ContextQuota{MaxBytes: 1000}
+	var i int
+	for err = nil; err == nil && i < 100; i++ {
+		err = b.PutNamespace(ctx, "501", storage.ContextNamespace{Name: fmt.Sprintf("n%02d", i), CreatedAt: t0}, qb)
+	}
+	wantErr(t, "namespaces over the byte quota", err, storage.ErrQuotaExceeded)
+	if u, _ := b.ContextUsage(ctx, "501"); u.Bytes > qb.MaxBytes {
+		t.Errorf("usage %d bytes, over the quota of %d", u.Bytes, qb.MaxBytes)
+	}
+	err = b.PutSession(ctx, storage.ContextKey{AccountID: "501", Namespace: "n00", SessionID: "s"}, storage.ContextSession{ID: "s", CreatedAt: t0, TTL: time.Hour, HasTTL: true}, qb)
+	wantErr(t, "session over the byte quota", err, storage.ErrQuotaExceeded)
+	if err := b.PutNamespace(ctx, "501", storage.ContextNamespace{Name: "n00", CreatedAt: t0, TTL: time.Hour, HasTTL: true}, qb); err != nil {
+		t.Errorf("setting the TTL of an existing namespace over the quota: %v", err)
+	}
+	big := storage.ContextQuota{MaxBytes: 200}
+	err = b.MergeProperties(ctx, storage.ContextMerge{Key: storage.ContextKey{AccountID: a, Namespace: "ns", SessionID: "s1"}, Properties: []storage.ContextProperty{prop("a", `"`+strings.Repeat("y", 300)+`"`)}, Now: later, Quota: big})
+	wantErr(t, "a value over the byte quota", err, storage.ErrQuotaExceeded)
 }

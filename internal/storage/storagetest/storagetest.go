@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("ContextSize", func(t *testing.T) { testContextSize(t, open(t)) })
 	t.Run("ContextConcurrency", func(t *testing.T) { testContextConcurrency(t, open(t)) })
 	t.Run("ContextAccountDelete", func(t *testing.T) { testContextAccountDelete(t, open(t)) })
+	t.Run("ContextUsage", func(t *testing.T) { testContextUsage(t, open(t)) })
+	t.Run("ContextQuota", func(t *testing.T) { testContextQuota(t, open(t)) })
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
 	t.Run("PoliciesConcurrentCreate", func(t *testing.T) { testPoliciesConcurrentCreate(t, open(t)) })
 	t.Run("PolicyEvaluations", func(t *testing.T) { testPolicyEvaluations(t, open(t)) })
