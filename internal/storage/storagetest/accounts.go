@@ -396,7 +396,7 @@ func testDeleteRecreate(t *testing.T, b Backend) {
 	// Enough rows to take a backend's deletion through several steps.
 	const sessions, perSession = 3, 2500
 	for _, acct := range []string{id, other} {
-		if err := b.PutNamespace(ctx, acct, storage.ContextNamespace{Name: "ns", CreatedAt: t0, TTL: time.Hour, HasTTL: true}); err != nil {
+		if err := b.PutNamespace(ctx, acct, storage.ContextNamespace{Name: "ns", CreatedAt: t0, TTL: time.Hour, HasTTL: true}, storage.ContextQuota{}); err != nil {
 			t.Fatal(err)
 		}
 		for i := range sessions {
