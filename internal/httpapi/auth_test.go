@@ -165,7 +165,7 @@ func TestGuardV1(t *testing.T) {
 		{"v2 account key is deprecated", p(v2), v2.APIKey, 404, true},
 		{"missing key", p(v1), "", 403, false},
 		{"well-formed unknown key", p(v1), "orch_00000000000000000000000000000000000000", 403, false},
-		{"typo in key", p(v1), v1.APIKey[:len(v1.APIKey)-1] + "x", 403, false},
+		{"typo in key", p(v1), typo(v1.APIKey), 403, false},
 		{"other account's path", p(v2), v1.APIKey, 403, false},
 	}
 	for _, tc := range cases {
@@ -395,4 +395,13 @@ func TestLoginAddressCeiling(t *testing.T) {
 	if w.Code != 200 {
 		t.Errorf("other address: %d, want 200", w.Code)
 	}
+}
+
+// typo changes the last character of key (to one it does not have).
+func typo(key string) string {
+	c := byte('x')
+	if key[len(key)-1] == c {
+		c = 'y'
+	}
+	return key[:len(key)-1] + string(c)
 }
