@@ -8,6 +8,8 @@ import (
 	"math/big"
 	"net/mail"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -38,6 +40,13 @@ type Service struct {
 	// data forget it.
 	onDelete func(accountID string)
 	cache    *authCache
+	// deleting holds the accounts whose deletion has begun and not
+	// returned yet. A large account's data is removed in many small
+	// writes; its credentials are refused from the moment Delete is
+	// called, not only once the last write is done. deletions counts
+	// them, so the hot path skips the map when there are none.
+	deleting  sync.Map // account id → struct{}
+	deletions atomic.Int64
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -253,13 +262,33 @@ func (s *Service) List(ctx context.Context) ([]Account, error) {
 }
 
 // Delete deletes an account and everything it owns.
+//
+// Its keys and tokens are refused from the moment Delete is called: the
+// store removes a large account's data in many small writes, which may
+// take seconds, and nothing remembered may authenticate meanwhile.
 func (s *Service) Delete(ctx context.Context, id string) error {
+	s.deleting.Store(id, struct{}{})
+	s.deletions.Add(1)
+	defer func() {
+		s.deleting.Delete(id)
+		s.deletions.Add(-1)
+	}()
+	s.changed(id)
 	if err := s.store.DeleteAccount(ctx, id); err != nil {
 		return err
 	}
 	s.changed(id)
 	s.onDelete(id)
 	return nil
+}
+
+// beingDeleted reports whether the account's deletion is under way.
+func (s *Service) beingDeleted(accountID string) bool {
+	if s.deletions.Load() == 0 {
+		return false
+	}
+	_, ok := s.deleting.Load(accountID)
+	return ok
 }
 
 // Upgrade turns a v1 account into v2 and returns it with its new
@@ -371,7 +400,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (storage.A
 		e = keyEntry{account: a, retiredAt: k.RetiredAt, epoch: epoch}
 		s.cache.keys.Set(ck, e)
 	}
-	if !e.retiredAt.IsZero() && !s.now().Before(e.retiredAt) {
+	if !e.retiredAt.IsZero() && !s.now().Before(e.retiredAt) || s.beingDeleted(e.account.ID) {
 		return storage.Account{}, ErrBadAPIKey
 	}
 	return e.account, nil
@@ -399,7 +428,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, userID, password strin
 		want = dummyHash
 	}
 	got := s.keys.Hash("password:"+userID, password)
-	if !secret.Equal(got, want) || err != nil {
+	if !secret.Equal(got, want) || err != nil || s.beingDeleted(c.AccountID) {
 		return storage.Credential{}, ErrBadCredentials
 	}
 	return c, nil
@@ -410,7 +439,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, userID, password strin
 func (s *Service) Credential(ctx context.Context, userID string) (storage.Credential, error) {
 	epoch := s.cache.epoch.Load()
 	if e, ok := s.cache.creds.GetIfPresent(userID); ok && e.epoch == epoch {
-		if !e.found {
+		if !e.found || s.beingDeleted(e.cred.AccountID) {
 			return storage.Credential{}, storage.ErrNotFound
 		}
 		return e.cred, nil
@@ -420,6 +449,9 @@ func (s *Service) Credential(ctx context.Context, userID string) (storage.Creden
 		return c, err
 	}
 	s.cache.creds.Set(userID, credEntry{cred: c, found: err == nil, epoch: epoch})
+	if err == nil && s.beingDeleted(c.AccountID) {
+		return storage.Credential{}, storage.ErrNotFound
+	}
 	return c, err
 }
 

@@ -192,3 +192,61 @@ func BenchmarkAuthenticateClient(b *testing.B) {
 		})
 	}
 }
+
+// slowDelete is a store whose DeleteAccount waits until released, as the
+// deletion of an account with much data does (many small writes).
+type slowDelete struct {
+	*sqlite.Store
+	started, release chan struct{}
+}
+
+func (s slowDelete) DeleteAccount(ctx context.Context, id string) error {
+	close(s.started)
+	<-s.release
+	return s.Store.DeleteAccount(ctx, id)
+}
+
+// Deleting an account refuses its key and credential from the moment the
+// deletion starts, even when they are remembered by the auth cache and the
+// store takes seconds to remove the data.
+func TestDeleteRefusesCredentialsAtOnce(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	keys, _ := secret.Load(secret.Random(32))
+	slow := slowDelete{Store: store, started: make(chan struct{}), release: make(chan struct{})}
+	s := New(slow, keys, "z1", nil)
+	ctx := context.Background()
+	a, err := s.Create(ctx, CreateRequest{Name: "Big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Remember both in the cache.
+	if _, err := s.AuthenticateAPIKey(ctx, a.APIKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Credential(ctx, a.Credentials.UserID); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Delete(ctx, a.AccountID) }()
+	<-slow.started
+	if _, err := s.AuthenticateAPIKey(ctx, a.APIKey); !errors.Is(err, ErrBadAPIKey) {
+		t.Errorf("API key during the deletion: %v, want ErrBadAPIKey", err)
+	}
+	if _, err := s.Credential(ctx, a.Credentials.UserID); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("credential during the deletion: %v, want ErrNotFound", err)
+	}
+	if _, err := s.AuthenticateClient(ctx, a.Credentials.UserID, a.Credentials.Password); !errors.Is(err, ErrBadCredentials) {
+		t.Errorf("login during the deletion: %v, want ErrBadCredentials", err)
+	}
+	close(slow.release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AuthenticateAPIKey(ctx, a.APIKey); !errors.Is(err, ErrBadAPIKey) {
+		t.Errorf("API key after the deletion: %v", err)
+	}
+}
