@@ -39,7 +39,11 @@ type Serve struct {
 	// MemoryLimit is the Go runtime's soft memory limit ("0": none). The
 	// caches are bounded; the limit keeps the garbage collector from
 	// letting the heap grow to twice what is live.
-	MemoryLimit string `name:"memory-limit" env:"ORCH_MEMORY_LIMIT" default:"100MiB" help:"Soft memory limit of the Go runtime, such as 100MiB or 1GiB (0: none; GOMEMLIMIT wins when set)."`
+	// AccountMaxProperties and AccountMaxBytes are each account's Context
+	// Service quota (0: none).
+	AccountMaxProperties int64  `name:"account-max-properties" env:"ORCH_ACCOUNT_MAX_PROPERTIES" default:"100000" help:"Most Context Service properties one account may store (0: no limit)."`
+	AccountMaxBytes      string `name:"account-max-bytes" env:"ORCH_ACCOUNT_MAX_BYTES" default:"256MiB" help:"Most Context Service data one account may store, such as 256MiB or 1GiB (0: no limit)."`
+	MemoryLimit          string `name:"memory-limit" env:"ORCH_MEMORY_LIMIT" default:"100MiB" help:"Soft memory limit of the Go runtime, such as 100MiB or 1GiB (0: none; GOMEMLIMIT wins when set)."`
 }
 
 // MinAdminTokenLen is the shortest operator token accepted: the operator
@@ -51,7 +55,8 @@ const MinAdminTokenLen = 32
 // CLI would produce it with no flags.
 func Defaults() Serve {
 	return Serve{Addr: "127.0.0.1:8080", Data: "./data", Zone: "z1", TokenTTL: 24 * time.Hour,
-		AuthFailureStatus: 403, SigningAlg: "RS256", LogLevel: "info", MemoryLimit: "100MiB"}
+		AuthFailureStatus: 403, SigningAlg: "RS256", LogLevel: "info", MemoryLimit: "100MiB",
+		AccountMaxProperties: 100_000, AccountMaxBytes: "256MiB"}
 }
 
 // Sunset parses V1Sunset: an RFC 3339 date ("2027-01-31", midnight UTC) or
@@ -110,6 +115,12 @@ func (c Serve) Validate() error {
 	if _, err := c.MemoryLimitBytes(); err != nil {
 		return err
 	}
+	if c.AccountMaxProperties < 0 {
+		return fmt.Errorf("--account-max-properties must be 0 (no limit) or more")
+	}
+	if _, err := c.AccountMaxBytesValue(); err != nil {
+		return err
+	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)
 		ip := net.ParseIP(host)
@@ -149,7 +160,30 @@ func (c Serve) Proxies() ([]netip.Prefix, error) {
 // MemoryLimitBytes parses MemoryLimit: a number of bytes with an optional
 // KiB, MiB or GiB suffix; 0 means none.
 func (c Serve) MemoryLimitBytes() (int64, error) {
-	v := strings.TrimSpace(c.MemoryLimit)
+	n, ok := parseBytes(c.MemoryLimit)
+	if !ok {
+		return 0, fmt.Errorf("--memory-limit %q: want bytes with an optional KiB, MiB or GiB suffix, such as 128MiB (0: none)", c.MemoryLimit)
+	}
+	if n > 0 && n < 32<<20 {
+		return 0, fmt.Errorf("--memory-limit %q: at least 32MiB", c.MemoryLimit)
+	}
+	return n, nil
+}
+
+// AccountMaxBytesValue parses AccountMaxBytes like MemoryLimit; 0 means
+// no limit.
+func (c Serve) AccountMaxBytesValue() (int64, error) {
+	n, ok := parseBytes(c.AccountMaxBytes)
+	if !ok {
+		return 0, fmt.Errorf("--account-max-bytes %q: want bytes with an optional KiB, MiB or GiB suffix, such as 256MiB (0: no limit)", c.AccountMaxBytes)
+	}
+	return n, nil
+}
+
+// parseBytes parses a number of bytes with an optional KiB, MiB, GiB or B
+// suffix.
+func parseBytes(s string) (int64, bool) {
+	v := strings.TrimSpace(s)
 	mult := int64(1)
 	for _, u := range []struct {
 		suffix string
@@ -162,10 +196,7 @@ func (c Serve) MemoryLimitBytes() (int64, error) {
 	}
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n < 0 || n > (1<<62)/mult {
-		return 0, fmt.Errorf("--memory-limit %q: want bytes with an optional KiB, MiB or GiB suffix, such as 128MiB (0: none)", c.MemoryLimit)
+		return 0, false
 	}
-	if n > 0 && n*mult < 32<<20 {
-		return 0, fmt.Errorf("--memory-limit %q: at least 32MiB", c.MemoryLimit)
-	}
-	return n * mult, nil
+	return n * mult, true
 }

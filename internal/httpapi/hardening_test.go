@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -325,5 +326,44 @@ func TestHSTSUnderHTTPSPublicURL(t *testing.T) {
 				t.Errorf("public URL %q, %s: Strict-Transport-Security %q, want %q", tc.public, path, got, tc.want)
 			}
 		}
+	}
+}
+
+// Finding 3: the per-account Context Service quota is set by flags.
+func TestAccountQuotaFlags(t *testing.T) {
+	env := servertest.Start(t, func(c *config.Serve) { c.AccountMaxProperties = 3 })
+	a := env.CreateAccount(t, false)
+	put := func(name string) (int, string) {
+		req, _ := http.NewRequest("PUT", env.URL+"/v1/account/"+a.AccountID+"/ns/properties/"+name, strings.NewReader(`"v"`))
+		req.Header.Set("maven-api-key", a.APIKey)
+		req.Header.Set("Content-Type", "application/json")
+		return send(t, http.DefaultClient, req)
+	}
+	codes := []int{}
+	var last string
+	for _, p := range []string{"p1", "p2", "p3", "p4"} {
+		st, body := put(p)
+		codes, last = append(codes, st), body
+	}
+	if codes[2] != 204 || codes[3] != 413 || !strings.Contains(last, "account storage quota exceeded") {
+		t.Fatalf("writes under --account-max-properties 3: %v, last %s; want 204 first and 413 by the fourth", codes, last)
+	}
+
+	unbounded := servertest.Start(t, func(c *config.Serve) { c.AccountMaxProperties, c.AccountMaxBytes = 0, "0" })
+	b := unbounded.CreateAccount(t, false)
+	var sb strings.Builder
+	sb.WriteString("{")
+	for i := 0; i < 200; i++ {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		sb.WriteString(`"p` + strconv.Itoa(i) + `":1`)
+	}
+	sb.WriteString("}")
+	req, _ := http.NewRequest("PATCH", unbounded.URL+"/v1/account/"+b.AccountID+"/ns/properties", strings.NewReader(sb.String()))
+	req.Header.Set("maven-api-key", b.APIKey)
+	req.Header.Set("Content-Type", "application/json")
+	if st, resp := send(t, http.DefaultClient, req); st != 204 {
+		t.Fatalf("200 properties with no quota: %d %s", st, resp)
 	}
 }

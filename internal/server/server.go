@@ -92,6 +92,7 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	}
 	sunset, _ := cfg.Sunset()
 	proxies, _ := cfg.Proxies()
+	maxBytes, _ := cfg.AccountMaxBytesValue()
 	clients := clientaddr.New(proxies)
 
 	acc := accounts.New(store, keys, cfg.Zone, now)
@@ -110,7 +111,7 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	}
 	s.API = &httpapi.Server{
 		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
-		CCS:               ccs.New(store, ccs.Config{Now: now, Log: log}),
+		CCS:               ccs.New(store, ccs.Config{Now: now, Log: log, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes)}),
 		Ready:             store.Ping,
 		AdminToken:        adminToken,
 		AuthFailureStatus: cfg.AuthFailureStatus,
@@ -137,6 +138,15 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	s.running.Go(func() { s.background(bgCtx) })
 	log.Info("store ready", "file", dbPath, "zone", cfg.Zone, "issuer", cfg.Issuer())
 	return s, nil
+}
+
+// quota turns a flag's bound (0: none) into the Context Service's (0:
+// its default, negative: none).
+func quota(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
 }
 
 // background refreshes signing keys (rotations made by another process).
