@@ -172,7 +172,7 @@ func (ca *campaign) run(ctx context.Context) error {
 	}
 
 	// A clean stop at the end, then one more integrity check.
-	ca.srv.stop(15 * time.Second)
+	stopped, exit := ca.srv.stop(15 * time.Second)
 	ca.srv = nil
 	integrity, err := integrityCheck(ctx, ca.dbPath())
 	if err != nil {
@@ -181,7 +181,7 @@ func (ca *campaign) run(ctx context.Context) error {
 	if integrity != "ok" {
 		ca.failed = true
 	}
-	fmt.Fprintf(ca.out, "final integrity=%s\n", oneLine(integrity))
+	fmt.Fprintf(ca.out, "final sigterm_exit=%s stop=%.2fs integrity=%s\n", oneLine(exit), stopped.Seconds(), oneLine(integrity))
 	ca.summary(ca.rounds)
 	if ca.failed || len(ca.lost) > 0 {
 		return errors.New("campaign failed")
@@ -430,14 +430,22 @@ func (s *server) kill() {
 	<-s.done
 }
 
-// stop sends SIGTERM, waits up to grace for the exit, then kills.
-func (s *server) stop(grace time.Duration) {
+// stop sends SIGTERM, waits up to grace for the exit, then kills; it
+// returns how long the server took to exit and how it exited ("ok" for
+// status 0), for the report.
+func (s *server) stop(grace time.Duration) (time.Duration, string) {
+	began := time.Now()
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.done:
 	case <-time.After(grace):
 		s.kill()
+		return time.Since(began), "killed_after_grace"
 	}
+	if s.err != nil {
+		return time.Since(began), s.err.Error()
+	}
+	return time.Since(began), "ok"
 }
 
 // serverEnv drops ORCH_* variables of the caller's environment, so that
