@@ -11,16 +11,17 @@ import (
 	"testing"
 )
 
-// FullDisk mounts a 64 KiB tmpfs for the test and fills it with the file
-// "fill", leaving free pages of 4 KiB free (0: none). It skips the
-// test when not run as root (CI runs as root).
+// FullDisk mounts an 8 MiB tmpfs for the test (room for a small store
+// once the filler is removed) and fills it with the file "fill", leaving
+// free pages of 4 KiB free (0: none). It skips the test when not run as
+// root (CI runs as root).
 func FullDisk(t testing.TB, free int) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("mounting a tmpfs needs root")
 	}
 	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
 		t.Skipf("mount tmpfs: %v %s", err, out)
 	}
 	t.Cleanup(func() {
