@@ -15,6 +15,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/orchestrator/orchestrator/internal/datadir"
 )
 
 // Keys holds the subkeys derived from the server's secret key.
@@ -49,8 +51,12 @@ func Load(master []byte) (*Keys, error) {
 
 // LoadOrCreate returns the keys from env (base64, base64url or hex of at
 // least KeySize bytes) when it is set, else from <dir>/secret.key, creating
-// that file (mode 0600) with a new random key when it does not exist.
-// created reports whether a new key file was written.
+// that file (mode 0600) with a new random key when it does not exist or is
+// empty (what a failed write left before writes were made whole). The
+// file is written whole or not at all (datadir.WriteFile); the caller
+// holds the directory's lock and has made sure that the store holds
+// nothing sealed with an earlier key. created reports whether a new key
+// file was written.
 func LoadOrCreate(dir, env string) (k *Keys, created bool, err error) {
 	if env != "" {
 		raw, err := decodeKey(env)
@@ -60,22 +66,13 @@ func LoadOrCreate(dir, env string) (k *Keys, created bool, err error) {
 		k, err := Load(raw)
 		return k, false, err
 	}
-	path := filepath.Join(dir, "secret.key")
+	path := filepath.Join(dir, KeyFile)
 	b, err := os.ReadFile(path)
-	if errors.Is(err, os.ErrNotExist) {
+	if errors.Is(err, os.ErrNotExist) || (err == nil && len(b) == 0) {
 		raw := make([]byte, KeySize)
 		rand.Read(raw)
-		enc := []byte(base64.StdEncoding.EncodeToString(raw) + "\n")
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if err != nil {
-			return nil, false, err
-		}
-		if _, err := f.Write(enc); err != nil {
-			f.Close()
-			return nil, false, err
-		}
-		if err := f.Close(); err != nil {
-			return nil, false, err
+		if err := datadir.WriteFile(path, []byte(base64.StdEncoding.EncodeToString(raw)+"\n")); err != nil {
+			return nil, false, fmt.Errorf("secret key: %w", err)
 		}
 		k, err := Load(raw)
 		return k, true, err
@@ -90,6 +87,9 @@ func LoadOrCreate(dir, env string) (k *Keys, created bool, err error) {
 	k, err = Load(raw)
 	return k, false, err
 }
+
+// KeyFile is the name of the secret key file in the data directory.
+const KeyFile = "secret.key"
 
 func decodeKey(s string) ([]byte, error) {
 	for _, dec := range []func(string) ([]byte, error){
@@ -120,13 +120,23 @@ func (k *Keys) Seal(plaintext []byte, aad string) []byte {
 	return k.aead.Seal(nonce, nonce, plaintext, []byte(aad))
 }
 
+// ErrWrongKey is the error of Open when a sealed value does not open: it
+// was sealed with another secret key (or altered).
+var ErrWrongKey = errors.New("secret: sealed value does not open with this secret key")
+
 // Open decrypts what Seal produced with the same aad.
 func (k *Keys) Open(sealed []byte, aad string) ([]byte, error) {
 	n := k.aead.NonceSize()
 	if len(sealed) < n {
 		return nil, errors.New("secret: sealed value too short")
 	}
-	return k.aead.Open(nil, sealed[:n], sealed[n:], []byte(aad))
+	b, err := k.aead.Open(nil, sealed[:n], sealed[n:], []byte(aad))
+	if err != nil {
+		// The AEAD's own error ("message authentication failed") says
+		// nothing more, and does not say which key is wrong.
+		return nil, ErrWrongKey
+	}
+	return b, nil
 }
 
 // Password derives the v2 password of a credential from its random seed.

@@ -21,6 +21,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/clientaddr"
 	"github.com/orchestrator/orchestrator/internal/config"
 	"github.com/orchestrator/orchestrator/internal/console"
+	"github.com/orchestrator/orchestrator/internal/datadir"
 	"github.com/orchestrator/orchestrator/internal/httpapi"
 	"github.com/orchestrator/orchestrator/internal/metrics"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
@@ -43,6 +44,7 @@ type Server struct {
 	store   *sqlite.Store
 	handler http.Handler
 	bg      context.CancelFunc
+	lock    *datadir.Lock  // of cfg.Data, released by Close
 	running sync.WaitGroup // background loops that use the store
 	closing sync.Once
 	closed  error
@@ -57,8 +59,11 @@ type Server struct {
 	Metrics        *metrics.Metrics
 }
 
-// New builds a server from cfg: it creates <data> and, on first start,
-// the store, the secret key, a signing key and the admin token.
+// New builds a server from cfg: it creates <data> (0700) and locks it,
+// and, on first start, creates the store, the secret key, a signing key
+// and the admin token. It refuses a directory that another process
+// holds, a store that is missing or empty beside the secrets of an
+// earlier start, and a secret key that does not open the store.
 func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -71,21 +76,45 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	if now == nil {
 		now = time.Now
 	}
-	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
-		return nil, fmt.Errorf("data dir: %w", err)
+	if err := datadir.Prepare(cfg.Data, log); err != nil {
+		return nil, err
 	}
+	// Before anything else is created in <data>: of two processes started
+	// together, the second must not write a secret key of its own.
+	lock, err := datadir.Acquire(cfg.Data)
+	if err != nil {
+		return nil, err
+	}
+	s, err := newLocked(ctx, cfg, log, now)
+	if err != nil {
+		lock.Release()
+		return nil, err
+	}
+	s.lock = lock
+	return s, nil
+}
+
+// newLocked is New once <data> is locked.
+func newLocked(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() time.Time) (*Server, error) {
+	dbPath := filepath.Join(cfg.Data, "orchestrator.db")
+	keyPath := filepath.Join(cfg.Data, secret.KeyFile)
+	restart, err := checkStore(cfg, dbPath, keyPath)
+	if err != nil {
+		return nil, err
+	}
+	datadir.WarnShared(keyPath, log)
+	datadir.WarnShared(filepath.Join(cfg.Data, "admin.token"), log)
 	keys, created, err := secret.LoadOrCreate(cfg.Data, cfg.SecretKey)
 	if err != nil {
 		return nil, err
 	}
 	if created {
-		log.Info("generated secret key", "file", filepath.Join(cfg.Data, "secret.key"))
+		log.Info("generated secret key", "file", keyPath)
 	}
 	adminToken, adminFile, err := adminToken(cfg, log)
 	if err != nil {
 		return nil, err
 	}
-	dbPath := filepath.Join(cfg.Data, "orchestrator.db")
 	store, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return nil, err
@@ -98,9 +127,13 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	acc := accounts.New(store, keys, cfg.Zone, now)
 	tok, err := tokens.New(ctx, store, keys, acc, tokens.Config{
 		Issuer: cfg.Issuer(), Zone: cfg.Zone, TTL: cfg.TokenTTL, Alg: cfg.SigningAlg, Now: now,
+		Restart: restart, Log: log,
 	})
 	if err != nil {
 		store.Close()
+		if errors.Is(err, secret.ErrWrongKey) {
+			return nil, fmt.Errorf("secret key does not match the store %s: its signing keys were sealed with another key; start with the %s that created it: %w", dbPath, keySource(cfg, keyPath), err)
+		}
 		return nil, err
 	}
 	m := metrics.New()
@@ -165,6 +198,56 @@ func (s *Server) background(ctx context.Context) {
 	}
 }
 
+// checkStore refuses to start from a store that does not go with the
+// secrets beside it, before anything is created: a store that is missing
+// or empty while <data> holds the secret key or the admin token of an
+// earlier start (starting would be a new install: every account gone,
+// /readyz 200), and a store that holds data while the secret key file it
+// was sealed with is missing (a new key would not open it). restart
+// reports whether the store was in use before.
+func checkStore(cfg config.Serve, dbPath, keyPath string) (restart bool, err error) {
+	tokenPath := filepath.Join(cfg.Data, "admin.token")
+	var earlier []string
+	for _, p := range []string{keyPath, tokenPath} {
+		if nonEmpty(p) {
+			earlier = append(earlier, filepath.Base(p))
+		}
+	}
+	fi, err := os.Stat(dbPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		if len(earlier) > 0 {
+			return false, fmt.Errorf("store %s is missing while %s holds %s of an earlier start: refusing to start as a new install, which would lose every account; restore the store from a backup, or move %s aside to start afresh", dbPath, cfg.Data, strings.Join(earlier, " and "), cfg.Data)
+		}
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("store: %w", err)
+	case fi.Size() == 0:
+		if len(earlier) > 0 {
+			return false, fmt.Errorf("store %s is empty (0 bytes) while %s holds %s of an earlier start: refusing to start as a new install, which would lose every account; restore the store from a backup, or move %s aside to start afresh", dbPath, cfg.Data, strings.Join(earlier, " and "), cfg.Data)
+		}
+		return false, nil
+	}
+	if cfg.SecretKey == "" && !nonEmpty(keyPath) {
+		return false, fmt.Errorf("secret key does not match the store: %s is missing, but the store %s holds data sealed with a secret key, which a new key would not open; restore %s (or set ORCH_SECRET_KEY to the key)", keyPath, dbPath, keyPath)
+	}
+	return true, nil
+}
+
+// nonEmpty reports whether the file at path exists and is not empty.
+func nonEmpty(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.Size() > 0
+}
+
+// keySource names where the secret key came from, for errors.
+func keySource(cfg config.Serve, keyPath string) string {
+	if cfg.SecretKey != "" {
+		return "ORCH_SECRET_KEY"
+	}
+	return keyPath
+}
+
 // adminToken returns ORCH_ADMIN_TOKEN, or the token in <data>/admin.token,
 // creating it (mode 0600) on first start.
 func adminToken(cfg config.Serve, log *slog.Logger) (tok, file string, err error) {
@@ -185,16 +268,8 @@ func adminToken(cfg config.Serve, log *slog.Logger) (tok, file string, err error
 		return "", "", err
 	}
 	tok = "orchadm_" + secret.NewToken(32)
-	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return "", "", err
-	}
-	if _, err := f.WriteString(tok + "\n"); err != nil {
-		f.Close()
-		return "", "", err
-	}
-	if err := f.Close(); err != nil {
-		return "", "", err
+	if err := datadir.WriteFile(file, []byte(tok+"\n")); err != nil {
+		return "", "", fmt.Errorf("operator token: %w", err)
 	}
 	log.Info("generated operator token", "file", file)
 	return tok, file, nil
@@ -298,7 +373,7 @@ func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.bg()
 		s.running.Wait()
-		s.closed = s.store.Close()
+		s.closed = errors.Join(s.store.Close(), s.lock.Release())
 	})
 	return s.closed
 }

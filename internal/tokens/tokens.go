@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -24,6 +25,13 @@ type Config struct {
 	TTL    time.Duration // token lifetime
 	Alg    string        // algorithm of newly generated keys (default RS256)
 	Now    func() time.Time
+
+	// Restart says that the store was in use before this start. New then
+	// logs at WARN to Log (nil: slog.Default()) when the store holds no
+	// signing key and it generates one: the earlier keys were deleted,
+	// and no token they signed verifies any more.
+	Restart bool
+	Log     *slog.Logger
 }
 
 // CredentialSource gives the current credential of a user ID, for
@@ -119,6 +127,13 @@ func New(ctx context.Context, store storage.SigningKeys, keys *secret.Keys, cred
 		return nil, err
 	}
 	if s.state.Load().signer == nil || s.state.Load().signer.rec.Alg != cfg.Alg {
+		if len(s.state.Load().byKID) == 0 && cfg.Restart {
+			log := cfg.Log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Warn("the store holds no signing key: generating one; every token signed before no longer verifies", "alg", cfg.Alg)
+		}
 		now := cfg.Now().UTC().Truncate(time.Millisecond)
 		rec, err := newKeyRecord(keys, cfg.Alg, now, now)
 		if err != nil {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -92,6 +93,33 @@ func (s *Store) prepare(ctx context.Context) error {
 	return err
 }
 
+// privateFiles makes the database file and its -wal and -shm files
+// readable by their owner only, whatever the umask: it creates the
+// database file with mode 0600 before SQLite opens it (SQLite gives the
+// -wal and -shm files it creates the mode of the database file), and
+// removes group and other access from those that exist, as earlier
+// versions created them 0644.
+func privateFiles(path string) error {
+	f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	f.Close()
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err == nil && fi.Mode().Perm()&0o077 != 0 {
+			err = os.Chmod(p, fi.Mode().Perm()&0o700)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: %w", err)
+		}
+	}
+	return nil
+}
+
 // maxBatch bounds the writes committed together.
 const maxBatch = 256
 
@@ -106,6 +134,9 @@ type writeOp struct {
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
+	if err := privateFiles(path); err != nil {
+		return nil, err
+	}
 	q := url.Values{}
 	for _, p := range []string{
 		"journal_mode(WAL)",
