@@ -284,3 +284,16 @@ func TestFailedSignInShowsNoSignedInHeader(t *testing.T) {
 		t.Error("the email field was not refilled")
 	}
 }
+
+// A successful sign-in gives its reserved failure back, however much later
+// it finishes: 15 sign-ins in a row all succeed (the 11th got 429 when the
+// refund restored nothing once time had passed).
+func TestSuccessfulSignInsDoNotSpendTheBudget(t *testing.T) {
+	env := servertest.Start(t)
+	password := createConsoleAccount(t, env, "5550009", "ok@example.com")
+	for i := 0; i < 15; i++ {
+		if p := postSignIn(t, env.URL, openSignIn(t, env.URL), "5550009", "ok@example.com", password); p.status != http.StatusSeeOther {
+			t.Fatalf("sign-in %d: %d, want 303", i+1, p.status)
+		}
+	}
+}

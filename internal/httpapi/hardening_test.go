@@ -367,3 +367,21 @@ func TestAccountQuotaFlags(t *testing.T) {
 		t.Fatalf("200 properties with no quota: %d %s", st, resp)
 	}
 }
+
+// Successful logins and operator calls give their reserved failure back,
+// however much later they finish (a refund that did nothing once time had
+// passed made the 11th good login of a minute a 429, and capped the
+// operator API at 20 calls a minute).
+func TestSuccessesDoNotSpendTheBudget(t *testing.T) {
+	env := servertest.Start(t)
+	a := env.CreateAccount(t, true)
+	for i := 0; i < 25; i++ {
+		if st, _ := send(t, http.DefaultClient, loginReq(env.URL, a.UserID, a.Password)); st != 200 {
+			t.Fatalf("good login %d: %d", i+1, st)
+		}
+		var list []any
+		if st := env.Admin(t, "GET", "/admin/v1/accounts", nil, &list); st != 200 {
+			t.Fatalf("operator call %d: %d", i+1, st)
+		}
+	}
+}

@@ -2,10 +2,10 @@ package ratelimit
 
 import (
 	"crypto/sha256"
+	"sync"
 	"time"
 
 	"github.com/maypok86/otter/v2"
-	"golang.org/x/time/rate"
 )
 
 // Limiter counts failures per key with a token bucket: Burst failures are
@@ -14,11 +14,24 @@ import (
 // after Window, at most MaxKeys are kept, and a key longer than
 // maxKeyLen bytes is kept as its SHA-256, so a caller-chosen key of any
 // size costs the same few bytes.
+//
+// The bucket is written here rather than taken from golang.org/x/time/rate
+// because a failure reserved before an attempt must be given back when the
+// attempt succeeds, at any later time: rate.Reservation.CancelAt restores
+// nothing once the reservation's time to act has passed, which for an
+// immediate reservation is at once.
 type Limiter struct {
-	burst   int
-	every   rate.Limit
+	burst   float64
+	perSec  float64 // tokens refilled per second
 	now     func() time.Time
-	buckets *otter.Cache[string, *rate.Limiter]
+	buckets *otter.Cache[string, *bucket]
+}
+
+// bucket is one key's tokens as of last.
+type bucket struct {
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
 }
 
 // maxKeyLen is the longest key stored as it is.
@@ -30,12 +43,12 @@ func New(burst int, window time.Duration, maxKeys int, now func() time.Time) *Li
 		now = time.Now
 	}
 	return &Limiter{
-		burst: burst,
-		every: rate.Every(window / time.Duration(burst)),
-		now:   now,
-		buckets: otter.Must(&otter.Options[string, *rate.Limiter]{
+		burst:  float64(burst),
+		perSec: float64(burst) / window.Seconds(),
+		now:    now,
+		buckets: otter.Must(&otter.Options[string, *bucket]{
 			MaximumSize:      maxKeys,
-			ExpiryCalculator: otter.ExpiryAccessing[string, *rate.Limiter](window),
+			ExpiryCalculator: otter.ExpiryAccessing[string, *bucket](window),
 		}),
 	}
 }
@@ -48,14 +61,27 @@ func boundKey(key string) string {
 	return "sha256:" + string(h[:])
 }
 
-func (l *Limiter) bucket(key string) *rate.Limiter {
-	b, _ := l.buckets.Compute(boundKey(key), func(old *rate.Limiter, found bool) (*rate.Limiter, otter.ComputeOp) {
+func (l *Limiter) bucket(key string) *bucket {
+	b, _ := l.buckets.Compute(boundKey(key), func(old *bucket, found bool) (*bucket, otter.ComputeOp) {
 		if found {
 			return old, otter.CancelOp
 		}
-		return rate.NewLimiter(l.every, l.burst), otter.WriteOp
+		return &bucket{tokens: l.burst, last: l.now()}, otter.WriteOp
 	})
 	return b
+}
+
+// refill brings b's tokens up to now; b.mu is held.
+func (l *Limiter) refill(b *bucket, now time.Time) {
+	if d := now.Sub(b.last); d > 0 {
+		b.tokens = min(l.burst, b.tokens+d.Seconds()*l.perSec)
+		b.last = now
+	}
+}
+
+// wait is how long until b has one token; b.mu is held.
+func (l *Limiter) wait(b *bucket) time.Duration {
+	return time.Duration((1 - b.tokens) / l.perSec * float64(time.Second))
 }
 
 // Blocked reports whether key has no failure left, and how long until it
@@ -65,26 +91,31 @@ func (l *Limiter) Blocked(key string) (time.Duration, bool) {
 	if !ok {
 		return 0, false
 	}
-	now := l.now()
-	if b.TokensAt(now) >= 1 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l.refill(b, l.now())
+	if b.tokens >= 1 {
 		return 0, false
 	}
-	r := b.ReserveN(now, 1)
-	d := r.DelayFrom(now)
-	r.CancelAt(now)
-	return d, true
+	return l.wait(b), true
 }
 
-// Fail records one failure for key.
+// Fail records one failure for key (nothing when none is left).
 func (l *Limiter) Fail(key string) {
-	l.bucket(key).AllowN(l.now(), 1)
+	b := l.bucket(key)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l.refill(b, l.now())
+	if b.tokens >= 1 {
+		b.tokens--
+	}
 }
 
 // Reservation is one failure taken from a key's budget before the attempt
 // was checked. The zero Reservation refunds nothing.
 type Reservation struct {
-	r   *rate.Reservation
-	now func() time.Time
+	l *Limiter
+	b *bucket
 }
 
 // Reserve takes one failure from key's budget before an attempt is
@@ -94,21 +125,27 @@ type Reservation struct {
 // with the wait until one refills. Refund the reservation when the
 // attempt succeeds.
 func (l *Limiter) Reserve(key string) (Reservation, time.Duration, bool) {
-	now := l.now()
-	r := l.bucket(key).ReserveN(now, 1)
-	if d := r.DelayFrom(now); !r.OK() || d > 0 {
-		r.CancelAt(now)
-		return Reservation{}, max(d, time.Second), false
+	b := l.bucket(key)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l.refill(b, l.now())
+	if b.tokens < 1 {
+		return Reservation{}, max(l.wait(b), time.Second), false
 	}
-	return Reservation{r: r, now: l.now}, 0, true
+	b.tokens--
+	return Reservation{l: l, b: b}, 0, true
 }
 
 // Refund gives the reserved failure back (the attempt succeeded, or was
-// never checked).
+// never checked). It may be called at any time after Reserve.
 func (r Reservation) Refund() {
-	if r.r != nil {
-		r.r.CancelAt(r.now())
+	if r.b == nil {
+		return
 	}
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	r.l.refill(r.b, r.l.now())
+	r.b.tokens = min(r.l.burst, r.b.tokens+1)
 }
 
 // Attempt is the reservations of one attempt on several limiters.

@@ -89,3 +89,53 @@ func TestLongKeysAreBounded(t *testing.T) {
 		t.Fatalf("a 1 MB key is stored as %d bytes", len(k))
 	}
 }
+
+// A refund made after time has passed still gives the failure back
+// (x/time/rate's CancelAt restored nothing then, so every success was
+// counted as a failure: the 11th good login of a minute got 429).
+func TestRefundAfterTimePasses(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	l := New(10, time.Minute, 1000, func() time.Time { return now })
+	for i := 0; i < 50; i++ {
+		r, _, ok := l.Reserve("u1")
+		if !ok {
+			t.Fatalf("success %d refused: successes must not use up the budget", i+1)
+		}
+		now = now.Add(10 * time.Millisecond)
+		r.Refund()
+	}
+	// A refund never lifts the budget above its burst.
+	for i := 0; i < 10; i++ {
+		if _, _, ok := l.Reserve("u1"); !ok {
+			t.Fatalf("failure %d refused", i+1)
+		}
+	}
+	if _, _, ok := l.Reserve("u1"); ok {
+		t.Fatal("an 11th failure got through")
+	}
+}
+
+func TestReserveAllRefundsTheOtherAfterTimePasses(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	user := New(10, time.Minute, 1000, func() time.Time { return now })
+	addr := New(1, time.Minute, 1000, func() time.Time { return now })
+	ls := []*Limiter{user, addr}
+	ReserveAll(ls, []string{"u", "a"}) // spends addr
+	for i := 0; i < 20; i++ {
+		now = now.Add(time.Millisecond)
+		if _, _, ok := ReserveAll(ls, []string{"u", "a"}); ok {
+			t.Fatal("addr budget exceeded")
+		}
+	}
+	// user keeps 9 of 10: refused attempts did not drain it.
+	n := 0
+	for {
+		if _, _, ok := user.Reserve("u"); !ok {
+			break
+		}
+		n++
+	}
+	if n != 9 {
+		t.Fatalf("user budget after 20 refused attempts: %d left, want 9", n)
+	}
+}
