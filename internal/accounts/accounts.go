@@ -347,11 +347,36 @@ func (s *Service) RegeneratePassword(ctx context.Context, id string, grace time.
 	// The store advances the revocation (storage.Revocation.Then) in the
 	// same transaction as the new secret: a grace never revives a token
 	// that an earlier regeneration killed, nor extends a running grace.
-	if _, err := s.store.ReplaceCredential(ctx, c, now.Add(grace)); err != nil {
+	revokeAt := now.Add(grace)
+	if _, err := s.store.ReplaceCredential(ctx, c, revokeAt); err != nil {
+		return Credentials{}, err
+	}
+	// A login that read the old secret before that write committed may
+	// stamp its token after now (the commit waits for its group's fsync).
+	// Advancing the watermark again, to a time after the commit, revokes
+	// those too; the revocation deadline stays the first one. A login
+	// slower still is refused by StillCurrent after it issues.
+	c.CreatedAt = s.now().UTC().Truncate(time.Millisecond)
+	if _, err := s.store.ReplaceCredential(ctx, c, revokeAt); err != nil {
 		return Credentials{}, err
 	}
 	s.changed(id)
 	return creds, nil
+}
+
+// StillCurrent reports whether c, as authenticated by AuthenticateClient,
+// is still the account's credential, read from the store (not the cache).
+// A login checks it after issuing its token: a password regenerated
+// meanwhile must not leave a token of the old password alive.
+func (s *Service) StillCurrent(ctx context.Context, c storage.Credential) (bool, error) {
+	now, err := s.store.CredentialByUserID(ctx, c.UserID)
+	if errors.Is(err, storage.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return now.AccountID == c.AccountID && secret.Equal(now.SecretHash, c.SecretHash), nil
 }
 
 // AddConsoleUser adds a console user; a generated password is returned

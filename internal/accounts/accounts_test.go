@@ -250,3 +250,63 @@ func TestDeleteRefusesCredentialsAtOnce(t *testing.T) {
 		t.Errorf("API key after the deletion: %v", err)
 	}
 }
+
+// hookedReplace calls after once, right after the first ReplaceCredential
+// commits: what a login that read the old secret just before does.
+type hookedReplace struct {
+	*sqlite.Store
+	after func()
+}
+
+func (h *hookedReplace) ReplaceCredential(ctx context.Context, c storage.Credential, revokeAt time.Time) (storage.Credential, error) {
+	out, err := h.Store.ReplaceCredential(ctx, c, revokeAt)
+	if f := h.after; f != nil {
+		h.after = nil
+		f()
+	}
+	return out, err
+}
+
+// A login racing a password regeneration: it read the old secret before
+// the new one committed, and stamps its token after the regeneration's
+// instant. Such a token must be dead once the regeneration returns, and a
+// login slower still must see that its credential is no longer current.
+func TestRegenerationRevokesLoginsItRaced(t *testing.T) {
+	store, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "a.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	keys, _ := secret.Load(secret.Random(32))
+	clock := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
+	tick := func() time.Time { clock = clock.Add(time.Millisecond); return clock } // time moves on
+	h := &hookedReplace{Store: store}
+	s := New(h, keys, "z1", tick)
+	ctx := context.Background()
+	a, err := s.Create(ctx, CreateRequest{Name: "Race"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := s.AuthenticateClient(ctx, a.Credentials.UserID, a.Credentials.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stampMs int64
+	h.after = func() { stampMs = tick().UnixMilli() } // the racing login's token
+	if _, err := s.RegeneratePassword(ctx, a.AccountID, 0); err != nil {
+		t.Fatal(err)
+	}
+	cur, err := store.CredentialByUserID(ctx, a.Credentials.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cur.Revocation.Kills(stampMs, tick()) {
+		t.Errorf("a token stamped at %d, by a login that read the old password before the new one committed, outlives the regeneration (%+v)", stampMs, cur.Revocation)
+	}
+	if ok, err := s.StillCurrent(ctx, old); err != nil || ok {
+		t.Errorf("StillCurrent(old credential) = %v, %v; want false", ok, err)
+	}
+	if ok, err := s.StillCurrent(ctx, cur); err != nil || !ok {
+		t.Errorf("StillCurrent(new credential) = %v, %v; want true", ok, err)
+	}
+}

@@ -167,6 +167,13 @@ func (s *Server) authenticateClient(r *http.Request, ca clientAuth) (*tokens.Iss
 		if err != nil {
 			return nil, err
 		}
+		// The password may have been regenerated between the check and
+		// the token: a token of the old password is not handed out.
+		if ok, err := s.Accounts.StillCurrent(ctx, cred); err != nil {
+			return nil, err
+		} else if !ok {
+			return nil, failed()
+		}
 		s.Metrics.Logins.WithLabelValues("success").Inc()
 		return &issued, nil
 	}

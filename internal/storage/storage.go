@@ -214,6 +214,9 @@ type ConsoleUsers interface {
 // SigningKeys stores token signing keys.
 type SigningKeys interface {
 	AddSigningKey(ctx context.Context, k SigningKey) error
+	// ListSigningKeys returns every key, oldest SignsFrom first; keys
+	// with the same SignsFrom in the order they were added (a rotation
+	// within the same millisecond still makes the added key the newest).
 	ListSigningKeys(ctx context.Context) ([]SigningKey, error)
 	DeleteSigningKey(ctx context.Context, kid string) error
 }

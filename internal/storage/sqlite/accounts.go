@@ -420,7 +420,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k storage.SigningKey) error {
 
 // ListSigningKeys implements storage.SigningKeys, oldest first.
 func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, error) {
-	rows, err := s.r.QueryContext(ctx, `SELECT kid, alg, private, created_at, signs_from FROM signing_keys ORDER BY signs_from, kid`)
+	rows, err := s.r.QueryContext(ctx, `SELECT kid, alg, private, created_at, signs_from FROM signing_keys ORDER BY signs_from, rowid`)
 	if err != nil {
 		return nil, err
 	}

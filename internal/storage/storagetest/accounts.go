@@ -337,6 +337,22 @@ func testSigningKeys(t *testing.T, b Backend) {
 	if diff := cmp.Diff([]storage.SigningKey{k1, k2}, keys); diff != "" {
 		t.Errorf("ListSigningKeys (-want +got):\n%s", diff)
 	}
+	// Keys with the same SignsFrom come in the order they were added,
+	// whatever their kids: "z" then "m" (added in that order) after "b".
+	kz := storage.SigningKey{KID: "z", Alg: "RS256", Private: []byte("p3"), CreatedAt: t0, SignsFrom: t0.Add(time.Minute)}
+	km := storage.SigningKey{KID: "m", Alg: "RS256", Private: []byte("p4"), CreatedAt: t0, SignsFrom: t0.Add(time.Minute)}
+	for _, k := range []storage.SigningKey{kz, km} {
+		if err := b.AddSigningKey(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys, err = b.ListSigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]storage.SigningKey{k1, k2, kz, km}, keys); diff != "" {
+		t.Errorf("ListSigningKeys with equal SignsFrom (-want +got):\n%s", diff)
+	}
 	if err := b.DeleteSigningKey(ctx, "a"); err != nil {
 		t.Fatal(err)
 	}
