@@ -42,7 +42,7 @@ type Store struct {
 	done   chan struct{}
 	once   sync.Once
 
-	fullAt atomic.Int64      // unix ns of the last write refused for lack of space
+	fullAt atomic.Int64     // unix ns of the last write refused for lack of space
 	now    func() time.Time // nil: time.Now
 }
 
