@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
@@ -13,6 +16,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/metrics"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
+	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
 
@@ -27,7 +31,8 @@ type Server struct {
 	Metrics     *metrics.Metrics
 	Log         *slog.Logger
 	Now         func() time.Time
-	// Ready reports whether the store answers (/readyz).
+	// Ready reports whether the store answers and accepts writes
+	// (/readyz); it is called at most once per second.
 	Ready func(ctx context.Context) error
 	// AdminToken authenticates the operator API (constant-time compare).
 	AdminToken string
@@ -52,7 +57,25 @@ type Server struct {
 	Clients *clientaddr.Resolver
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
+
+	ready    readyCache
+	draining atomic.Bool
+
+	fullMu         sync.Mutex
+	fullLogged     time.Time // when storageFull last logged
+	fullSuppressed int       // 507s since then, not logged
 }
+
+// readyCache holds the last readiness probe, so that /readyz, which anyone
+// can call, writes to the store at most once per readyTTL.
+type readyCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+}
+
+// readyTTL is how long a readiness result is reused.
+const readyTTL = time.Second
 
 // Handler returns the root handler with every route and middleware.
 func (s *Server) Handler() http.Handler {
@@ -113,9 +136,10 @@ func (s *Server) Handler() http.Handler {
 }
 
 // middleware wraps a mux in what every request goes through: the client
-// address, panic recovery, the access log and the body limit.
+// address, the access log, panic recovery (inside the access log, so that
+// a panic has its access line) and the body limit.
 func (s *Server) middleware(mux http.Handler) http.Handler {
-	return s.Clients.Middleware(s.recover(s.accessLog(s.hsts(s.limitBody(mux)))))
+	return s.Clients.Middleware(s.accessLog(s.recover(s.hsts(s.limitBody(mux)))))
 }
 
 // hsts sends Strict-Transport-Security when the public URL is https, so
@@ -156,15 +180,46 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// Drain makes /readyz answer 503 from now on, so that load balancers stop
+// sending requests; the server calls it as soon as it starts shutting down.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// readyz answers 200 when the store answers and accepts writes, else 503
+// with the reason (SPEC §1). The store's probe writes, so its result is
+// reused for readyTTL: concurrent and repeated calls cannot hammer the
+// writer.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if s.Ready != nil {
-		if err := s.Ready(ctx); err != nil {
-			s.Log.WarnContext(ctx, "not ready", "err", err)
-			return &Error{Status: http.StatusServiceUnavailable, Message: "store unavailable", Err: err}
+	if s.draining.Load() {
+		return &Error{Status: http.StatusServiceUnavailable, Message: "not ready: shutting down"}
+	}
+	if err := s.probeReady(r.Context()); err != nil {
+		msg := "not ready: " + err.Error()
+		if errors.Is(err, storage.ErrStorageFull) {
+			msg = "not ready: storage full"
 		}
+		return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
+}
+
+// probeReady runs s.Ready at most once per readyTTL and returns its last
+// result.
+func (s *Server) probeReady(ctx context.Context) error {
+	if s.Ready == nil {
+		return nil
+	}
+	c := &s.ready
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if now := s.Now(); !c.at.IsZero() && now.Sub(c.at) < readyTTL && now.Sub(c.at) >= 0 {
+		return c.err
+	}
+	// Not the client's context: a probe cut short by a client that went
+	// away would be reused as the answer for the next second.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	c.err = s.Ready(pctx)
+	c.at = s.Now()
+	return c.err
 }
