@@ -32,7 +32,9 @@ type Server struct {
 	Log         *slog.Logger
 	Now         func() time.Time
 	// Ready reports whether the store answers and accepts writes
-	// (/readyz); it is called at most once per second.
+	// (/readyz). Anyone can call /readyz, as often as they like: Ready
+	// must rate-limit whatever it does that is not cheap (the store's
+	// write probe runs at most once a second).
 	Ready func(ctx context.Context) error
 	// AdminToken authenticates the operator API (constant-time compare).
 	AdminToken string
@@ -58,24 +60,12 @@ type Server struct {
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
 
-	ready    readyCache
 	draining atomic.Bool
 
 	fullMu         sync.Mutex
 	fullLogged     time.Time // when storageFull last logged
 	fullSuppressed int       // 507s since then, not logged
 }
-
-// readyCache holds the last readiness probe, so that /readyz, which anyone
-// can call, writes to the store at most once per readyTTL.
-type readyCache struct {
-	mu  sync.Mutex
-	at  time.Time
-	err error
-}
-
-// readyTTL is how long a readiness result is reused.
-const readyTTL = time.Second
 
 // Handler returns the root handler with every route and middleware.
 func (s *Server) Handler() http.Handler {
@@ -185,41 +175,25 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) Drain() { s.draining.Store(true) }
 
 // readyz answers 200 when the store answers and accepts writes, else 503
-// with the reason (SPEC §1). The store's probe writes, so its result is
-// reused for readyTTL: concurrent and repeated calls cannot hammer the
-// writer.
+// with the reason (SPEC §1).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 	if s.draining.Load() {
 		return &Error{Status: http.StatusServiceUnavailable, Message: "not ready: shutting down"}
 	}
-	if err := s.probeReady(r.Context()); err != nil {
-		msg := "not ready: " + err.Error()
-		if errors.Is(err, storage.ErrStorageFull) {
-			msg = "not ready: storage full"
+	if s.Ready != nil {
+		// Not the client's context: the store keeps a probe's result for
+		// a second, and one cut short by a client that went away would
+		// say nothing about the store.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			msg := "not ready: " + err.Error()
+			if errors.Is(err, storage.ErrStorageFull) {
+				msg = "not ready: storage full"
+			}
+			return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
 		}
-		return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 	return nil
-}
-
-// probeReady runs s.Ready at most once per readyTTL and returns its last
-// result.
-func (s *Server) probeReady(ctx context.Context) error {
-	if s.Ready == nil {
-		return nil
-	}
-	c := &s.ready
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if now := s.Now(); !c.at.IsZero() && now.Sub(c.at) < readyTTL && now.Sub(c.at) >= 0 {
-		return c.err
-	}
-	// Not the client's context: a probe cut short by a client that went
-	// away would be reused as the answer for the next second.
-	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-	defer cancel()
-	c.err = s.Ready(pctx)
-	c.at = s.Now()
-	return c.err
 }

@@ -14,3 +14,10 @@ func RefuseWrites(s *Store) error {
 	_, err := s.w.ExecContext(context.Background(), `PRAGMA query_only = 1`)
 	return err
 }
+
+// Probes is the number of write probes Ready has run.
+func Probes(s *Store) int64 {
+	s.probe.mu.Lock()
+	defer s.probe.mu.Unlock()
+	return s.probe.n
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +20,18 @@ import (
 // store still reports itself not ready: a tiny probe write can fit where
 // real writes do not, and a load balancer should not flap between the two.
 const fullWindow = 5 * time.Second
+
+// probeEvery is how often Ready writes, at most: /readyz is open to anyone,
+// and must not be a way to hammer the one writer.
+const probeEvery = time.Second
+
+// probe is the last write probe's result, reused for probeEvery.
+type probe struct {
+	mu  sync.Mutex
+	at  time.Time
+	err error
+	n   int64 // probes written, for tests
+}
 
 // storageErr turns a write's error into the storage sentinel where one
 // applies: SQLITE_FULL (SQLite's answer to ENOSPC when it writes) or
@@ -49,19 +62,15 @@ func (s *Store) clock() time.Time {
 }
 
 // Ready reports whether the store answers reads and accepts writes: it
-// reads, then rewrites one row through the writer (so a read-only file or
-// a full disk fails it), and it fails for a few seconds after any write
-// was refused for lack of space. Each call writes: callers rate-limit it.
+// reads, then rewrites one row through the normal writer (so a read-only
+// file or a full disk fails it) at most once per probeEvery, reusing the
+// last result in between; and it fails for fullWindow after any write
+// was refused for lack of space.
 func (s *Store) Ready(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
 		return fmt.Errorf("store does not answer: %w", err)
 	}
-	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO health_probe (id, at) VALUES (1, ?)
-			ON CONFLICT (id) DO UPDATE SET at = excluded.at`, s.clock().UnixMilli())
-		return err
-	})
-	if err != nil {
+	if err := s.writeProbe(ctx); err != nil {
 		return fmt.Errorf("store refuses writes: %w", err)
 	}
 	if at := s.fullAt.Load(); at != 0 {
@@ -70,6 +79,29 @@ func (s *Store) Ready(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// writeProbe rewrites the health_probe row, or returns the result of the
+// last probe when it is younger than probeEvery. Concurrent callers wait
+// for one probe and share its result.
+func (s *Store) writeProbe(ctx context.Context) error {
+	p := &s.probe
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if age := s.clock().Sub(p.at); !p.at.IsZero() && age >= 0 && age < probeEvery {
+		return p.err
+	}
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO health_probe (id, at) VALUES (1, ?)
+			ON CONFLICT (id) DO UPDATE SET at = excluded.at`, s.clock().UnixMilli())
+		return err
+	})
+	if ctx.Err() != nil {
+		return err // cut short by the caller: it says nothing about the store
+	}
+	p.at, p.err = s.clock(), err
+	p.n++
+	return err
 }
 
 // quickCheck runs PRAGMA quick_check and refuses a corrupt store, saying

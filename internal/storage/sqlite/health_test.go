@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -79,18 +80,55 @@ func TestReadyRefusesReadOnlyStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
+	now := time.Now()
+	sqlite.SetNow(s, func() time.Time { return now })
 	if err := s.Ready(ctx); err != nil {
 		t.Fatalf("Ready on a fresh store: %v", err)
 	}
 	if err := sqlite.RefuseWrites(s); err != nil {
 		t.Fatal(err)
 	}
+	now = now.Add(time.Second)
 	err = s.Ready(ctx)
 	if err == nil || !strings.Contains(err.Error(), "refuses writes") {
 		t.Fatalf("Ready on a read-only store = %v, want a refused write", err)
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("Ping on a read-only store: %v (reads must still work)", err)
+	}
+}
+
+// TestReadyProbesAtMostOncePerSecond: /readyz is open to anyone, so the
+// write probe runs at most once a second whatever the number of callers,
+// while a closed store is seen at once (the read runs every time).
+func TestReadyProbesAtMostOncePerSecond(t *testing.T) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var now atomic.Int64
+	now.Store(time.Now().UnixNano())
+	sqlite.SetNow(s, func() time.Time { return time.Unix(0, now.Load()) })
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Go(func() {
+			if err := s.Ready(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if n := sqlite.Probes(s); n != 1 {
+		t.Errorf("50 calls within a second wrote %d probes, want 1", n)
+	}
+	now.Add(int64(time.Second))
+	if err := s.Ready(ctx); err != nil || sqlite.Probes(s) != 2 {
+		t.Errorf("a second later: Ready = %v after %d probes, want a second probe", err, sqlite.Probes(s))
+	}
+	s.Close()
+	if err := s.Ready(ctx); err == nil {
+		t.Error("Ready on a closed store = nil")
 	}
 }
 

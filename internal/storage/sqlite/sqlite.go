@@ -43,6 +43,7 @@ type Store struct {
 	once   sync.Once
 
 	fullAt atomic.Int64     // unix ns of the last write refused for lack of space
+	probe  probe            // Ready's write probe
 	now    func() time.Time // nil: time.Now
 }
 
