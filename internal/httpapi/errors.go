@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"syscall"
 
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/storage"
@@ -89,18 +90,28 @@ func toHTTP(err error) *Error {
 		return &Error{Status: http.StatusConflict, Message: "already exists", Err: err}
 	case errors.Is(err, storage.ErrConflict):
 		return &Error{Status: http.StatusConflict, Message: "conflict", Err: err}
+	case errors.Is(err, storage.ErrStorageFull), errors.Is(err, syscall.ENOSPC):
+		// Nothing was stored; the same request succeeds once space is
+		// freed (SPEC §1).
+		return &Error{Status: http.StatusInsufficientStorage, Message: "storage full", Err: err}
 	}
 	return &Error{Status: http.StatusInternalServerError, Message: "internal error", Err: err}
 }
 
-// writeError writes err as a JSON error response and logs server faults.
+// writeError writes err as a JSON error response. A server fault's error
+// goes into the request's access line (accessLog), not a line of its own.
 func writeError(w http.ResponseWriter, r *http.Request, err error) {
 	he := toHTTP(err)
-	switch {
-	case he.Status == StatusClientClosedRequest:
-		slog.DebugContext(r.Context(), "request canceled by the client", "method", r.Method, "path", r.URL.Path)
-	case he.Status >= 500:
-		slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", he.Err)
+	if he.Status >= 500 {
+		if rec := recordOf(r.Context()); rec != nil {
+			rec.err = he.Err
+			if rec.err == nil {
+				rec.err = errors.New(he.Message)
+			}
+		} else {
+			// Only a handler served outside Server.middleware gets here.
+			slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", he.Err)
+		}
 	}
 	h := w.Header()
 	for k, v := range he.Header {

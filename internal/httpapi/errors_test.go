@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"syscall"
 	"testing"
 
 	"github.com/orchestrator/orchestrator/internal/fault"
@@ -25,6 +27,8 @@ func TestToHTTP(t *testing.T) {
 		{storage.ErrAlreadyExists, 409},
 		{&http.MaxBytesError{Limit: 1}, 413},
 		{fmt.Errorf("sqlite: %w", context.Canceled), StatusClientClosedRequest},
+		{fmt.Errorf("sqlite: %w: database or disk is full", storage.ErrStorageFull), 507},
+		{&os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}, 507},
 		{errors.New("disk on fire"), 500},
 	} {
 		if got := toHTTP(tc.err).Status; got != tc.want {

@@ -1,7 +1,9 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -35,7 +37,8 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument counts requests and their latency under the route pattern
-// (never the raw path, which would explode label cardinality).
+// (never the raw path, which would explode label cardinality). A handler
+// that panics is counted as a 500, the answer recover gives.
 func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 	route := pattern
 	if i := strings.IndexByte(route, ' '); i >= 0 {
@@ -48,28 +51,48 @@ func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 		if !ok {
 			sw = &statusWriter{ResponseWriter: w}
 		}
+		returned := false
+		defer func() {
+			dur.Observe(time.Since(start).Seconds())
+			code := sw.status
+			switch {
+			case code == 0 && !returned:
+				code = http.StatusInternalServerError
+			case code == 0:
+				code = http.StatusOK
+			}
+			s.Metrics.Requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		}()
 		h.ServeHTTP(sw, r)
-		dur.Observe(time.Since(start).Seconds())
-		code := sw.status
-		if code == 0 {
-			code = http.StatusOK
-		}
-		s.Metrics.Requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+		returned = true
 	})
 }
 
-// recover turns a panic into a 500 JSON response; no panic reaches a
-// client as a dropped connection.
+// recover turns a panic into a 500 JSON response (unless the handler had
+// already answered), counts it, and puts it with its stack into the
+// request's access line: no panic reaches a client as a dropped
+// connection or goes unlogged.
 func (s *Server) recover(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				s.Log.ErrorContext(r.Context(), "panic", "path", r.URL.Path, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-				writeError(w, r, &Error{Status: http.StatusInternalServerError, Message: "internal error"})
+			v := recover()
+			if v == nil {
+				return
 			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.Metrics.Panics.Inc()
+			err := fmt.Errorf("panic: %v", v)
+			if rec := recordOf(r.Context()); rec != nil {
+				rec.err, rec.stack = err, string(debug.Stack())
+			} else {
+				s.Log.ErrorContext(r.Context(), "panic", "path", r.URL.Path, "err", err, "stack", string(debug.Stack()))
+			}
+			if sw, ok := w.(*statusWriter); ok && sw.status != 0 {
+				return // the status line is sent: the client sees a cut response
+			}
+			writeError(w, r, &Error{Status: http.StatusInternalServerError, Message: "internal error", Err: err})
 		}()
 		h.ServeHTTP(w, r)
 	})
@@ -114,9 +137,30 @@ func RedactQuery(raw string) string {
 	return q.Encode()
 }
 
-// accessLog logs one line per request: method, path, redacted query,
-// status, duration, client address and a request id. Headers (which carry
-// keys and tokens) are never logged.
+// record is what a request's access line says beyond the request
+// itself: the error a server fault failed with and, after a panic, the
+// stack. writeError and recover fill it through the request's context.
+type record struct {
+	err   error
+	stack string
+}
+
+type recordKey struct{}
+
+// recordOf returns the access record of the request with ctx, or nil
+// outside accessLog.
+func recordOf(ctx context.Context) *record {
+	rec, _ := ctx.Value(recordKey{}).(*record)
+	return rec
+}
+
+// accessLog logs one line per request, through the server's logger:
+// method, path, redacted query, status, duration, client address, a
+// request id and, for a server fault, its error (and a panic's stack), as
+// tailscale's tsweb does. A 5xx line is logged at level ERROR (503 at
+// WARN), others at INFO. A 507 (storage full) stays at INFO: the full
+// disk is logged once per interval by storageFull instead. Headers (which
+// carry keys and tokens) are never logged.
 func (s *Server) accessLog(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -125,14 +169,64 @@ func (s *Server) accessLog(h http.Handler) http.Handler {
 			id = secret.NewToken(9)
 		}
 		w.Header().Set("X-Request-Id", id)
+		rec := &record{}
+		ctx := context.WithValue(r.Context(), recordKey{}, rec)
+		r = r.WithContext(ctx)
 		sw := &statusWriter{ResponseWriter: w}
+		returned := false
+		defer func() {
+			status := sw.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			attrs := []slog.Attr{
+				slog.String("id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.String("query", RedactQuery(r.URL.RawQuery)), slog.Int("status", status),
+				slog.Float64("dur_ms", float64(time.Since(start).Microseconds())/1000), slog.String("remote", s.Clients.String(r)),
+			}
+			if !returned {
+				attrs = append(attrs, slog.Bool("aborted", true))
+			}
+			if rec.err != nil {
+				attrs = append(attrs, slog.String("err", rec.err.Error()))
+			}
+			if rec.stack != "" {
+				attrs = append(attrs, slog.String("stack", rec.stack))
+			}
+			level := slog.LevelInfo
+			switch {
+			case status == http.StatusInsufficientStorage:
+				s.storageFull(ctx, rec.err)
+			case status == http.StatusServiceUnavailable:
+				level = slog.LevelWarn
+			case status >= 500:
+				level = slog.LevelError
+			}
+			s.Log.LogAttrs(ctx, level, "request", attrs...)
+		}()
 		h.ServeHTTP(sw, r)
-		status := sw.status
-		if status == 0 {
-			status = http.StatusOK
-		}
-		s.Log.InfoContext(r.Context(), "request",
-			"id", id, "method", r.Method, "path", r.URL.Path, "query", RedactQuery(r.URL.RawQuery),
-			"status", status, "dur_ms", float64(time.Since(start).Microseconds())/1000, "remote", s.Clients.String(r))
+		returned = true
 	})
+}
+
+// fullLogEvery is how often a full disk is logged: one line per interval
+// with the number of refusals since the last line, not one per refused
+// write (the December review saw 35,000 error lines in 20 s).
+const fullLogEvery = 10 * time.Second
+
+// storageFull counts a write refused with 507 and logs it at most once
+// per fullLogEvery.
+func (s *Server) storageFull(ctx context.Context, err error) {
+	s.Metrics.StorageFull.Inc()
+	s.fullMu.Lock()
+	now := s.Now()
+	if !s.fullLogged.IsZero() && now.Sub(s.fullLogged) < fullLogEvery {
+		s.fullSuppressed++
+		s.fullMu.Unlock()
+		return
+	}
+	suppressed := s.fullSuppressed
+	s.fullLogged, s.fullSuppressed = now, 0
+	s.fullMu.Unlock()
+	s.Log.ErrorContext(ctx, "storage full: writes are answered 507 until space is freed", "err", err, "suppressed", suppressed)
 }

@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
@@ -13,6 +16,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/metrics"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
+	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
 
@@ -27,7 +31,10 @@ type Server struct {
 	Metrics     *metrics.Metrics
 	Log         *slog.Logger
 	Now         func() time.Time
-	// Ready reports whether the store answers (/readyz).
+	// Ready reports whether the store answers and accepts writes
+	// (/readyz). Anyone can call /readyz, as often as they like: Ready
+	// must rate-limit whatever it does that is not cheap (the store's
+	// write probe runs at most once a second).
 	Ready func(ctx context.Context) error
 	// AdminToken authenticates the operator API (constant-time compare).
 	AdminToken string
@@ -52,6 +59,12 @@ type Server struct {
 	Clients *clientaddr.Resolver
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
+
+	draining atomic.Bool
+
+	fullMu         sync.Mutex
+	fullLogged     time.Time // when storageFull last logged
+	fullSuppressed int       // 507s since then, not logged
 }
 
 // Handler returns the root handler with every route and middleware.
@@ -113,9 +126,10 @@ func (s *Server) Handler() http.Handler {
 }
 
 // middleware wraps a mux in what every request goes through: the client
-// address, panic recovery, the access log and the body limit.
+// address, the access log, panic recovery (inside the access log, so that
+// a panic has its access line) and the body limit.
 func (s *Server) middleware(mux http.Handler) http.Handler {
-	return s.Clients.Middleware(s.recover(s.accessLog(s.hsts(s.limitBody(mux)))))
+	return s.Clients.Middleware(s.accessLog(s.recover(s.hsts(s.limitBody(mux)))))
 }
 
 // hsts sends Strict-Transport-Security when the public URL is https, so
@@ -156,13 +170,28 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// Drain makes /readyz answer 503 from now on, so that load balancers stop
+// sending requests; the server calls it as soon as it starts shutting down.
+func (s *Server) Drain() { s.draining.Store(true) }
+
+// readyz answers 200 when the store answers and accepts writes, else 503
+// with the reason (SPEC §1).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
+	if s.draining.Load() {
+		return &Error{Status: http.StatusServiceUnavailable, Message: "not ready: shutting down"}
+	}
 	if s.Ready != nil {
+		// Not the client's context: the store keeps a probe's result for
+		// a second, and one cut short by a client that went away would
+		// say nothing about the store.
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
+		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			s.Log.WarnContext(ctx, "not ready", "err", err)
-			return &Error{Status: http.StatusServiceUnavailable, Message: "store unavailable", Err: err}
+			msg := "not ready: " + err.Error()
+			if errors.Is(err, storage.ErrStorageFull) {
+				msg = "not ready: storage full"
+			}
+			return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

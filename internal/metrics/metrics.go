@@ -14,6 +14,10 @@ type Metrics struct {
 	Logins   *prometheus.CounterVec   // result: success, failure, limited
 	Requests *prometheus.CounterVec   // route, code
 	Duration *prometheus.HistogramVec // route
+	// Panics counts handler panics (each answered 500 and logged).
+	Panics prometheus.Counter
+	// StorageFull counts writes refused for lack of space (answered 507).
+	StorageFull prometheus.Counter
 }
 
 // New returns metrics registered on a fresh registry (with Go and process
@@ -31,11 +35,17 @@ func New() *Metrics {
 			Name: "orchestrator_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"route"}),
+		Panics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orchestrator_http_panics_total", Help: "HTTP handler panics, each answered 500.",
+		}),
+		StorageFull: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orchestrator_storage_full_total", Help: "Requests refused with 507 because the store had no space left.",
+		}),
 	}
 	for _, r := range []string{"success", "failure", "limited"} {
 		m.Logins.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.Logins, m.Requests, m.Duration,
+	m.reg.MustRegister(m.Logins, m.Requests, m.Duration, m.Panics, m.StorageFull,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
@@ -48,6 +49,9 @@ type Server struct {
 	running sync.WaitGroup // background loops that use the store
 	closing sync.Once
 	closed  error
+
+	inflight atomic.Int64  // requests running (track)
+	drain    time.Duration // shutdown's wait for in-flight requests (0: drainTimeout)
 
 	// AdminToken is the operator token in force.
 	AdminToken string
@@ -145,7 +149,7 @@ func newLocked(ctx context.Context, cfg config.Serve, log *slog.Logger, now func
 	s.API = &httpapi.Server{
 		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
 		CCS:               ccs.New(store, ccs.Config{Now: now, Log: log, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes)}),
-		Ready:             store.Ping,
+		Ready:             store.Ready,
 		AdminToken:        adminToken,
 		AuthFailureStatus: cfg.AuthFailureStatus,
 		V1Sunset:          sunset,
@@ -278,14 +282,21 @@ func adminToken(cfg config.Serve, log *slog.Logger) (tok, file string, err error
 // Handler returns the root HTTP handler.
 func (s *Server) Handler() http.Handler { return s.handler }
 
-// Serve serves on ln until ctx is done, then stops accepting, lets
-// in-flight requests finish (up to 10 s) and closes the store.
+// drainTimeout is how long shutdown waits for in-flight requests before
+// it cuts them (SPEC §1).
+const drainTimeout = 10 * time.Second
+
+// Serve serves on ln until ctx is done, then shuts down: /readyz fails at
+// once, the listener closes, in-flight requests may finish for up to 10 s
+// and are then cut (the log says how many), and the store is closed. A
+// shutdown that had to cut requests is still a clean one (nil error).
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	return s.ServeWithAdmin(ctx, ln, nil)
 }
 
 // ServeWithAdmin is Serve with the operator API and /metrics on their own
-// listener adminLn (--admin-addr); nil serves them on ln.
+// listener adminLn (--admin-addr); nil serves them on ln. While the main
+// listener drains, adminLn still answers, with /readyz failed.
 func (s *Server) ServeWithAdmin(ctx context.Context, ln, adminLn net.Listener) error {
 	if s.cfg.TLSCert != "" {
 		cert, err := tls.LoadX509KeyPair(s.cfg.TLSCert, s.cfg.TLSKey)
@@ -322,24 +333,68 @@ func (s *Server) ServeWithAdmin(ctx context.Context, ln, adminLn net.Listener) e
 		return err
 	case <-ctx.Done():
 	}
-	s.log.Info("shutting down")
-	shutCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	return s.shutdown(servers)
+}
+
+// shutdown fails /readyz (before any listener closes, so that a load
+// balancer's next probe already sees it), then shuts the servers down in
+// order, all within one drainTimeout. Requests still running past it are
+// cut and counted; the store is closed once their handlers have returned
+// (or after a further second).
+func (s *Server) shutdown(servers []*http.Server) error {
+	s.API.Drain()
+	drain := s.drain
+	if drain == 0 {
+		drain = drainTimeout
+	}
+	s.log.Info("shutting down: /readyz fails; finishing in-flight requests", "drain", drain.String(), "in_flight", s.inflight.Load())
+	shutCtx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	var err error
+	cut := false
 	for _, hs := range servers {
-		if serr := hs.Shutdown(shutCtx); err == nil {
+		serr := hs.Shutdown(shutCtx)
+		switch {
+		case errors.Is(serr, context.DeadlineExceeded):
+			cut = true
+		case serr != nil && err == nil:
 			err = serr
+		}
+	}
+	if cut {
+		n := s.inflight.Load()
+		for _, hs := range servers {
+			hs.Close()
+		}
+		s.log.Warn(fmt.Sprintf("shutdown: cut %d request(s) still running after %v", n, drain), "requests", n, "drain", drain.String())
+		// A cut request's context is cancelled and its connection closed:
+		// its handler returns at its next read, write or store call.
+		for deadline := time.Now().Add(time.Second); s.inflight.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(10 * time.Millisecond)
 		}
 	}
 	if cerr := s.Close(); err == nil {
 		err = cerr
 	}
+	if err == nil {
+		s.log.Info("shut down")
+	}
 	return err
+}
+
+// track counts the requests h is running, for shutdown to say how many it
+// cut.
+func (s *Server) track(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.inflight.Add(1)
+		defer s.inflight.Add(-1)
+		h.ServeHTTP(w, r)
+	})
 }
 
 func (s *Server) httpServer(h http.Handler) *http.Server {
 	return &http.Server{
-		Handler:           h,
+		Handler:           s.track(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -15,6 +15,10 @@ var (
 	// ErrConflict reports that a state precondition did not hold (for
 	// example upgrading an account that is already v2).
 	ErrConflict = errors.New("conflict")
+	// ErrStorageFull reports that a write was refused for lack of space
+	// (SQLITE_FULL, ENOSPC). Nothing of the write is stored; the same write
+	// succeeds once space is freed, without a restart.
+	ErrStorageFull = errors.New("storage full")
 )
 
 // Auth versions of an account.

@@ -1,15 +1,11 @@
 package ccse2e
 
 import (
-	"context"
-	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"testing"
 
-	"github.com/orchestrator/orchestrator/internal/ccs"
+	"github.com/orchestrator/orchestrator/internal/config"
 	"github.com/orchestrator/orchestrator/internal/server/servertest"
-	"github.com/orchestrator/orchestrator/internal/storage/sqlite"
 )
 
 // Reproductions of the 2026-12 security review (findings 3, 10 and 15),
@@ -111,22 +107,12 @@ func TestErrorsNameJSONFields(t *testing.T) {
 }
 
 // TestAccountQuotaOverHTTP pins finding 3 (Context Service part) through
-// the real handler on loopback: a server's API with a context service of
-// a small quota, over the server's own database.
+// the real server on loopback, with a small quota set by its flag.
 func TestAccountQuotaOverHTTP(t *testing.T) {
-	env := servertest.Start(t)
+	env := servertest.Start(t, func(c *config.Serve) { c.AccountMaxProperties = 3 })
 	a := env.CreateAccount(t, true)
-	store, err := sqlite.Open(context.Background(), filepath.Join(env.Config.Data, "orchestrator.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { store.Close() })
-	api := *env.Server.API
-	api.CCS = ccs.New(store, ccs.Config{MaxProperties: 3})
-	ts := httptest.NewServer(api.Handler())
-	t.Cleanup(ts.Close)
-	v1 := &client{t: t, url: ts.URL, header: "maven-api-key", value: a.APIKey}
-	v2 := &client{t: t, url: ts.URL, header: "Authorization", value: "Bearer " + env.Login(t, a)}
+	v1 := &client{t: t, url: env.URL, header: "maven-api-key", value: a.APIKey}
+	v2 := &client{t: t, url: env.URL, header: "Authorization", value: "Bearer " + env.Login(t, a)}
 	base := "/v1/account/" + a.AccountID
 	const over = `{"message":"account storage quota exceeded"}`
 	v1.expect("three properties", "PATCH", base+"/q/properties", `{"a":1,"b":2,"c":3}`, 204, "")

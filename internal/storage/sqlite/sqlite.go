@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"modernc.org/sqlite"
@@ -41,6 +42,10 @@ type Store struct {
 	quit   chan struct{}
 	done   chan struct{}
 	once   sync.Once
+
+	fullAt atomic.Int64     // unix ns of the last write refused for lack of space
+	probe  probe            // Ready's write probe
+	now    func() time.Time // nil: time.Now
 }
 
 // stmts are the statements of the hot paths, prepared once: parsing SQL
@@ -163,6 +168,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	r.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
 	s := &Store{w: w, r: r, writes: make(chan *writeOp), quit: make(chan struct{}), done: make(chan struct{})}
 	go s.commitLoop()
+	if err := s.quickCheck(ctx, path); err != nil {
+		s.Close()
+		return nil, err
+	}
 	if err := s.migrate(ctx); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
@@ -245,7 +254,7 @@ func (s *Store) tx(ctx context.Context, fn func(context.Context, *sql.Tx) error)
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	return <-op.err
+	return s.storageErr(<-op.err)
 }
 
 // commitLoop is the committer: it takes a write, adds every write queued
