@@ -210,7 +210,16 @@ func (p *patcher) Visit(n *ast.Node) {
 			if mayBeLarge(m) {
 				ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "Produced"}, Arguments: []ast.Node{m}})
 			}
-		case "==", "!=", "<", "<=", ">", ">=", "in", "contains", "startsWith", "endsWith":
+		case "contains":
+			// Security: expr's contains is strings.Contains, whose
+			// worst case is the product of the sizes (see index);
+			// env.Contains searches in linear time and pays for it.
+			// Constants alone are bounded by the expression's text
+			// and keep expr's operator and its type checks.
+			if mayBeLarge(m.Left) || mayBeLarge(m.Right) {
+				ast.Patch(n, &ast.CallNode{Callee: &ast.IdentifierNode{Value: "Contains"}, Arguments: []ast.Node{m.Left, m.Right}})
+			}
+		case "==", "!=", "<", "<=", ">", ">=", "in", "startsWith", "endsWith":
 			// Security: these cost the size of their operands; the
 			// evaluation pays for each (see env.Operand).
 			m.Left, m.Right = operand(m.Left), operand(m.Right)

@@ -184,6 +184,24 @@ func (e *env) Produced(v any) any {
 	return e.Operand(v)
 }
 
+// Contains is what a patched expression calls for `a contains b` when an
+// operand may be large: expr's operator, with a substring search of
+// linear worst case (see index) whose cost it spends first.
+func (e *env) Contains(a, b any) (bool, error) {
+	if a == nil || b == nil {
+		return false, nil
+	}
+	x, ok1 := a.(string)
+	y, ok2 := b.(string)
+	if !ok1 || !ok2 {
+		return false, fmt.Errorf("invalid operation: %T contains %T", a, b)
+	}
+	if !e.spend(searchSteps(x, y)) {
+		panic(e.abort)
+	}
+	return index(x, y) >= 0, nil
+}
+
 // Var returns variable name ("ns.var"), nil when missing. A whole JSON
 // number is an int, so that integer operators (%) apply to it.
 func (e *env) Var(name string) any {
@@ -369,9 +387,10 @@ func (e *env) contains(c *compiledCondition, a, b any) bool {
 	case string:
 		switch y := b.(type) {
 		case string:
-			return e.spend(stringSteps(len(x)+len(y))) && strings.Contains(x, y)
+			return e.spend(searchSteps(x, y)) && index(x, y) >= 0
 		case float64:
-			return e.spend(stringSteps(len(x))) && strings.Contains(x, formatNumber(y))
+			n := formatNumber(y)
+			return e.spend(searchSteps(x, n)) && index(x, n) >= 0
 		}
 	case []any:
 		s := e.setOf(c.ns+"."+c.name, nil, x)
