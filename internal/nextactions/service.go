@@ -504,6 +504,12 @@ func (f *fetcher) load(ns string) (map[string]any, error) {
 		return doc, nil
 	}
 	add := func(sid string, names []string) ([]string, error) {
+		// Security: a read costs the budget even when it finds
+		// nothing, so policies that name many namespaces cannot make
+		// an evaluation read without end.
+		if !f.budget.spend(ReadSteps) {
+			return nil, f.budget.err
+		}
 		got, err := f.vars.Get(f.ctx, f.req.AccountID, ns, sid, names)
 		if err != nil {
 			return nil, fmt.Errorf("read %s variables: %w", ns, err)
