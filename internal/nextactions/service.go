@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/storage"
 )
@@ -57,9 +58,15 @@ const (
 	MaxFlushWait = 250 * time.Millisecond
 )
 
+// MaxNamesPerNamespace is how many variables of one namespace the enabled
+// policies of an account may read (what one read of the Context Service
+// may select, ccs.MaxSelect); past it, the policies that read that
+// namespace are ERROR.
+const MaxNamesPerNamespace = ccs.MaxSelect
+
 // Variables reads context variables: the live properties named of one
 // session document, as name → JSON value. Missing properties are absent
-// from the map.
+// from the map. Evaluation asks for at most MaxNamesPerNamespace names.
 type Variables interface {
 	Get(ctx context.Context, accountID, namespace, sessionID string, names []string) (map[string][]byte, error)
 }
@@ -476,6 +483,13 @@ func (f *fetcher) lookup(ns, name string) (any, bool, error) {
 			v = f.session
 		}
 		return v, v != "", nil
+	}
+	if n := len(f.names[ns]); n > MaxNamesPerNamespace {
+		// A reference that cannot be resolved: the policies that read
+		// it are ERROR (SPEC §6), rather than every variable of the
+		// namespace silently missing.
+		return nil, false, &ValueError{Var: ns + "." + name, Err: fmt.Errorf(
+			"the enabled policies read %d variables of namespace %s, more than the %d one read may select", n, ns, MaxNamesPerNamespace)}
 	}
 	doc, ok := f.docs[ns]
 	if !ok {
