@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/storage"
 )
@@ -30,6 +31,9 @@ const LogRetention = 7 * 24 * time.Hour
 // MaxEvalTimeout is the longest an evaluation runs (SPEC §6: "never runs
 // longer than 1 s").
 const MaxEvalTimeout = time.Second
+
+// DefaultCacheBytes is the default of Config.CacheBytes.
+const DefaultCacheBytes = 32 << 20
 
 // MaxLogEntries bounds one answer of Logs.
 const MaxLogEntries = 10_000
@@ -54,9 +58,15 @@ const (
 	MaxFlushWait = 250 * time.Millisecond
 )
 
+// MaxNamesPerNamespace is how many variables of one namespace the enabled
+// policies of an account may read (what one read of the Context Service
+// may select, ccs.MaxSelect); past it, the policies that read that
+// namespace are ERROR.
+const MaxNamesPerNamespace = ccs.MaxSelect
+
 // Variables reads context variables: the live properties named of one
 // session document, as name → JSON value. Missing properties are absent
-// from the map.
+// from the map. Evaluation asks for at most MaxNamesPerNamespace names.
 type Variables interface {
 	Get(ctx context.Context, accountID, namespace, sessionID string, names []string) (map[string][]byte, error)
 }
@@ -78,6 +88,10 @@ type Config struct {
 	// transaction (default 1000).
 	PurgeEvery time.Duration
 	PurgeBatch int
+	// CacheBytes bounds the approximate heap of the compiled policies
+	// kept in memory (default DefaultCacheBytes); one revision of each
+	// policy is kept, and policies evicted are compiled again on use.
+	CacheBytes int
 	// LogQueue is how many evaluations may wait to be logged (default
 	// 1024, so at most 1024 × MaxLogPerEvaluation entries); beyond it,
 	// log entries are dropped rather than slowing evaluations down.
@@ -119,8 +133,11 @@ func New(store storage.Policies, vars Variables, cfg Config) *Service {
 	if cfg.LogQueue <= 0 {
 		cfg.LogQueue = 1024
 	}
+	if cfg.CacheBytes <= 0 {
+		cfg.CacheBytes = DefaultCacheBytes
+	}
 	return &Service{
-		store: store, vars: vars, cfg: cfg, cache: newCache(100_000),
+		store: store, vars: vars, cfg: cfg, cache: newCache(uint64(cfg.CacheBytes)),
 		logq:    make(chan []storage.PolicyEvaluation, cfg.LogQueue),
 		flushq:  make(chan chan struct{}),
 		running: make(chan struct{}),
@@ -156,7 +173,7 @@ func (s *Service) Create(ctx context.Context, accountID string, p Policy) (Polic
 	case err != nil:
 		return Policy{}, err
 	}
-	s.cache.put(cacheKey(rec), c)
+	s.cache.put(rec, c)
 	return c.Policy, nil
 }
 
@@ -184,7 +201,7 @@ func (s *Service) Update(ctx context.Context, accountID string, p Policy) (Polic
 	if err != nil {
 		return Policy{}, err
 	}
-	s.cache.put(cacheKey(rec), c)
+	s.cache.put(rec, c)
 	return c.Policy, nil
 }
 
@@ -194,6 +211,7 @@ func (s *Service) Delete(ctx context.Context, accountID, id string) error {
 		return fault.Invalid("id: required")
 	}
 	err := s.store.DeletePolicy(ctx, accountID, id)
+	s.cache.drop(accountID, id)
 	if errors.Is(err, storage.ErrNotFound) {
 		return fault.NotFound("policy %q not found", printable(id))
 	}
@@ -266,14 +284,11 @@ func decodePolicy(r storage.Policy) (Policy, error) {
 	return p, nil
 }
 
-func cacheKey(r storage.Policy) string { return r.AccountID + "\x00" + r.ID + "\x00" + r.Revision }
-
 // compiled returns the compiled form of a stored policy, compiling it
 // once per revision. A stored policy that no longer compiles (for example
 // after a rule got stricter) is returned as Invalid.
 func (s *Service) compiled(r storage.Policy) *Compiled {
-	key := cacheKey(r)
-	if c, ok := s.cache.get(key); ok {
+	if c, ok := s.cache.get(r); ok {
 		return c
 	}
 	p, err := decodePolicy(r)
@@ -285,7 +300,7 @@ func (s *Service) compiled(r storage.Policy) *Compiled {
 		c = Invalid(p, err)
 		c.Policy.ID = r.ID
 	}
-	s.cache.put(key, c)
+	s.cache.put(r, c)
 	return c
 }
 
@@ -384,7 +399,7 @@ func (s *Service) policies(ctx context.Context, accountID string) ([]*Compiled, 
 	}
 	out := make([]*Compiled, len(revs))
 	for i, r := range revs {
-		c, ok := s.cache.get(cacheKey(r))
+		c, ok := s.cache.get(r)
 		if !ok {
 			recs, err := s.store.ListPolicies(ctx, accountID)
 			if err != nil {
@@ -392,6 +407,13 @@ func (s *Service) policies(ctx context.Context, accountID string) ([]*Compiled, 
 			}
 			out = make([]*Compiled, len(recs))
 			for j, r := range recs {
+				// Security: compiling is not charged to the
+				// budget; a cache too small for the account's
+				// policies must still not hold a request past
+				// its deadline.
+				if err := ctx.Err(); err != nil {
+					return nil, tooExpensiveAt(err)
+				}
 				out[j] = s.compiled(r)
 			}
 			return out, nil
@@ -462,6 +484,13 @@ func (f *fetcher) lookup(ns, name string) (any, bool, error) {
 		}
 		return v, v != "", nil
 	}
+	if n := len(f.names[ns]); n > MaxNamesPerNamespace {
+		// A reference that cannot be resolved: the policies that read
+		// it are ERROR (SPEC §6), rather than every variable of the
+		// namespace silently missing.
+		return nil, false, &ValueError{Var: ns + "." + name, Err: fmt.Errorf(
+			"the enabled policies read %d variables of namespace %s, more than the %d one read may select", n, ns, MaxNamesPerNamespace)}
+	}
 	doc, ok := f.docs[ns]
 	if !ok {
 		var err error
@@ -489,6 +518,12 @@ func (f *fetcher) load(ns string) (map[string]any, error) {
 		return doc, nil
 	}
 	add := func(sid string, names []string) ([]string, error) {
+		// Security: a read costs the budget even when it finds
+		// nothing, so policies that name many namespaces cannot make
+		// an evaluation read without end.
+		if !f.budget.spend(ReadSteps) {
+			return nil, f.budget.err
+		}
 		got, err := f.vars.Get(f.ctx, f.req.AccountID, ns, sid, names)
 		if err != nil {
 			return nil, fmt.Errorf("read %s variables: %w", ns, err)

@@ -2,6 +2,7 @@ package nextactions_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -387,4 +388,86 @@ func TestOutOfRangeStoredNumber(t *testing.T) {
 	if diff := cmp.Diff(map[string]string{"cond": "ERROR", "expr": "ERROR", "fine": "TRUE"}, states); diff != "" {
 		t.Errorf("log states (-want +got):\n%s", diff)
 	}
+}
+
+// TestTooManyNamesInNamespace pins the silent-missing-variables finding:
+// when the enabled policies read more than 1,000 names of one namespace,
+// the Context Service refuses the read and every variable of that
+// namespace read as missing, so policies that should match were silently
+// FALSE. Those policies are now ERROR (SPEC §6: a reference that cannot
+// be resolved), and evaluation goes on with the next one.
+func TestTooManyNamesInNamespace(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	_, st := newService(t, nil, clk)
+	cs := ccs.New(st, ccs.Config{Now: clk.now})
+	s := nextactions.New(st, nextactions.CCSVariables{CCS: cs}, nextactions.Config{Now: clk.now})
+	skill := []nextactions.Action{{Type: nextactions.ActionTransferToSkill, Payload: map[string]any{"skillId": "42"}}}
+	// 21 policies × 50 conditions: 1,050 names of namespace wide. The
+	// first one holds.
+	for i := range 21 {
+		p := nextactions.Policy{ID: fmt.Sprint("wide", i), Actions: skill}
+		for j := range 50 {
+			p.Conditions = append(p.Conditions, nextactions.Condition{Property: fmt.Sprintf("wide.n%d", i*50+j), Type: nextactions.OpEqual, Value: "v"})
+		}
+		if _, err := s.Create(ctx, acct, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	narrow := nextactions.Policy{ID: "narrow", Actions: skill, Conditions: []nextactions.Condition{{Property: "narrow.x", Type: nextactions.OpEqual, Value: "v"}}}
+	if _, err := s.Create(ctx, acct, narrow); err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]string{}
+	for j := range 50 {
+		doc[fmt.Sprint("n", j)] = "v"
+	}
+	if err := cs.Merge(ctx, ccs.Key{AccountID: acct, Namespace: "wide", SessionID: "c1"}, mustJSON(t, doc)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cs.Merge(ctx, ccs.Key{AccountID: acct, Namespace: "narrow", SessionID: "c1"}, []byte(`{"x":"v"}`)); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.NextActions(ctx, nextactions.Request{AccountID: acct, ConversationID: "c1"})
+	if err != nil {
+		t.Fatalf("NextActions: %v, want an answer", err)
+	}
+	if d.Policy == nil || d.Policy.ID != "narrow" {
+		t.Errorf("matched %+v, want narrow", d.Policy)
+	}
+	logs, err := s.Logs(ctx, acct, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range logs {
+		want := "ERROR"
+		if e.PolicyID == "narrow" {
+			want = "TRUE"
+		}
+		if e.State != want {
+			t.Errorf("policy %s: %s, want %s", e.PolicyID, e.State, want)
+		}
+	}
+	if len(logs) != 22 {
+		t.Errorf("%d log entries, want 22", len(logs))
+	}
+
+	// The Context Service reader says so too, rather than answering
+	// nothing.
+	names := make([]string, nextactions.MaxNamesPerNamespace+1)
+	for i := range names {
+		names[i] = fmt.Sprint("n", i)
+	}
+	if _, err := (nextactions.CCSVariables{CCS: cs}).Get(ctx, acct, "wide", "c1", names); err == nil {
+		t.Error("CCSVariables.Get of 1,001 names: no error")
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
