@@ -75,8 +75,12 @@ func peer(req *http.Request) (netip.Addr, bool) {
 // trusted proxy, in which case the forwarded chain is read from the right
 // and the first address that is not a trusted proxy is the client (so a
 // client cannot choose its address by sending its own header: only the
-// hops added by trusted proxies are believed). X-Forwarded-For is read
-// first, then Forwarded (RFC 7239).
+// hops added by trusted proxies are believed). The chain is
+// X-Forwarded-For or, without it, Forwarded (RFC 7239). When a request
+// carries both and they name different clients, one of them was written
+// by the client itself (a proxy that appends to one header passes the
+// other through) and there is no telling which: the peer, the proxy, is
+// then the client, which gains a spoofer nothing.
 func (r *Resolver) Addr(req *http.Request) netip.Addr {
 	p, ok := peer(req)
 	if !ok {
@@ -85,7 +89,24 @@ func (r *Resolver) Addr(req *http.Request) netip.Addr {
 	if !r.isTrusted(p) {
 		return p
 	}
-	chain := forwardedFor(req)
+	xff, fwd := xForwardedFor(req), forwarded(req)
+	switch {
+	case len(xff) > 0 && len(fwd) > 0:
+		a, b := r.walk(p, xff), r.walk(p, fwd)
+		if a != b {
+			return p
+		}
+		return a
+	case len(xff) > 0:
+		return r.walk(p, xff)
+	default:
+		return r.walk(p, fwd)
+	}
+}
+
+// walk reads chain (leftmost first) from the right, behind peer p: the
+// first hop that is not a trusted proxy is the client.
+func (r *Resolver) walk(p netip.Addr, chain []string) netip.Addr {
 	client := p
 	for i := len(chain) - 1; i >= 0; i-- {
 		a, err := netip.ParseAddr(chain[i])
@@ -101,19 +122,22 @@ func (r *Resolver) Addr(req *http.Request) netip.Addr {
 	return client
 }
 
-// forwardedFor returns the addresses of the forwarding chain, leftmost
-// first, from every X-Forwarded-For header or else every Forwarded
-// header.
-func forwardedFor(req *http.Request) []string {
+// xForwardedFor returns the hops of every X-Forwarded-For header,
+// leftmost first.
+func xForwardedFor(req *http.Request) []string {
 	var out []string
-	if xs := req.Header.Values("X-Forwarded-For"); len(xs) > 0 {
-		for _, x := range xs {
-			for _, f := range strings.Split(x, ",") {
-				out = append(out, stripPort(strings.TrimSpace(f)))
-			}
+	for _, x := range req.Header.Values("X-Forwarded-For") {
+		for _, f := range strings.Split(x, ",") {
+			out = append(out, stripPort(strings.TrimSpace(f)))
 		}
-		return out
 	}
+	return out
+}
+
+// forwarded returns the for= hops of every Forwarded header, leftmost
+// first.
+func forwarded(req *http.Request) []string {
+	var out []string
 	for _, h := range req.Header.Values("Forwarded") {
 		for _, elem := range strings.Split(h, ",") {
 			for _, pair := range strings.Split(elem, ";") {

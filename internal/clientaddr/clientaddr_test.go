@@ -25,6 +25,10 @@ func TestAddr(t *testing.T) {
 		{"Forwarded", "127.0.0.1:5555", map[string]string{"Forwarded": `for="[2001:db8::1]:443";proto=https`}, "2001:db8::1"},
 		{"garbage hop stops", "10.1.1.1:5555", map[string]string{"X-Forwarded-For": "198.51.100.9, junk"}, "10.1.1.1"},
 		{"v4-mapped peer", "[::ffff:192.0.2.8]:1", nil, "192.0.2.8"},
+		// A proxy writes one header and passes the client's other one
+		// through: when they disagree, nobody can tell which to believe.
+		{"headers disagree: the proxy", "10.1.1.1:5555", map[string]string{"Forwarded": "for=203.0.113.7", "X-Forwarded-For": "198.51.100.1"}, "10.1.1.1"},
+		{"headers agree", "10.1.1.1:5555", map[string]string{"Forwarded": "for=203.0.113.7", "X-Forwarded-For": "203.0.113.7"}, "203.0.113.7"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -128,8 +128,16 @@ func (c Serve) Validate() error {
 			return fmt.Errorf("--debug-addr %q: want a loopback host:port such as 127.0.0.1:6060 (profiles are not for the network)", c.DebugAddr)
 		}
 	}
-	if c.AdminToken != "" && len(c.AdminToken) < MinAdminTokenLen {
-		return fmt.Errorf("ORCH_ADMIN_TOKEN is %d characters: at least %d are required (generate one with: openssl rand -base64 32)", len(c.AdminToken), MinAdminTokenLen)
+	if c.AdminToken != "" {
+		if len(c.AdminToken) < MinAdminTokenLen {
+			return fmt.Errorf("ORCH_ADMIN_TOKEN is %d characters: at least %d are required (generate one with: openssl rand -base64 32)", len(c.AdminToken), MinAdminTokenLen)
+		}
+		// A bearer token is one printable word: one with spaces or
+		// control characters could never be presented, and one of spaces
+		// only would pass the length check.
+		if strings.ContainsFunc(c.AdminToken, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			return fmt.Errorf("ORCH_ADMIN_TOKEN must not contain spaces or control characters")
+		}
 	}
 	if _, err := c.Proxies(); err != nil {
 		return err

@@ -39,6 +39,7 @@ func TestValidateDebugAddr(t *testing.T) {
 func TestValidateAdminToken(t *testing.T) {
 	for tok, ok := range map[string]bool{
 		"": true, "a": false, "0123456789012345678901234567890": false, "01234567890123456789012345678901": true,
+		"                                  ": false, "0123456789012345 678901234567890123": false, "01234567890123456789012345678901\n": false,
 	} {
 		c := Defaults()
 		c.AdminToken = tok

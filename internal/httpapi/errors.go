@@ -6,6 +6,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"os"
 	"syscall"
 
 	"github.com/orchestrator/orchestrator/internal/fault"
@@ -84,6 +85,11 @@ func toHTTP(err error) *Error {
 		return &Error{Status: StatusClientClosedRequest, Message: "request canceled", Err: err}
 	case errors.As(err, &mbe):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Message: "request body too large", Err: err}
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The body did not arrive within the server's read timeout: the
+		// client's fault, not the server's (RFC 9110 §15.5.9).
+		return &Error{Status: http.StatusRequestTimeout, Message: "request body not received in time", Err: err,
+			Header: map[string]string{"Connection": "close"}}
 	case errors.Is(err, storage.ErrNotFound):
 		return &Error{Status: http.StatusNotFound, Message: "not found", Err: err}
 	case errors.Is(err, storage.ErrAlreadyExists):

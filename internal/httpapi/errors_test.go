@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"syscall"
@@ -26,6 +27,7 @@ func TestToHTTP(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", storage.ErrNotFound), 404},
 		{storage.ErrAlreadyExists, 409},
 		{&http.MaxBytesError{Limit: 1}, 413},
+		{&net.OpError{Op: "read", Net: "tcp", Err: os.ErrDeadlineExceeded}, 408},
 		{fmt.Errorf("sqlite: %w", context.Canceled), StatusClientClosedRequest},
 		{fmt.Errorf("sqlite: %w: database or disk is full", storage.ErrStorageFull), 507},
 		{&os.PathError{Op: "write", Path: "x", Err: syscall.ENOSPC}, 507},

@@ -1,7 +1,9 @@
 package httpapi_test
 
 import (
+	"bufio"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/orchestrator/orchestrator/internal/config"
 	"github.com/orchestrator/orchestrator/internal/server/servertest"
@@ -383,5 +386,34 @@ func TestSuccessesDoNotSpendTheBudget(t *testing.T) {
 		if st := env.Admin(t, "GET", "/admin/v1/accounts", nil, &list); st != 200 {
 			t.Fatalf("operator call %d: %d", i+1, st)
 		}
+	}
+}
+
+// A JSON body that does not arrive within the read timeout is the
+// client's fault: 408, not a 500 logged as a server error.
+func TestSlowBodyIs408(t *testing.T) {
+	env := servertest.Start(t)
+	a := env.CreateAccount(t, true)
+	tok := env.Login(t, a)
+	ts := httptest.NewUnstartedServer(env.Server.Handler())
+	ts.Config.ReadTimeout = 300 * time.Millisecond
+	ts.Start()
+	defer ts.Close()
+	conn, err := net.Dial("tcp", ts.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprintf(conn, "POST /v2/context/document/create HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"acco", tok)
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusRequestTimeout || !strings.Contains(string(b), "not received in time") {
+		t.Fatalf("slow body: %d %s, want 408", resp.StatusCode, b)
+	}
+	if strings.Contains(env.Logs(), `"level":"ERROR"`) {
+		t.Errorf("a slow client was logged as a server error:\n%s", env.Logs())
 	}
 }
