@@ -415,7 +415,7 @@ func (s *Store) AddSigningKey(ctx context.Context, k storage.SigningKey) error {
 	if isUnique(err) {
 		return fmt.Errorf("signing key %s: %w", k.KID, storage.ErrAlreadyExists)
 	}
-	return err
+	return s.storageErr(err)
 }
 
 // ListSigningKeys implements storage.SigningKeys, oldest first.
@@ -442,7 +442,7 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, erro
 func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
 	res, err := s.w.ExecContext(ctx, `DELETE FROM signing_keys WHERE kid = ?`, kid)
 	if err != nil {
-		return err
+		return s.storageErr(err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
 		return storage.ErrNotFound
@@ -454,7 +454,7 @@ func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
 func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO audit_log (time, account_id, actor, action, address) VALUES (?,?,?,?,?)`,
 		ms(e.Time), e.AccountID, e.Actor, e.Action, e.Address)
-	return err
+	return s.storageErr(err) // a console page that cannot audit says why
 }
 
 // ListAudit implements storage.Audit, newest first.
