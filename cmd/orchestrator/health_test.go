@@ -16,33 +16,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/orchestrator/orchestrator/internal/datadir/datadirtest"
 )
 
 // These tests replay the December 2026 reliability review's disk-full and
 // slow-shutdown runs against the real binary (SPEC §1).
-
-// mountTmpfs mounts a tmpfs of size on a new directory for the test. It
-// needs root; CI runs as root, so there it fails rather than skips.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mounting a tmpfs needs root, and CI runs as root")
-		}
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-			exec.Command("umount", "-l", dir).Run()
-		}
-	})
-	return dir
-}
 
 // get returns the status and body of GET path.
 func (p *proc) get(t *testing.T, path string, hdr map[string]string) (int, string) {
@@ -67,7 +46,7 @@ func (p *proc) get(t *testing.T, path string, hdr map[string]string) (int, strin
 // again without a restart, and every acknowledged write reads back.
 func TestDiskFull(t *testing.T) {
 	begin := time.Now()
-	dir := mountTmpfs(t, "8m")
+	dir := datadirtest.Tmpfs(t, "8m")
 	ballast := filepath.Join(dir, "ballast")
 	if err := os.WriteFile(ballast, make([]byte, 2<<20), 0o600); err != nil {
 		t.Fatal(err)

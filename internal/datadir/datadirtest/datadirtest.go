@@ -11,24 +11,36 @@ import (
 	"testing"
 )
 
-// FullDisk mounts an 8 MiB tmpfs for the test (room for a small store
-// once the filler is removed) and fills it with the file "fill", leaving
-// free pages of 4 KiB free (0: none). It skips the test when not run as
-// root (CI runs as root).
-func FullDisk(t testing.TB, free int) string {
+// Tmpfs mounts a tmpfs of size (such as "8m") on a new directory for the
+// test and unmounts it when the test ends. It needs root: CI runs as root,
+// so under CI=true it fails rather than skips; elsewhere it skips.
+func Tmpfs(t testing.TB, size string) string {
 	t.Helper()
 	if os.Geteuid() != 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("mounting a tmpfs needs root, and CI runs as root")
+		}
 		t.Skip("mounting a tmpfs needs root")
 	}
 	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=8m,mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Skipf("mount tmpfs: %v %s", err, out)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size+",mode=0700", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
 	}
 	t.Cleanup(func() {
 		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v %s", dir, err, out)
+			t.Errorf("umount %s: %v: %s", dir, err, out)
+			exec.Command("umount", "-l", dir).Run()
 		}
 	})
+	return dir
+}
+
+// FullDisk mounts an 8 MiB tmpfs for the test (room for a small store
+// once the filler is removed) and fills it with the file "fill", leaving
+// free pages of 4 KiB free (0: none). See Tmpfs for when it skips.
+func FullDisk(t testing.TB, free int) string {
+	t.Helper()
+	dir := Tmpfs(t, "8m")
 	f, err := os.Create(filepath.Join(dir, "fill"))
 	if err != nil {
 		t.Fatal(err)

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orchestrator/orchestrator/internal/datadir/datadirtest"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/storage/sqlite"
 )
@@ -132,36 +132,13 @@ func TestReadyProbesAtMostOncePerSecond(t *testing.T) {
 	}
 }
 
-// mountTmpfs mounts a tmpfs of size on a new directory for the test. It
-// needs root; CI runs as root, so there it fails rather than skips.
-func mountTmpfs(t *testing.T, size string) string {
-	t.Helper()
-	if os.Geteuid() != 0 {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("mounting a tmpfs needs root, and CI runs as root")
-		}
-		t.Skip("mounting a tmpfs needs root")
-	}
-	dir := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size="+size, "tmpfs", dir).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("umount", dir).CombinedOutput(); err != nil {
-			t.Errorf("umount %s: %v: %s", dir, err, out)
-			exec.Command("umount", "-l", dir).Run()
-		}
-	})
-	return dir
-}
-
 // TestFullDisk fills a 2 MiB tmpfs: the refused write is
 // storage.ErrStorageFull, Ready fails, reads work, and once a ballast
 // file is removed writes succeed again, in the same Store, with every
 // acknowledged write present.
 func TestFullDisk(t *testing.T) {
 	ctx := context.Background()
-	dir := mountTmpfs(t, "2m")
+	dir := datadirtest.Tmpfs(t, "2m")
 	ballast := filepath.Join(dir, "ballast")
 	if err := os.WriteFile(ballast, make([]byte, 512<<10), 0o600); err != nil {
 		t.Fatal(err)
