@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/orchestrator/orchestrator/internal/server/servertest"
 )
@@ -166,5 +167,130 @@ func TestAPIDocExamples(t *testing.T) {
 			body, _ := os.ReadFile(bodyFile)
 			t.Errorf("docs/api.md:%d: status %d, the page says %d\n%s=> %s", ex.line, got, ex.status, ex.script, body)
 		}
+	}
+}
+
+var (
+	inlineLink = regexp.MustCompile(`\]\(([^)\s]+)(?:\s+"[^"]*")?\)`)
+	refLink    = regexp.MustCompile(`^\s*\[[^\]]+\]:\s*(\S+)`)
+	scheme     = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9+.-]*:`)
+)
+
+// mdLinks returns the link targets of a Markdown file outside fenced code,
+// with their line numbers.
+func mdLinks(text string) (targets []string, lines []int) {
+	fenced := false
+	for i, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced {
+			continue
+		}
+		for _, m := range inlineLink.FindAllStringSubmatch(line, -1) {
+			targets, lines = append(targets, m[1]), append(lines, i+1)
+		}
+		if m := refLink.FindStringSubmatch(line); m != nil {
+			targets, lines = append(targets, m[1]), append(lines, i+1)
+		}
+	}
+	return targets, lines
+}
+
+// mdAnchors returns the anchors GitHub gives the headings of a Markdown
+// file: lower case, punctuation dropped, spaces as hyphens, and -1, -2 …
+// after repeats.
+func mdAnchors(text string) map[string]bool {
+	anchors := map[string]bool{}
+	seen := map[string]int{}
+	fenced := false
+	for _, line := range strings.Split(text, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fenced = !fenced
+			continue
+		}
+		if fenced || !strings.HasPrefix(line, "#") {
+			continue
+		}
+		title := strings.TrimSpace(strings.TrimLeft(line, "#"))
+		var b strings.Builder
+		for _, r := range strings.ToLower(title) {
+			switch {
+			case r == ' ':
+				b.WriteRune('-')
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				b.WriteRune(r)
+			}
+		}
+		slug := b.String()
+		if n := seen[slug]; n > 0 {
+			anchors[fmt.Sprintf("%s-%d", slug, n)] = true
+		} else {
+			anchors[slug] = true
+		}
+		seen[slug]++
+	}
+	return anchors
+}
+
+// TestDocLinks checks that every relative link of README.md and docs/*.md
+// names a file of this repository (not one beside it, which a clone does
+// not have) and, for a Markdown file, a heading it has.
+func TestDocLinks(t *testing.T) {
+	root, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs, _ := filepath.Glob(filepath.Join(root, "docs", "*.md"))
+	files := append([]string{filepath.Join(root, "README.md")}, docs...)
+	if len(files) < 2 {
+		t.Fatalf("no docs/*.md under %s", root)
+	}
+	checked := 0
+	for _, file := range files {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rel, _ := filepath.Rel(root, file)
+		targets, lines := mdLinks(string(b))
+		for i, target := range targets {
+			if scheme.MatchString(target) || strings.HasPrefix(target, "//") {
+				continue // absolute: another site
+			}
+			checked++
+			path, anchor, _ := strings.Cut(target, "#")
+			dest := file
+			if path != "" {
+				if strings.HasPrefix(path, "/") {
+					t.Errorf("%s:%d: %s: a link from the site root does not work in a clone; make it relative", rel, lines[i], target)
+					continue
+				}
+				dest = filepath.Clean(filepath.Join(filepath.Dir(file), filepath.FromSlash(path)))
+				if r, err := filepath.Rel(root, dest); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+					t.Errorf("%s:%d: %s points outside the repository", rel, lines[i], target)
+					continue
+				}
+				if _, err := os.Stat(dest); err != nil {
+					t.Errorf("%s:%d: %s: no such file in the repository", rel, lines[i], target)
+					continue
+				}
+			}
+			if anchor == "" || !strings.HasSuffix(dest, ".md") {
+				continue
+			}
+			db, err := os.ReadFile(dest)
+			if err != nil {
+				t.Errorf("%s:%d: %s: %v", rel, lines[i], target, err)
+				continue
+			}
+			if !mdAnchors(string(db))[anchor] {
+				t.Errorf("%s:%d: %s: no heading with anchor #%s", rel, lines[i], target, anchor)
+			}
+		}
+	}
+	if checked == 0 {
+		t.Error("no relative link found: is the link parser broken?")
 	}
 }
