@@ -111,9 +111,11 @@ func parseDocExamples(path string) ([]docExample, error) {
 	return out, nil
 }
 
-// TestAPIDocExamples runs every example of docs/api.md, in order, against
-// a live server and checks each answer's status against the one the page
-// writes after it, so that the reference cannot drift from the server.
+// TestAPIDocExamples runs the set-up of docs/api.md (which creates the
+// account and token the examples use), then every example, in order,
+// against a live server, and checks each answer's status against the one
+// the page writes after it, so that the reference cannot drift from the
+// server.
 func TestAPIDocExamples(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a server and runs curl")
@@ -132,20 +134,16 @@ func TestAPIDocExamples(t *testing.T) {
 	}
 
 	env := servertest.Start(t)
-	acct := env.CreateAccount(t, true)
-	token := env.Login(t, acct)
-
 	dir := t.TempDir()
+	vals := runDocSetup(t, env, dir)
 	bodyFile, statusFile := filepath.Join(dir, "body"), filepath.Join(dir, "status")
 	// curl is wrapped so that the examples read as a user would type
 	// them while the test learns each status: the body goes to a file
 	// (shown when the status is not the expected one).
 	prelude := `curl() { command curl -sS --max-time 10 -o "$ORCH_DOC_BODY" -w '%{http_code}' "$@" >"$ORCH_DOC_STATUS"; }` + "\n"
-	vars := []string{
-		"S=" + env.URL, "ADM=" + env.AdminToken, "A=" + acct.AccountID, "K=" + acct.APIKey,
-		"U=" + acct.UserID, "P=" + acct.Password, "T=" + token,
-		"ORCH_DOC_BODY=" + bodyFile, "ORCH_DOC_STATUS=" + statusFile,
-		"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "LC_ALL=C.UTF-8",
+	vars := append(baseEnv(dir), "S="+env.URL, "ORCH_DOC_BODY="+bodyFile, "ORCH_DOC_STATUS="+statusFile)
+	for _, name := range docVars {
+		vars = append(vars, name+"="+vals[name])
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -168,6 +166,67 @@ func TestAPIDocExamples(t *testing.T) {
 			t.Errorf("docs/api.md:%d: status %d, the page says %d\n%s=> %s", ex.line, got, ex.status, ex.script, body)
 		}
 	}
+}
+
+// docVars are the variables the set-up of docs/api.md defines, besides
+// S, for the examples.
+var docVars = []string{"ADM", "A", "K", "U", "P", "T"}
+
+func baseEnv(dir string) []string {
+	return []string{"PATH=" + os.Getenv("PATH"), "HOME=" + dir, "LC_ALL=C.UTF-8"}
+}
+
+// runDocSetup runs the set-up of docs/api.md (its first ```bash block) as
+// a reader would, against env, and returns the variables it defines: the
+// examples use the account the page itself creates. Its S line names the
+// default address, which is replaced by env's; data/admin.token is env's.
+func runDocSetup(t *testing.T, env *servertest.Env, dir string) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot, "docs", "api.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "\n```bash\n")
+	if !ok {
+		t.Fatal("docs/api.md has no ```bash set-up block")
+	}
+	setup, _, ok := strings.Cut(rest, "```")
+	if !ok {
+		t.Fatal("docs/api.md: unterminated ```bash block")
+	}
+	const defaultURL = "S=http://127.0.0.1:8080\n"
+	if !strings.Contains(setup, defaultURL) {
+		t.Fatalf("the set-up of docs/api.md no longer sets %q:\n%s", defaultURL, setup)
+	}
+	setup = strings.Replace(setup, defaultURL, "S="+env.URL+"\n", 1)
+	if err := os.Symlink(env.Config.Data, filepath.Join(dir, "data")); err != nil {
+		t.Fatal(err)
+	}
+	script := setup + `printf '%s\n' "$ADM" "$A" "$K" "$U" "$P" "$T"` + "\n"
+	cmd := exec.Command("bash", "--noprofile", "--norc", "-eu", "-o", "pipefail", "-c", script)
+	cmd.Dir = dir
+	cmd.Env = baseEnv(dir)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("the set-up of docs/api.md: %v\n%s", err, stderr.String())
+	}
+	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	if len(lines) != len(docVars) {
+		t.Fatalf("the set-up of docs/api.md printed %q", out)
+	}
+	vals := map[string]string{}
+	for i, name := range docVars {
+		if lines[i] == "" || lines[i] == "null" {
+			t.Fatalf("the set-up of docs/api.md leaves $%s empty (%q)", name, lines[i])
+		}
+		vals[name] = lines[i]
+	}
+	if vals["ADM"] != env.AdminToken {
+		t.Fatalf("the set-up read an admin token that is not the server's")
+	}
+	return vals
 }
 
 var (
