@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 )
@@ -81,8 +82,13 @@ func (c *Client) NextActions(ctx context.Context, r NextActionsRequest) ([]Actio
 
 // NextActionsV1Request asks for the next actions (v1). Empty fields are
 // left out.
+//
+// v1 has no sessionId: the CCS session whose variables the policies read
+// is the groupId (default: the conversation id). SessionID is sent as
+// groupId; give it or GroupID (both only when they are equal).
 type NextActionsV1Request struct {
 	ConversationID, ConsumerID, GroupID string
+	SessionID                           string
 }
 
 // Rule is the policy that matched in a v1 answer.
@@ -106,8 +112,15 @@ func (c *Client) NextActionsV1(ctx context.Context, r NextActionsV1Request) (*Ne
 	if err != nil {
 		return nil, err
 	}
+	group := r.GroupID
+	if r.SessionID != "" {
+		if group != "" && group != r.SessionID {
+			return nil, fmt.Errorf("sdk: NextActionsV1Request: SessionID %q and GroupID %q differ; v1 sends the session as groupId", r.SessionID, r.GroupID)
+		}
+		group = r.SessionID
+	}
 	q := url.Values{}
-	for k, v := range map[string]string{"conversationId": r.ConversationID, "consumerId": r.ConsumerID, "groupId": r.GroupID} {
+	for k, v := range map[string]string{"conversationId": r.ConversationID, "consumerId": r.ConsumerID, "groupId": group} {
 		if v != "" {
 			q.Set(k, v)
 		}

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"runtime/debug"
+	"syscall"
 
 	"github.com/alecthomas/kong"
 )
@@ -18,12 +21,64 @@ type Globals struct {
 	JSON   bool            `help:"Print the exact JSON of the API response." name:"json"`
 }
 
+// Stdin and StdinIsTerminal are what confirmations read; tests replace
+// them.
+var (
+	Stdin           io.Reader = os.Stdin
+	StdinIsTerminal           = func() bool {
+		fi, err := os.Stdin.Stat()
+		return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	}
+)
+
+// Version is the module version the binary was built from ("v1.2.3"),
+// or "devel" plus the VCS revision when it was built from a checkout.
+func Version() string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "devel"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	v := "devel"
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "-dirty"
+			}
+		}
+	}
+	if len(rev) > 12 {
+		rev = rev[:12]
+	}
+	if rev != "" {
+		v += " " + rev + dirty
+	}
+	return v
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+// Run runs the command.
+func (VersionCmd) Run(g *Globals) error {
+	_, err := fmt.Fprintf(g.Stdout, "orchestrator %s\n", Version())
+	return err
+}
+
 var errNotYet = errors.New("not implemented yet")
 
 // root is the whole command line.
 type root struct {
 	Globals
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 
+	Version     VersionCmd     `cmd:"" help:"Print the version.\n\nExample: orchestrator version"`
 	Serve       ServeCmd       `cmd:"" help:"Run one zone server.\n\nExample: orchestrator serve --zone z1 --addr 127.0.0.1:8080"`
 	Account     AccountCmd     `cmd:"" help:"Manage accounts (operator)."`
 	Keys        KeysCmd        `cmd:"" help:"Manage token signing keys (operator)."`
@@ -45,6 +100,8 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exitCode = code; panic(exitSentinel{}) }),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Vars{"version": "orchestrator " + Version()},
+		kong.Help(helpPrinter),
 	)
 	if err != nil {
 		return err
@@ -67,10 +124,44 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return ExitError{Code: exitCode}
 	}
 	if err != nil {
-		return err
+		var pe *kong.ParseError
+		if errors.As(err, &pe) && pe.Context != nil {
+			if n := pe.Context.Selected(); n != nil {
+				return fmt.Errorf("%w (see: %s --help)", err, n.FullPath())
+			}
+		}
+		return fmt.Errorf("%w (see: orchestrator --help)", err)
 	}
 	cli.Globals.Stdout, cli.Globals.Stderr, cli.Globals.Ctx = stdout, stderr, ctx
-	return kctx.Run(&cli.Globals)
+	return explain(kctx.Run(&cli.Globals))
+}
+
+// helpPrinter is kong's, except that serve does not list --json: a
+// server prints no API response.
+func helpPrinter(options kong.HelpOptions, ctx *kong.Context) error {
+	if n := ctx.Selected(); n != nil && n.Name == "serve" && n.Parent != nil && n.Parent.Parent == nil {
+		for _, f := range ctx.Model.Flags {
+			if f.Name == "json" {
+				f.Hidden = true
+				defer func() { f.Hidden = false }()
+			}
+		}
+	}
+	return kong.DefaultHelpPrinter(options, ctx)
+}
+
+// explain turns a refused connection into a hint at its likely cause.
+func explain(err error) error {
+	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) {
+		return err
+	}
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+			return fmt.Errorf("is the server running at %s://%s? (%w)", u.Scheme, u.Host, err)
+		}
+	}
+	return fmt.Errorf("is the server running? (%w)", err)
 }
 
 type exitSentinel struct{}

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -139,6 +141,48 @@ type AccountCmd struct {
 	Upgrade            AccountUpgradeCmd     `cmd:"" help:"Upgrade a v1 account to v2 and print its new credentials.\n\nExample: orchestrator account upgrade 67005361"`
 	RegenerateKey      RegenerateKeyCmd      `cmd:"" name:"regenerate-key" help:"Replace the v1 API key; the old one stops working at once (or after --grace).\n\nExample: orchestrator account regenerate-key 67005361 --grace 10m"`
 	RegeneratePassword RegeneratePasswordCmd `cmd:"" name:"regenerate-password" help:"Replace the v2 password and revoke earlier tokens (at once or after --grace).\n\nExample: orchestrator account regenerate-password 67005361"`
+	ConsoleUser        ConsoleUserCmd        `cmd:"" name:"console-user" help:"Manage the console users of an account."`
+}
+
+// ConsoleUserCmd groups the console user commands.
+type ConsoleUserCmd struct {
+	Add ConsoleUserAddCmd `cmd:"" help:"Add a console user to an account; prints the password when it was generated.\n\nExample: orchestrator account console-user add 67005361 --email ops@example.com"`
+}
+
+// ConsoleUserAddCmd adds a console user.
+type ConsoleUserAddCmd struct {
+	AccountIDArg
+	Email        string `required:"" help:"The user's email (the sign-in name)."`
+	PasswordFile string `name:"password-file" help:"File holding the password (default: a generated one, printed once)."`
+}
+
+// Run runs the command.
+func (c *ConsoleUserAddCmd) Run(g *Globals) error {
+	body := map[string]string{"email": c.Email}
+	if c.PasswordFile != "" {
+		b, err := os.ReadFile(c.PasswordFile)
+		if err != nil {
+			return fmt.Errorf("--password-file: %w", err)
+		}
+		body["password"] = strings.TrimRight(string(b), "\r\n")
+	}
+	raw, err := c.call(g, "POST", c.path()+"/console-users", body)
+	if err != nil || g.JSON {
+		if err == nil {
+			err = printJSON(g, raw)
+		}
+		return err
+	}
+	var v struct{ Email, Password string }
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintf(w, "Console user:\t%s\n", v.Email)
+	if v.Password != "" {
+		fmt.Fprintf(w, "Console password:\t%s\n", v.Password)
+	}
+	return w.Flush()
 }
 
 // AccountCreateCmd creates an account.
@@ -214,10 +258,23 @@ func (c *AccountShowCmd) Run(g *Globals) error {
 }
 
 // AccountDeleteCmd deletes an account.
-type AccountDeleteCmd struct{ AccountIDArg }
+type AccountDeleteCmd struct {
+	AccountIDArg
+	Yes bool `name:"yes" short:"y" help:"Do not ask for confirmation (it is asked only when stdin is a terminal)."`
+}
+
+// errNotConfirmed is returned when the user did not confirm a deletion.
+var errNotConfirmed = errors.New("not confirmed; nothing deleted (--yes skips the question)")
 
 // Run runs the command.
 func (c *AccountDeleteCmd) Run(g *Globals) error {
+	if !c.Yes && StdinIsTerminal() {
+		fmt.Fprintf(g.Stderr, "Delete account %s and all its data, keys and tokens? [y/N] ", c.ID)
+		line, _ := bufio.NewReader(Stdin).ReadString('\n')
+		if a := strings.ToLower(strings.TrimSpace(line)); a != "y" && a != "yes" {
+			return errNotConfirmed
+		}
+	}
 	if _, err := c.call(g, "DELETE", c.path(), nil); err != nil {
 		return err
 	}
@@ -284,7 +341,54 @@ func (c *RegeneratePasswordCmd) Run(g *Globals) error { return c.run(g, "/creden
 
 // KeysCmd groups signing key commands.
 type KeysCmd struct {
+	List   KeysListCmd   `cmd:"" help:"List the published signing keys (from the public JWKS).\n\nExample: orchestrator keys list"`
 	Rotate KeysRotateCmd `cmd:"" help:"Add a new signing key: published in the JWKS at once, signing after --delay.\n\nExample: orchestrator keys rotate --delay 5m"`
+}
+
+// KeysListCmd lists the keys of the JWKS. The operator API has no key
+// listing; the JWKS is public and lists every key that verifies tokens.
+type KeysListCmd struct {
+	URL string `name:"url" env:"ORCH_URL" default:"http://127.0.0.1:8080" help:"Server URL."`
+}
+
+// Run runs the command.
+func (c *KeysListCmd) Run(g *Globals) error {
+	u := strings.TrimRight(c.URL, "/") + "/.well-known/jwks.json"
+	req, err := http.NewRequestWithContext(ctxOf(g), "GET", u, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Timeout: 30 * time.Second}).Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET /.well-known/jwks.json: %s", resp.Status)
+	}
+	if g.JSON {
+		return printJSON(g, raw)
+	}
+	var set struct {
+		Keys []struct {
+			KID string `json:"kid"`
+			Alg string `json:"alg"`
+			Use string `json:"use"`
+		} `json:"keys"`
+	}
+	if err := json.Unmarshal(raw, &set); err != nil {
+		return fmt.Errorf("JWKS: %w", err)
+	}
+	w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w, "KID\tALG")
+	for _, k := range set.Keys {
+		fmt.Fprintf(w, "%s\t%s\n", k.KID, k.Alg)
+	}
+	return w.Flush()
 }
 
 // KeysRotateCmd rotates the signing key.

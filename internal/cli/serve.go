@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"errors"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -16,6 +17,9 @@ type ServeCmd struct {
 
 // Run runs the server until SIGINT/SIGTERM (the context from main).
 func (c *ServeCmd) Run(g *Globals) error {
+	if g.JSON {
+		return errors.New("serve has no --json: it prints no API response (its log is JSON on stderr)")
+	}
 	var level slog.Level
 	level.UnmarshalText([]byte(c.LogLevel))
 	c.AdminToken, c.SecretKey = os.Getenv("ORCH_ADMIN_TOKEN"), os.Getenv("ORCH_SECRET_KEY")

@@ -480,9 +480,9 @@ type NextActionsCmd struct {
 	UserFlags
 	V1           bool   `name:"v1" help:"Use v1 (GET /v1/account/{a}/next-actions) with the API key."`
 	Conversation string `name:"conversation" required:"" help:"Conversation id."`
-	Session      string `name:"session" help:"CCS session whose variables the policies read (v2; default: the conversation id)."`
+	Session      string `name:"session" help:"CCS session whose variables the policies read (default: the conversation id); v1 sends it as groupId."`
 	Consumer     string `name:"consumer" help:"Consumer id (conversation.consumerId)."`
-	Group        string `name:"group" help:"Group id (conversation.groupId)."`
+	Group        string `name:"group" help:"Group id (conversation.groupId; in v1 also the session)."`
 	Policy       string `name:"policy" help:"Evaluate this policy only (v2)."`
 }
 
@@ -508,7 +508,7 @@ func (c *NextActionsCmd) Run(g *Globals) error {
 		if v2 {
 			actions, err = cl.NextActions(ctx, sdk.NextActionsRequest{ConversationID: c.Conversation, SessionID: c.Session, ConsumerID: c.Consumer, GroupID: c.Group, PolicyID: c.Policy})
 		} else {
-			v1, err = cl.NextActionsV1(ctx, sdk.NextActionsV1Request{ConversationID: c.Conversation, ConsumerID: c.Consumer, GroupID: c.Group})
+			v1, err = cl.NextActionsV1(ctx, sdk.NextActionsV1Request{ConversationID: c.Conversation, ConsumerID: c.Consumer, GroupID: c.Group, SessionID: c.Session})
 		}
 		return err
 	})

@@ -460,6 +460,27 @@ func TestPageV2(t *testing.T) {
 	}
 }
 
+// The note under the v1 key says "upgraded" only for an account that was
+// upgraded, not for one created v2 (without a sunset date, which has its
+// own note).
+func TestPageUpgradeNote(t *testing.T) {
+	s := newStack(t)
+	created := s.account(t, "v2")
+	pg := s.browser(t).mustSignIn(created)
+	if strings.Contains(pg.body, "upgraded") || strings.Contains(pg.body, `id="upgrade-note"`) || !strings.Contains(pg.body, `id="v1-key-note"`) {
+		t.Errorf("an account created v2 is told it was upgraded:\n%s", pg.body)
+	}
+
+	old := s.account(t, "v1")
+	if _, err := s.accounts.Upgrade(context.Background(), old.accountID); err != nil {
+		t.Fatal(err)
+	}
+	pg = s.browser(t).mustSignIn(old)
+	if !strings.Contains(pg.body, `id="upgrade-note"`) || !strings.Contains(pg.body, "As this account was upgraded to v2") || strings.Contains(pg.body, `id="v1-key-note"`) {
+		t.Errorf("an upgraded account lacks the upgrade note:\n%s", pg.body)
+	}
+}
+
 func TestPageV1Only(t *testing.T) {
 	s := newStack(t, func(c *console.Config) { c.V1Sunset = time.Date(2027, 1, 31, 0, 0, 0, 0, time.UTC) })
 	u := s.account(t, "v1")

@@ -277,6 +277,9 @@ func (c *Console) authorization(w http.ResponseWriter, r *http.Request) error {
 		data["TestToken"], data["TestExpires"] = tok, exp
 		data["UserID"], data["Password"] = creds.UserID, creds.Password
 		data["LoginURL"] = strings.TrimRight(c.cfg.PublicURL, "/") + "/v2/authenticate/login"
+		// Only an account created v1 and upgraded has an UpgradedAt;
+		// one created v2 was never upgraded.
+		data["Upgraded"] = !a.UpgradedAt.IsZero()
 		if !c.cfg.V1Sunset.IsZero() {
 			data["Sunset"] = c.cfg.V1Sunset
 			data["SunsetPast"] = !c.now().Before(c.cfg.V1Sunset)

@@ -233,8 +233,14 @@ func (s *Server) serveV1NextActions(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	q := r.URL.Query()
+	// v1 has no session: the groupId names the CCS session the policies
+	// read (SPEC §6); a sessionId, when given, still wins.
+	session := q.Get("sessionId")
+	if session == "" {
+		session = q.Get("groupId")
+	}
 	req := nextactions.Request{
-		AccountID: acct, ConversationID: q.Get("conversationId"), SessionID: q.Get("sessionId"),
+		AccountID: acct, ConversationID: q.Get("conversationId"), SessionID: session,
 		ConsumerID: q.Get("consumerId"), GroupID: q.Get("groupId"),
 	}
 	if err := checkRequest(req); err != nil {
