@@ -39,6 +39,9 @@ func (d v2Doc) key(r *http.Request, write bool) (ccs.Key, error) {
 	if err != nil {
 		return ccs.Key{}, err
 	}
+	if d.NameSpace == "" {
+		return ccs.Key{}, fault.Invalid("nameSpace: required")
+	}
 	check := ccs.CheckNamespace
 	if write {
 		check = ccs.CheckWritable
