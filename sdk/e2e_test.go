@@ -323,3 +323,39 @@ func TestE2EPoliciesAndNextActions(t *testing.T) {
 		t.Errorf("deleted policy: err = %v, want 404", err)
 	}
 }
+
+// TestE2EForbiddenDoesNotLogInAgain: a valid token used on another
+// account's path is 403 {"error":"forbidden"}; logging in again would not
+// help, so the client returns it without a new login (SPEC §4, §8).
+func TestE2EForbiddenDoesNotLogInAgain(t *testing.T) {
+	env := servertest.Start(t)
+	mine, other := env.CreateAccount(t, true), env.CreateAccount(t, true)
+	rec := &statusRecorder{}
+	c, err := New(Config{BaseURL: env.URL, AccountID: mine.AccountID, UserID: mine.UserID, Password: mine.Password,
+		HTTPClient: &http.Client{Transport: rec}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Token(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	before := env.Metric(t, loginsOK)
+	resp, err := c.HTTPClient().Get(env.URL + "/v2/context/document/" + other.AccountID + "/ns")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Error, Message string }
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 403 || body.Error != "forbidden" || body.Message == "" {
+		t.Errorf("another account's path: %d %+v, want 403 forbidden with a message", resp.StatusCode, body)
+	}
+	if got := env.Metric(t, loginsOK) - before; got != 0 {
+		t.Errorf("logins after a forbidden answer = %v, want 0", got)
+	}
+	if n := rec.count(403); n != 1 {
+		t.Errorf("403 answers seen = %d, want 1 (no retry)", n)
+	}
+}

@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"strconv"
@@ -35,8 +36,13 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil || (resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusUnauthorized) {
 		return resp, err
 	}
-	// SPEC §4: 403 (or 401) is the signal to log in again. Once: a
-	// second refusal is returned as it is.
+	// SPEC §4: 403 (or 401) is the signal to log in again, unless the
+	// body says "forbidden": the token is fine but may not act on that
+	// account, and a new one would be refused the same (SPEC §8). Once:
+	// a second refusal is returned as it is.
+	if forbidden(resp) {
+		return resp, nil
+	}
 	drain(resp)
 	tok2, err := c.current(req.Context(), tok.raw)
 	if err != nil {
@@ -142,4 +148,22 @@ func sleep(ctx context.Context, d time.Duration) error {
 func drain(resp *http.Response) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	resp.Body.Close()
+}
+
+// forbidden reports whether resp's JSON body has "error":"forbidden". It
+// reads the start of the body and puts it back, so the caller still reads
+// all of it.
+func forbidden(resp *http.Response) bool {
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.MultiReader(bytes.NewReader(b), resp.Body), resp.Body}
+	if err != nil {
+		return false
+	}
+	var e struct {
+		Error string `json:"error"`
+	}
+	return json.Unmarshal(b, &e) == nil && e.Error == "forbidden"
 }

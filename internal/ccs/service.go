@@ -472,7 +472,7 @@ func (s *Service) Property(ctx context.Context, k Key, name string) ([]byte, err
 		return nil, err
 	}
 	if len(props) == 0 {
-		return nil, fault.NotFound("property not found")
+		return nil, fault.NotFound("property %q not found", name)
 	}
 	return props[0].Value, nil
 }

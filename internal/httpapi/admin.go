@@ -27,7 +27,11 @@ func (s *Server) admin(h HandlerFunc) http.Handler {
 		}
 		tok, ok := tokenFromHeader(r.Header.Get("Authorization"))
 		if !ok || s.AdminToken == "" || !secret.Equal([]byte(tok), []byte(s.AdminToken)) {
-			return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "operator token required",
+			msg := "operator token required"
+			if ok {
+				msg = "invalid operator token"
+			}
+			return &Error{Status: http.StatusUnauthorized, Code: "unauthorized", Message: msg,
 				Header: map[string]string{"WWW-Authenticate": `Bearer realm="orchestrator-admin"`}}
 		}
 		attempt.Refund()

@@ -134,7 +134,7 @@ func TestGuard(t *testing.T) {
 				if got := w.Header().Get("WWW-Authenticate"); !strings.Contains(got, `error="invalid_token"`) {
 					t.Errorf("WWW-Authenticate = %q", got)
 				}
-			} else if diff := cmp.Diff(map[string]any{"message": "not found"}, m); diff != "" {
+			} else if diff := cmp.Diff(map[string]any{"message": `namespace "ns" not found`}, m); diff != "" {
 				t.Errorf("body (-want +got):\n%s", diff)
 			}
 		})

@@ -45,7 +45,7 @@ func (s *Server) serveV1Account(w http.ResponseWriter, r *http.Request) error {
 	}
 	seg, ok := v1Segments(r.URL.EscapedPath())
 	if !ok {
-		return errNotFound
+		return errNoRoute
 	}
 	var route v1Route
 	switch n := len(seg); {
@@ -73,7 +73,7 @@ func (s *Server) serveV1Account(w http.ResponseWriter, r *http.Request) error {
 	case n == 4 && seg[2] == "properties":
 		route = v1Route{http.MethodPut: s.v1Put, http.MethodGet: s.v1Property, http.MethodDelete: s.v1DeleteProperty}
 	default:
-		return errNotFound
+		return errNoRoute
 	}
 	h := route[r.Method]
 	if h == nil {
@@ -88,7 +88,9 @@ func (s *Server) serveV1Account(w http.ResponseWriter, r *http.Request) error {
 	return h(w, r, p.AccountID, seg)
 }
 
-var errNotFound = &Error{Status: http.StatusNotFound, Message: "not found"}
+// errNoRoute answers a path that no route serves (SPEC: "not found"
+// names the thing that is missing; here, the route).
+var errNoRoute = &Error{Status: http.StatusNotFound, Message: "no route"}
 
 // v1Segments returns the unescaped path segments after /v1/account/{a}.
 // One trailing "/" is accepted; empty segments are not.
@@ -434,7 +436,7 @@ func (s *Server) ccsExists(r *http.Request, k ccs.Key, found int) error {
 		return err
 	}
 	if !ok {
-		return errNotFound
+		return &Error{Status: http.StatusNotFound, Message: "namespace " + strconv.Quote(printable(k.Namespace)) + " not found"}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -38,6 +39,9 @@ func (d v2Doc) key(r *http.Request, write bool) (ccs.Key, error) {
 	acct, err := Authorize(r, d.AccountID)
 	if err != nil {
 		return ccs.Key{}, err
+	}
+	if d.NameSpace == "" {
+		return ccs.Key{}, fault.Invalid("nameSpace: required")
 	}
 	check := ccs.CheckNamespace
 	if write {
@@ -125,7 +129,7 @@ func (s *Server) ccsGet(w http.ResponseWriter, r *http.Request, sid string) erro
 		return err
 	}
 	if len(d.Properties) == 0 && sid != "" {
-		return errNotFound
+		return &Error{Status: http.StatusNotFound, Message: "session " + strconv.Quote(printable(sid)) + " of namespace " + strconv.Quote(printable(k.Namespace)) + " not found"}
 	}
 	if err := s.ccsExists(r, k, len(d.Properties)); err != nil {
 		return err

@@ -24,7 +24,7 @@ func TestCCSV2Routes(t *testing.T) {
 	def := t0.AddDate(0, 13, 0).Format(time.RFC3339)
 
 	steps := []ccsStep{
-		{name: "namespace document missing", method: "GET", path: doc + a + "/ns", status: 404, want: `{"message":"not found"}`},
+		{name: "namespace document missing", method: "GET", path: doc + a + "/ns", status: 404, want: `{"message":"namespace \"ns\" not found"}`},
 		{name: "create namespace document", method: "POST", path: doc + "create", body: body(`,"payload":{"a":1,"b":"x"}`), status: 201, want: result(a + ":ns:")},
 		{name: "create session document, le prefix echoed", method: "POST", path: doc + "create",
 			body: `{"accountId":"le` + a + `","nameSpace":"ns","sessionId":"s1","ttlSeconds":3600,"payload":{"k":{"deep":[true]}}}`, status: 201, want: `{"documentKey":"le` + a + `:ns:s1","tenantId":"` + a + `","success":true}`},
@@ -33,7 +33,7 @@ func TestCCSV2Routes(t *testing.T) {
 			want: `{"accountId":"` + a + `","documentKey":"` + a + `:ns:","documentType":"CONTEXT","nameSpace":"ns","payload":{"a":1,"b":"x"},"tenantId":"` + a + `","ttl":"` + def + `"}`},
 		{name: "read session document", method: "GET", path: doc + "le" + a + "/ns/s1", status: 200,
 			want: `{"accountId":"le` + a + `","documentKey":"le` + a + `:ns:s1","documentType":"CONTEXT","nameSpace":"ns","payload":{"k":{"deep":[true]},"k2":2},"sessionId":"s1","tenantId":"` + a + `","ttl":"` + t0.Add(time.Hour).Format(time.RFC3339) + `"}`},
-		{name: "missing session document", method: "GET", path: doc + a + "/ns/nope", status: 404, want: `{"message":"not found"}`},
+		{name: "missing session document", method: "GET", path: doc + a + "/ns/nope", status: 404, want: `{"message":"session \"nope\" of namespace \"ns\" not found"}`},
 		{name: "v1 sees v2 data as __default__", method: "GET", path: "/v1/account/" + a + "/ns/properties", hdr: map[string]string{"maven-api-key": acct.APIKey}, status: 200, want: `{"a":1,"b":"x"}`},
 		{name: "properties filter", method: "POST", path: doc + "properties", body: body(`,"sessionId":"s1","filter":["ns.k2","ns.zz"]`), status: 200, want: `{"ns.k2":2}`},
 		{name: "properties without filter", method: "POST", path: doc + "properties", body: body(``), status: 200, want: `{"ns.a":1,"ns.b":"x"}`},
@@ -44,7 +44,7 @@ func TestCCSV2Routes(t *testing.T) {
 			want: `{"accountId":"` + a + `","documentKey":"` + a + `:ns:","documentType":"CONTEXT","nameSpace":"ns","payload":{"b":"x"},"tenantId":"` + a + `","ttl":"` + def + `"}`},
 		{name: "k2 expired after 60 s, k lives", method: "POST", path: doc + "properties", advance: time.Minute, body: body(`,"sessionId":"s1"`), status: 200, want: `{"ns.k":{"deep":[true]}}`},
 		{name: "no list deletes all", method: "DELETE", path: doc + "property/delete", body: body(`,"sessionId":"s1"`), status: 200, want: result(a + ":ns:s1")},
-		{name: "session document now empty", method: "GET", path: doc + a + "/ns/s1", status: 404, want: `{"message":"not found"}`},
+		{name: "session document now empty", method: "GET", path: doc + a + "/ns/s1", status: 404, want: `{"message":"session \"s1\" of namespace \"ns\" not found"}`},
 		{name: "ttlSeconds 0 is forever", method: "POST", path: doc + "create", body: body(`,"sessionId":"s2","ttlSeconds":0,"payload":{"p":1}`), status: 201, want: result(a + ":ns:s2")},
 	}
 	later := []ccsStep{
@@ -54,7 +54,7 @@ func TestCCSV2Routes(t *testing.T) {
 			want: `{"accountId":"` + a + `","documentKey":"` + a + `:ns:","documentType":"CONTEXT","nameSpace":"ns","payload":{},"tenantId":"` + a + `"}`},
 		{name: "delete whole document", method: "DELETE", path: doc + "delete", body: body(`,"sessionId":"s2"`), status: 200, want: result(a + ":ns:s2")},
 		{name: "delete it again (idempotent)", method: "DELETE", path: doc + "delete", body: body(`,"sessionId":"s2"`), status: 200, want: result(a + ":ns:s2")},
-		{name: "deleted", method: "GET", path: doc + a + "/ns/s2", status: 404, want: `{"message":"not found"}`},
+		{name: "deleted", method: "GET", path: doc + a + "/ns/s2", status: 404, want: `{"message":"session \"s2\" of namespace \"ns\" not found"}`},
 
 		{name: "reserved namespace", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"custom","payload":{}}`, status: 400, want: `{"message":"nameSpace: \"custom\" is reserved"}`},
 		{name: "reserved in any letter case", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"Consumer","payload":{"a":1}}`, status: 400, want: `{"message":"nameSpace: \"Consumer\" is reserved"}`},
@@ -62,14 +62,15 @@ func TestCCSV2Routes(t *testing.T) {
 		{name: "delete reserved property, mixed case", method: "DELETE", path: doc + "property/delete", body: `{"accountId":"` + a + `","nameSpace":"Sde","propertyToDelete":["a"]}`, status: 400, want: `{"message":"nameSpace: \"Sde\" is reserved"}`},
 		{name: "hyphen in a namespace (SPEC §5)", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"faas-demo-namespace","payload":{"h":1}}`, status: 201, want: result(a + ":faas-demo-namespace:")},
 		{name: "read it back", method: "POST", path: doc + "properties", body: `{"accountId":"` + a + `","nameSpace":"faas-demo-namespace"}`, status: 200, want: `{"faas-demo-namespace.h":1}`},
-		{name: "bad namespace", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"","payload":{}}`, status: 400, want: `{"message":"nameSpace: must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -"}`},
+		{name: "bad namespace", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","nameSpace":"a b","payload":{}}`, status: 400, want: `{"message":"nameSpace: must be 1 to 64 characters of A-Z, a-z, 0-9, _ and -"}`},
+		{name: "namespace missing", method: "POST", path: doc + "create", body: `{"accountId":"` + a + `","payload":{}}`, status: 400, want: `{"message":"nameSpace: required"}`},
 		{name: "bad session id", method: "POST", path: doc + "create", body: body(`,"sessionId":"` + strings.Repeat("s", 257) + `","payload":{}`), status: 400, want: `{"message":"sessionId: must be 1 to 256 printable characters"}`},
 		{name: "payload not an object", method: "POST", path: doc + "create", body: body(`,"payload":[1]`), status: 400, want: `{"message":"payload: must be a JSON object"}`},
 		{name: "payload missing", method: "POST", path: doc + "create", body: body(``), status: 400, want: `{"message":"payload: required, a JSON object"}`},
 		{name: "negative ttlSeconds", method: "POST", path: doc + "create", body: body(`,"ttlSeconds":-5,"payload":{}`), status: 400, want: `{"message":"ttlSeconds: must be an integer from 0 (forever) to 3153600000"}`},
 		{name: "missing accountId", method: "POST", path: doc + "create", body: `{"nameSpace":"ns","payload":{}}`, status: 400, want: `{"message":"accountId: required"}`},
-		{name: "other account in body", method: "POST", path: doc + "create", body: `{"accountId":"1","nameSpace":"ns","payload":{}}`, status: 403, want: `{"error":"invalid_token","message":"credential does not belong to account 1"}`},
-		{name: "other account in path", method: "GET", path: doc + "1/ns", status: 403, want: `{"error":"invalid_token","message":"credential does not belong to account 1"}`},
+		{name: "other account in body", method: "POST", path: doc + "create", body: `{"accountId":"1","nameSpace":"ns","payload":{}}`, status: 403, want: `{"error":"forbidden","message":"this token is for another account and may not access account \"1\""}`},
+		{name: "other account in path", method: "GET", path: doc + "1/ns", status: 403, want: `{"error":"forbidden","message":"this token is for another account and may not access account \"1\""}`},
 		{name: "900,000 characters", method: "POST", path: doc + "create", body: body(`,"payload":{"big":"` + strings.Repeat("y", 900_000) + `"}`), status: 413, want: `{"message":"document too large"}`},
 		{name: "body over the cap", method: "POST", path: doc + "create", body: body(`,"payload":{"big":"` + strings.Repeat("y", 2<<20) + `"}`), status: 413, want: `{"message":"request body too large"}`},
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -22,6 +23,12 @@ import (
 // U+FFFD, so a name the client sent would be stored under another one.
 // Error messages name JSON field paths and JSON kinds only, never the Go
 // types behind them (encoding/json's own messages do).
+//
+// Bodies are strict: an object member that v has no field for is a 400
+// naming its path ("policy.condition: unknown field"), because a
+// misspelled field silently ignored changes what is saved (a policy with
+// "condition" would match every conversation). Values decoded into
+// json.RawMessage, any or maps (user data) are not checked.
 func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 	b, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -31,6 +38,7 @@ func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 		return err
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {
 			if allowEmpty {
@@ -41,6 +49,9 @@ func DecodeJSON(r *http.Request, v any, allowEmpty bool) error {
 		var te *json.UnmarshalTypeError
 		if errors.As(err, &te) {
 			return typeError(reflect.TypeOf(v), te)
+		}
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return unknownField(reflect.TypeOf(v), b, name)
 		}
 		return fault.Invalid("request body: invalid JSON: %s", jsonReason(err))
 	}
@@ -231,4 +242,133 @@ func jsonReason(err error) string {
 		return "unexpected end of input"
 	}
 	return "malformed"
+}
+
+// unknownField names the JSON path of the object member that encoding/json
+// refused as unknown (its error holds the member's name, quoted, but not
+// where it is).
+func unknownField(t reflect.Type, b []byte, quoted string) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	if path, err := findUnknown(dec, t, ""); err == nil && path != "" {
+		return fault.Invalid("%s: unknown field", printable(path))
+	}
+	name, err := strconv.Unquote(quoted)
+	if err != nil {
+		name = quoted
+	}
+	return fault.Invalid("request body: unknown field %q", printable(name))
+}
+
+var (
+	rawMessageType  = reflect.TypeFor[json.RawMessage]()
+	unmarshalerType = reflect.TypeFor[json.Unmarshaler]()
+)
+
+// findUnknown reads one JSON value from dec, which decodes into t, and
+// returns the path (below path) of the first object member, in document
+// order, that has no struct field to go into; "" when there is none.
+func findUnknown(dec *json.Decoder, t reflect.Type, path string) (string, error) {
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t == rawMessageType || t.Kind() == reflect.Interface || reflect.PointerTo(t).Implements(unmarshalerType) {
+		var skip json.RawMessage // opaque: user data, or decoded by its own rules
+		return "", dec.Decode(&skip)
+	}
+	tok, err := dec.Token()
+	if err != nil {
+		return "", err
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return "", nil // a scalar
+	}
+	switch d {
+	case '[':
+		var et reflect.Type
+		if t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
+			et = t.Elem()
+		}
+		for i := 0; dec.More(); i++ {
+			if p, err := findUnknown(dec, et, path+"["+strconv.Itoa(i)+"]"); p != "" || err != nil {
+				return p, err
+			}
+		}
+	case '{':
+		for dec.More() {
+			tok, err := dec.Token()
+			if err != nil {
+				return "", err
+			}
+			key, _ := tok.(string)
+			sub := key
+			if path != "" {
+				sub = path + "." + key
+			}
+			var ft reflect.Type
+			switch t.Kind() {
+			case reflect.Struct:
+				f, ok := fieldType(t, key)
+				if !ok {
+					return sub, nil
+				}
+				ft = f
+			case reflect.Map:
+				ft = t.Elem()
+			}
+			if p, err := findUnknown(dec, ft, sub); p != "" || err != nil {
+				return p, err
+			}
+		}
+	}
+	_, err = dec.Token() // the closing ] or }
+	return "", err
+}
+
+// fieldType returns the type of the field of struct t that the object
+// member key decodes into, as encoding/json matches them: by json tag or
+// Go name, fields of untagged embedded structs promoted, an exact match
+// first and then one that differs in letter case only.
+func fieldType(t reflect.Type, key string) (reflect.Type, bool) {
+	var fold reflect.Type
+	var walk func(t reflect.Type) (reflect.Type, bool)
+	walk = func(t reflect.Type) (reflect.Type, bool) {
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag := f.Tag.Get("json")
+			if tag == "-" {
+				continue
+			}
+			name := jsonName(f)
+			if f.Anonymous && name == "" {
+				et := f.Type
+				if et.Kind() == reflect.Pointer {
+					et = et.Elem()
+				}
+				if et.Kind() == reflect.Struct {
+					if ft, ok := walk(et); ok {
+						return ft, true
+					}
+					continue
+				}
+			}
+			if !f.IsExported() {
+				continue
+			}
+			if name == "" {
+				name = f.Name
+			}
+			if name == key {
+				return f.Type, true
+			}
+			if fold == nil && strings.EqualFold(name, key) {
+				fold = f.Type
+			}
+		}
+		return nil, false
+	}
+	if ft, ok := walk(t); ok {
+		return ft, true
+	}
+	return fold, fold != nil
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http/httptest"
 	"regexp"
@@ -32,6 +33,8 @@ type decodeBody struct {
 	Nested struct {
 		decodeEmbedded
 	} `json:"nested"`
+	Opaque any             `json:"opaque"`
+	Raw    json.RawMessage `json:"raw"`
 }
 
 // goTypeName matches what encoding/json's messages show of Go.
@@ -62,6 +65,15 @@ func TestDecodeJSONMessages(t *testing.T) {
 		{"{\"accountId\":\"a\xffb\"}", "request body: invalid UTF-8"},
 		{`{"accountId":`, "request body: invalid JSON: unexpected end of input"},
 		{`{} {}`, "request body: unexpected data after the JSON value"},
+		// Strict bodies: an unknown member is refused with its path.
+		{`{"acountId":"1"}`, "acountId: unknown field"},
+		{`{"policy":{"name":"x","condition":[]}}`, "policy.condition: unknown field"},
+		{`{"list":[{"name":"a"},{"nme":"b"}]}`, "list[1].nme: unknown field"},
+		{`{"map":{"k":{"x":1}}}`, "map.k.x: unknown field"},
+		{`{"nested":{"accountId":"1","ttlSecond":5}}`, "nested.ttlSecond: unknown field"},
+		{`{"policy":{"tags":["a"]},"decodeembedded":{}}`, "decodeembedded: unknown field"},
+		{`{"opaque":{"any":{"thing":1}},"raw":{"x":[{"y":2}]},"bad":1}`, "bad: unknown field"},
+		{`{"list":[{"name":"a"}],"x\n":1}`, "x?: unknown field"},
 	} {
 		t.Run(tc.body, func(t *testing.T) {
 			var v decodeBody
@@ -84,6 +96,7 @@ func TestDecodeJSONAccepts(t *testing.T) {
 		`{"accountId":"\ud83d\ude00 \\ud800 \\\ud83d\ude00 é"}`, // a pair; an escaped backslash then "ud800"
 		`{"accountId":"\u00e9\uFFFD"}`,
 		`{"policy":{"name":"日本"}}`,
+		`{"ACCOUNTID":"1","plain":"p","opaque":{"x":{"y":1}},"raw":{"z":1},"map":{"k":{"name":"n"}}}`, // encoding/json's case folding
 	} {
 		var v decodeBody
 		if err := DecodeJSON(httptest.NewRequest("POST", "/", strings.NewReader(body)), &v, false); err != nil {

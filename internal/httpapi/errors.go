@@ -119,6 +119,16 @@ func writeError(w http.ResponseWriter, r *http.Request, err error) {
 			slog.ErrorContext(r.Context(), "request failed", "method", r.Method, "path", r.URL.Path, "err", he.Err)
 		}
 	}
+	if he.Status == http.StatusUnauthorized || he.Status == http.StatusForbidden {
+		// The access line says why a caller was refused, so that an
+		// operator can tell a stale token from a wrong account.
+		if rec := recordOf(r.Context()); rec != nil {
+			rec.reason = he.Code
+			if rec.reason == "" {
+				rec.reason = "forbidden"
+			}
+		}
+	}
 	h := w.Header()
 	for k, v := range he.Header {
 		h.Set(k, v)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
@@ -29,6 +30,10 @@ func (s *Server) guardV1(h http.Handler) http.Handler {
 		key := r.Header.Get("maven-api-key")
 		if key == "" {
 			return s.authFailure("invalid_api_key", "missing maven-api-key header", nil)
+		}
+		if !secret.WellFormedAPIKey(key) {
+			// A typo or a truncated copy: say so rather than "unknown".
+			return s.authFailure("invalid_api_key", "malformed API key", nil)
 		}
 		acct, err := s.Accounts.AuthenticateAPIKey(r.Context(), key)
 		if errors.Is(err, accounts.ErrBadAPIKey) {

@@ -141,8 +141,9 @@ func RedactQuery(raw string) string {
 // itself: the error a server fault failed with and, after a panic, the
 // stack. writeError and recover fill it through the request's context.
 type record struct {
-	err   error
-	stack string
+	err    error
+	stack  string
+	reason string // the error code of a 401 or 403 (invalid_token, forbidden…)
 }
 
 type recordKey struct{}
@@ -189,6 +190,9 @@ func (s *Server) accessLog(h http.Handler) http.Handler {
 			}
 			if rec.err != nil {
 				attrs = append(attrs, slog.String("err", rec.err.Error()))
+			}
+			if rec.reason != "" {
+				attrs = append(attrs, slog.String("reason", rec.reason))
 			}
 			if rec.stack != "" {
 				attrs = append(attrs, slog.String("stack", rec.stack))

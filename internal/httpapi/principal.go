@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
+	"strconv"
 )
 
 // Authentication methods of a Principal.
@@ -51,7 +52,9 @@ func ParseAccountID(s string) (string, bool) {
 
 // Authorize checks that the request's principal may act on the account id
 // named in its path or body (in either form), and returns the canonical id.
-// A mismatch is a 403 in the guard's shape.
+// A mismatch is a 403: for a token {"error":"forbidden"}, which tells
+// clients that logging in again would not help (SPEC §4, §8); for a v1
+// key the answer of an unknown key, so that keys cannot be told apart.
 func Authorize(r *http.Request, accountID string) (string, error) {
 	p, ok := PrincipalFrom(r.Context())
 	if !ok {
@@ -59,11 +62,11 @@ func Authorize(r *http.Request, accountID string) (string, error) {
 	}
 	id, ok := ParseAccountID(accountID)
 	if !ok || id != p.AccountID {
-		code := "invalid_token"
 		if p.Method == MethodAPIKey {
-			code = "invalid_api_key"
+			return "", &Error{Status: http.StatusForbidden, Code: "invalid_api_key", Message: "unknown or retired API key"}
 		}
-		return "", &Error{Status: http.StatusForbidden, Code: code, Message: "credential does not belong to account " + printable(accountID)}
+		return "", &Error{Status: http.StatusForbidden, Code: "forbidden",
+			Message: "this token is for another account and may not access account " + strconv.Quote(printable(accountID))}
 	}
 	return id, nil
 }

@@ -111,18 +111,41 @@ func (s *Server) Handler() http.Handler {
 	v2 := func(pattern string, h HandlerFunc) { route(pattern, s.guardV2(h)) }
 	s.ccsV2Routes(v2)
 	s.nextActionsV2Routes(v2)
-	// Any other /v2/ path: unauthenticated → 403, authenticated → 404.
+	// Any other /v2/ path: unauthenticated → 403, authenticated → 405
+	// when the path has routes for other methods, else 404.
 	route("/v2/", s.guardV2(func(w http.ResponseWriter, r *http.Request) error {
-		return &Error{Status: http.StatusNotFound, Message: "not found"}
+		return noRoute(mux, r)
 	}))
 	if s.Console != nil {
 		mux.Handle("/console/", s.Console)
 		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 	}
 	route("/", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		return &Error{Status: http.StatusNotFound, Message: "not found"}
+		return noRoute(mux, r)
 	}))
 	return s.middleware(mux)
+}
+
+// noRoute answers a request that only a catch-all pattern matched: 405
+// with Allow when other methods have a route for the path (as v1 does),
+// else 404 "no route".
+func noRoute(mux *http.ServeMux, r *http.Request) error {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+		if m == r.Method {
+			continue
+		}
+		probe := *r
+		probe.Method = m
+		if _, p := mux.Handler(&probe); p != "" && p != "/" && p != "/v2/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		return &Error{Status: http.StatusMethodNotAllowed, Message: "method not allowed",
+			Header: map[string]string{"Allow": strings.Join(allow, ", ")}}
+	}
+	return errNoRoute
 }
 
 // middleware wraps a mux in what every request goes through: the client
@@ -160,7 +183,7 @@ func (s *Server) AdminHandler() http.Handler {
 	route("GET /readyz", HandlerFunc(s.readyz))
 	s.operatorRoutes(route)
 	route("/", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
-		return &Error{Status: http.StatusNotFound, Message: "not found"}
+		return noRoute(mux, r)
 	}))
 	return s.middleware(mux)
 }

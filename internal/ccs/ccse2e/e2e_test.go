@@ -160,7 +160,7 @@ func v2Sequence(t *testing.T, c *client, acct string, reader func(step, sid stri
 		reader("after property delete", "conv-9", `{"step":2}`)
 	}
 	c.expect("document delete", "DELETE", doc+"delete", b(`,"sessionId":"conv-9"`), 200, ok("conv-9"))
-	c.expect("document gone", "GET", doc+acct+"/journey/conv-9", "", 404, `{"message":"not found"}`)
+	c.expect("document gone", "GET", doc+acct+"/journey/conv-9", "", 404, `{"message":"session \"conv-9\" of namespace \"journey\" not found"}`)
 	if reader != nil {
 		reader("after document delete", "conv-9", "")
 	}
@@ -187,7 +187,7 @@ func TestV1WritesV2Reads(t *testing.T) {
 		t.Helper()
 		path := "/v2/context/document/" + a.AccountID + "/journey/" + sid
 		if want == "" {
-			v2.expect("v2 read "+step, "GET", path, "", 404, `{"message":"not found"}`)
+			v2.expect("v2 read "+step, "GET", path, "", 404, `{"message":"session \"`+sid+`\" of namespace \"journey\" not found"}`)
 			return
 		}
 		got := v2.expect("v2 read "+step, "GET", path, "", 200, "-").(map[string]any)
@@ -288,11 +288,11 @@ func TestTTLOneSecond(t *testing.T) {
 	v2.expect("there before (v2)", "GET", "/v2/context/document/"+a.AccountID+"/v2ns/s", "", 200, "-")
 	time.Sleep(2 * time.Second)
 
-	v1.expect("v1: namespace TTL", "GET", base+"/short/properties/p", "", 404, `{"message":"property not found"}`)
+	v1.expect("v1: namespace TTL", "GET", base+"/short/properties/p", "", 404, `{"message":"property \"p\" not found"}`)
 	v1.expect("v1: session TTL", "GET", base+"/long/s/properties", "", 200, `{}`)
 	v1.expect("v1: v2 write", "GET", base+"/v2ns/s/properties", "", 200, `{}`)
-	v2.expect("v2: v2 write", "GET", "/v2/context/document/"+a.AccountID+"/v2ns/s", "", 404, `{"message":"not found"}`)
+	v2.expect("v2: v2 write", "GET", "/v2/context/document/"+a.AccountID+"/v2ns/s", "", 404, `{"message":"session \"s\" of namespace \"v2ns\" not found"}`)
 	v2.expect("v2: v1 write", "GET", "/v2/context/document/"+a.AccountID+"/short", "", 200, "-")
-	v2.expect("v2: v1 session", "GET", "/v2/context/document/"+a.AccountID+"/long/s", "", 404, `{"message":"not found"}`)
+	v2.expect("v2: v1 session", "GET", "/v2/context/document/"+a.AccountID+"/long/s", "", 404, `{"message":"session \"s\" of namespace \"long\" not found"}`)
 	v1.expect("no TTL: still there", "GET", base+"/long/other/properties/p", "", 200, `4`)
 }
