@@ -452,9 +452,15 @@ type CCSSessionsCmd struct {
 	Namespace string `arg:"" name:"namespace" help:"Namespace."`
 }
 
-// Run lists the sessions.
+// Run lists the sessions. The listing is v1 (it needs the API key); with
+// v2 credentials too, each session's expiry is read from its v2 document
+// (when its last property expires), since the v1 TTL only says what later
+// writes will get.
 func (c *CCSSessionsCmd) Run(g *Globals) error {
-	cl, _, err := c.client(true)
+	if c.APIKey == "" {
+		return errors.New("v1 needs an API key: give --api-key or ORCH_API_KEY")
+	}
+	cl, v2, err := c.client(c.User == "")
 	if err != nil {
 		return err
 	}
@@ -468,11 +474,44 @@ func (c *CCSSessionsCmd) Run(g *Globals) error {
 		return err
 	}
 	w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(w, "SESSION\tCREATED\tTTL")
+	fmt.Fprintln(w, "SESSION\tCREATED\tTTL\tEXPIRES")
 	for _, s := range list {
-		fmt.Fprintf(w, "%s\t%s\t%s\n", s.SessionID, s.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), ttlText(s.TTLSecond))
+		expires := "-"
+		if v2 {
+			if expires, err = sessionExpiry(g, cl, c.Namespace, s.SessionID); err != nil {
+				return err
+			}
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", s.SessionID, s.CreatedAt.Format("2006-01-02T15:04:05Z07:00"), ttlText(s.TTLSecond), expires)
 	}
-	return w.Flush()
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if !v2 && len(list) > 0 {
+		fmt.Fprintln(g.Stderr, "EXPIRES needs v2 credentials (--user with --password-file or ORCH_PASSWORD)")
+	}
+	return nil
+}
+
+// sessionExpiry says when a session's data expires: the ttl of its v2
+// document, "never" when some property never expires, "no data" when it
+// holds nothing live.
+func sessionExpiry(g *Globals, cl *sdk.Client, ns, sid string) (string, error) {
+	if sid == "__default__" {
+		sid = "" // the namespace-level document
+	}
+	doc, err := cl.GetDocument(g.Ctx, ns, sid)
+	switch {
+	case sdk.IsNotFound(err):
+		return "no data", nil
+	case err != nil:
+		return "", err
+	case doc.TTL == "" && len(doc.Payload) == 0:
+		return "no data", nil
+	case doc.TTL == "":
+		return "never", nil
+	}
+	return doc.TTL, nil
 }
 
 // NextActionsCmd asks for the next actions of a conversation.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/orchestrator/orchestrator/internal/server/servertest"
@@ -193,7 +194,7 @@ func TestUserV1WithAPIKey(t *testing.T) {
 		t.Errorf("namespaces printed %q", out)
 	}
 	out = mustRun(t, "ccs", "sessions", "shop")
-	if !strings.Contains(out, "s1") || !strings.Contains(out, "60s") {
+	if !strings.Contains(out, "s1") || !strings.Contains(out, "60s") || !strings.Contains(out, "EXPIRES") {
 		t.Errorf("sessions printed %q", out)
 	}
 	mustRun(t, "ccs", "delete", "shop", "cart")
@@ -331,5 +332,32 @@ func TestUserHelpHasExamples(t *testing.T) {
 				t.Errorf("help has no example of the command:\n%s", out)
 			}
 		})
+	}
+}
+
+// ccs sessions shows when each session's data expires (from its v2
+// document), not only the TTL later v1 writes get.
+func TestUserCCSSessionsShowExpiry(t *testing.T) {
+	env := servertest.Start(t)
+	acct := env.CreateAccount(t, true)
+	userEnv(t, env, acct, true)
+	mustRun(t, "ccs", "set", "shop", "--session", "s1", "--ttl", "3600", "step=pay")
+	mustRun(t, "ccs", "set", "shop", "--session", "s2", "--ttl", "0", "step=forever")
+	out := mustRun(t, "ccs", "sessions", "shop")
+	lines := map[string]string{}
+	for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		if f := strings.Fields(l); len(f) > 0 {
+			lines[f[0]] = l
+		}
+	}
+	year := time.Now().Add(time.Hour).UTC().Format("2006")
+	if !strings.HasPrefix(lines["SESSION"], "SESSION") || !strings.Contains(lines["SESSION"], "EXPIRES") {
+		t.Fatalf("no EXPIRES column:\n%s", out)
+	}
+	if l := lines["s1"]; !strings.Contains(l, year+"-") || !strings.HasSuffix(strings.TrimSpace(l), "Z") {
+		t.Errorf("s1 (1 h TTL) shows no expiry time: %q", l)
+	}
+	if l := lines["s2"]; !strings.HasSuffix(strings.TrimSpace(l), "never") {
+		t.Errorf("s2 (no TTL) does not say never: %q", l)
 	}
 }
