@@ -154,8 +154,23 @@ func (p *proc) do(t *testing.T, method, path string, hdr map[string]string, body
 		b, _ := json.Marshal(body)
 		rd = bytes.NewReader(b)
 	}
-	req, _ := http.NewRequest(method, p.base+path, rd)
-	req.Header.Set("Content-Type", "application/json")
+	st, b := p.exchange(t, method, path, hdr, rd)
+	if out != nil && st < 300 {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: %q: %v", method, path, b, err)
+		}
+	}
+	return st
+}
+
+// exchange sends one request (a JSON body when body is not nil) and
+// returns the status and the body of the answer.
+func (p *proc) exchange(t *testing.T, method, path string, hdr map[string]string, body io.Reader) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(method, p.base+path, body)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -165,12 +180,7 @@ func (p *proc) do(t *testing.T, method, path string, hdr map[string]string, body
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if out != nil && resp.StatusCode < 300 {
-		if err := json.Unmarshal(b, out); err != nil {
-			t.Fatalf("%s %s: %q: %v", method, path, b, err)
-		}
-	}
-	return resp.StatusCode
+	return resp.StatusCode, b
 }
 
 type account struct {

@@ -26,17 +26,8 @@ import (
 // get returns the status and body of GET path.
 func (p *proc) get(t *testing.T, path string, hdr map[string]string) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest("GET", p.base+path, nil)
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := testClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	st, b := p.exchange(t, "GET", path, hdr, nil)
+	return st, string(b)
 }
 
 // TestDiskFull fills an 8 MiB tmpfs with v1 writes from 4 writers: writes
