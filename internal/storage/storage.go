@@ -235,3 +235,44 @@ type Audit interface {
 type Pinger interface {
 	Ping(ctx context.Context) error
 }
+
+// Store is a complete backend: everything the services keep. The
+// composition root opens one (SQLite, or PostgreSQL shared by many nodes)
+// and hands it to the services, which see only the small interfaces
+// above.
+//
+// Concurrency guarantees every backend gives, whatever the number of
+// Store instances open on the same database (the nodes of one zone):
+//   - Each method is atomic: it is applied whole or not at all, and a
+//     method that returned nil is durable (on disk, or committed).
+//   - A write that returned is seen by every read that starts afterwards,
+//     through any instance.
+//   - MergeProperties serialises writes to one session document: two
+//     concurrent merges whose sum exceeds ContextMerge.MaxChars never both
+//     succeed, and concurrent merges of distinct properties all survive.
+//   - The account quota (ContextQuota) holds under concurrent writes of
+//     one account.
+//   - CreatePolicy gives concurrent creates of one account distinct,
+//     increasing positions, and the policy limit holds under them.
+//   - ReplaceCredential and RotateAPIKey apply Revocation.Then (and the
+//     key retirement rule) to the stored state, never to a stale copy.
+//   - PurgeContext and PurgeEvaluations may run on several instances at
+//     once: each row is deleted once, and they do not block writers for
+//     more than one batch.
+//   - Deletes are idempotent where documented.
+type Store interface {
+	Accounts
+	APIKeys
+	Credentials
+	ConsoleUsers
+	SigningKeys
+	Audit
+	Pinger
+	ContextStore
+	Policies
+	// Ready reports whether the store answers and accepts writes
+	// (/readyz), with the reason when not.
+	Ready(ctx context.Context) error
+	// Close releases the store; calls after it fail.
+	Close() error
+}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/orchestrator/orchestrator/internal/storage"
 )
@@ -29,11 +28,9 @@ func fromTTLCol(v sql.NullInt64) (time.Duration, bool) {
 	return time.Duration(v.Int64) * time.Millisecond, true
 }
 
-// propSize is the number of characters `"name":value,` takes in the
-// compact JSON object of a document (names encoded as encoding/json does).
-func propSize(name string, value []byte) int64 {
-	q, _ := json.Marshal(name)
-	return int64(utf8.RuneCount(q) + 1 + utf8.RuneCount(value) + 1)
+func ttlSetting(v sql.NullInt64) storage.TTLSetting {
+	d, set := fromTTLCol(v)
+	return storage.TTLSetting{TTL: d, Set: set}
 }
 
 // placeholders returns "?,?,...,?" with n marks.
@@ -46,7 +43,7 @@ func placeholders(n int) string {
 
 // PutNamespace implements storage.ContextStore.
 func (s *Store) PutNamespace(ctx context.Context, accountID string, n storage.ContextNamespace, q storage.ContextQuota) error {
-	grow := storage.ContextUsage{Bytes: rowBytes(n.Name)}
+	grow := storage.ContextUsage{Bytes: storage.RowBytes(n.Name)}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return s.withinQuota(ctx, tx, accountID, q, grow, n.CreatedAt, func() error {
 			return s.putNamespace(ctx, tx, accountID, n)
@@ -120,7 +117,7 @@ func (s *Store) DeleteNamespace(ctx context.Context, accountID, name string) err
 
 // PutSession implements storage.ContextStore.
 func (s *Store) PutSession(ctx context.Context, k storage.ContextKey, cs storage.ContextSession, q storage.ContextQuota) error {
-	grow := storage.ContextUsage{Bytes: rowBytes(k.Namespace) + rowBytes(k.Namespace, k.SessionID)}
+	grow := storage.ContextUsage{Bytes: storage.RowBytes(k.Namespace) + storage.RowBytes(k.Namespace, k.SessionID)}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return s.withinQuota(ctx, tx, k.AccountID, q, grow, cs.CreatedAt, func() error {
 			return s.putSession(ctx, tx, k, cs)
@@ -198,34 +195,11 @@ const maxNamesPerStatement = 500
 // merges into one session are serialized and lose no key.
 func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) error {
 	k := m.Key
-	// Deduplicate names (the last value wins) and size the new rows.
-	props := m.Properties
-	idx := make(map[string]int, len(props))
-	uniq := make([]storage.ContextProperty, 0, len(props))
-	for _, p := range props {
-		if i, ok := idx[p.Name]; ok {
-			uniq[i] = p
-			continue
-		}
-		idx[p.Name] = len(uniq)
-		uniq = append(uniq, p)
+	plan, err := storage.PlanMerge(m)
+	if err != nil {
+		return err
 	}
-	sizes := make([]int64, len(uniq))
-	var newSum int64
-	// grow bounds what the write adds to the account's usage: every row
-	// new, the session and the namespace too.
-	grow := storage.ContextUsage{
-		Properties: int64(len(uniq)),
-		Bytes:      rowBytes(k.Namespace) + rowBytes(k.Namespace, k.SessionID),
-	}
-	for i, p := range uniq {
-		sizes[i] = propSize(p.Name, p.Value)
-		newSum += sizes[i]
-		grow.Bytes += rowBytes(k.Namespace, k.SessionID, p.Name) + int64(len(p.Value))
-	}
-	if m.MaxChars > 0 && 1+newSum > int64(m.MaxChars) {
-		return storage.ErrTooLarge
-	}
+	uniq, sizes, newSum, grow := plan.Properties, plan.Sizes, plan.NewSize, plan.Grow
 	// More than one property: the rows as one JSON array [[name, value,
 	// size], ...] for the size query and the upsert, encoded here, before
 	// the write reaches the single committer.
@@ -270,7 +244,7 @@ func (s *Store) merge(ctx context.Context, tx *sql.Tx, m storage.ContextMerge, u
 		return err
 	}
 	exists := size.Valid
-	total := int64(1)
+	total := int64(storage.EmptyDocumentSize)
 	if exists {
 		total = size.Int64
 	}
@@ -280,7 +254,7 @@ func (s *Store) merge(ctx context.Context, tx *sql.Tx, m storage.ContextMerge, u
 			return err
 		}
 		total += newSum - old
-		if m.MaxChars > 0 && total > int64(m.MaxChars) {
+		if !m.Fits(total) {
 			// The counter includes expired rows not yet purged:
 			// purge this session's and count again before refusing.
 			if _, err := tx.ExecContext(ctx, `DELETE FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
@@ -295,8 +269,8 @@ func (s *Store) merge(ctx context.Context, tx *sql.Tx, m storage.ContextMerge, u
 			if old, err = s.oldSizes(ctx, tx, k, uniq, rowsJSON); err != nil {
 				return err
 			}
-			total = 1 + all - old + newSum
-			if total > int64(m.MaxChars) {
+			total = storage.EmptyDocumentSize + all - old + newSum
+			if !m.Fits(total) {
 				return storage.ErrTooLarge
 			}
 		}
@@ -312,22 +286,7 @@ func (s *Store) merge(ctx context.Context, tx *sql.Tx, m storage.ContextMerge, u
 	if len(uniq) == 0 {
 		return nil
 	}
-	// Expiry: the write's TTL, else the session's, else the namespace's.
-	var expires int64
-	switch {
-	case m.HasTTL:
-		if m.TTL > 0 {
-			expires = now + m.TTL.Milliseconds()
-		}
-	case sessTTL.Valid:
-		if sessTTL.Int64 > 0 {
-			expires = now + sessTTL.Int64
-		}
-	case nsTTL.Valid:
-		if nsTTL.Int64 > 0 {
-			expires = now + nsTTL.Int64
-		}
-	}
+	expires := ms(m.ExpiresAt(ttlSetting(sessTTL), ttlSetting(nsTTL)))
 	// Prepared statements only: one single-row upsert, or one upsert
 	// of all rows from a JSON array [[name, value, size], ...].
 	if len(uniq) == 1 {
@@ -593,21 +552,6 @@ func (s *Store) purge(ctx context.Context, tx *sql.Tx, now time.Time, limit int,
 // purges before it counts again, so that its transaction stays short.
 const quotaPurgeLimit = 1000
 
-// rowBytes is what one row with these names counts in
-// storage.ContextUsage.Bytes, besides its value (0006_context_quota.sql).
-func rowBytes(names ...string) int64 {
-	n := int64(storage.ContextRowBytes)
-	for _, s := range names {
-		n += int64(len(s))
-	}
-	return n
-}
-
-func overQuota(q storage.ContextQuota, before, after storage.ContextUsage) bool {
-	return q.MaxProperties > 0 && after.Properties > q.MaxProperties && after.Properties > before.Properties ||
-		q.MaxBytes > 0 && after.Bytes > q.MaxBytes && after.Bytes > before.Bytes
-}
-
 // withinQuota runs write in tx and keeps the account within q: a write
 // that leaves it over a bound, and grew what it stores, fails with
 // storage.ErrQuotaExceeded (the caller's transaction then saves nothing).
@@ -616,7 +560,7 @@ func overQuota(q storage.ContextQuota, before, after storage.ContextUsage) bool 
 // account over its quota has its expired properties purged (a bounded
 // batch) before the write is refused.
 func (s *Store) withinQuota(ctx context.Context, tx *sql.Tx, accountID string, q storage.ContextQuota, grow storage.ContextUsage, now time.Time, write func() error) error {
-	if q.MaxProperties <= 0 && q.MaxBytes <= 0 {
+	if !q.Bounded() {
 		return write()
 	}
 	before, err := contextUsage(ctx, tx, accountID)
@@ -627,11 +571,11 @@ func (s *Store) withinQuota(ctx context.Context, tx *sql.Tx, accountID string, q
 		return err
 	}
 	worst := storage.ContextUsage{Properties: before.Properties + grow.Properties, Bytes: before.Bytes + grow.Bytes}
-	if !overQuota(q, before, worst) {
+	if !storage.OverQuota(q, before, worst) {
 		return nil
 	}
 	after, err := contextUsage(ctx, tx, accountID)
-	if err != nil || !overQuota(q, before, after) {
+	if err != nil || !storage.OverQuota(q, before, after) {
 		return err
 	}
 	if _, err := s.purge(ctx, tx, now, quotaPurgeLimit, accountID); err != nil {
@@ -640,7 +584,7 @@ func (s *Store) withinQuota(ctx context.Context, tx *sql.Tx, accountID string, q
 	if after, err = contextUsage(ctx, tx, accountID); err != nil {
 		return err
 	}
-	if overQuota(q, before, after) {
+	if storage.OverQuota(q, before, after) {
 		return storage.ErrQuotaExceeded
 	}
 	return nil

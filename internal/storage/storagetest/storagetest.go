@@ -7,17 +7,7 @@ import (
 )
 
 // Backend is everything a complete storage backend implements.
-type Backend interface {
-	storage.Accounts
-	storage.APIKeys
-	storage.Credentials
-	storage.ConsoleUsers
-	storage.SigningKeys
-	storage.Audit
-	storage.Pinger
-	storage.ContextStore
-	storage.Policies
-}
+type Backend = storage.Store
 
 // Run runs the whole suite. open must return a fresh, empty backend for
 // each call; it is called once per subtest.
