@@ -100,6 +100,11 @@ func toHTTP(err error) *Error {
 		// Nothing was stored; the same request succeeds once space is
 		// freed (SPEC §1).
 		return &Error{Status: http.StatusInsufficientStorage, Message: "storage full", Err: err}
+	case errors.Is(err, storage.ErrUnavailable):
+		// The database is down or unreachable: retry later (SPEC §9: a
+		// node answers 503 within 2 s and recovers by itself).
+		return &Error{Status: http.StatusServiceUnavailable, Message: "storage unavailable", Err: err,
+			Header: map[string]string{"Retry-After": "1"}}
 	}
 	return &Error{Status: http.StatusInternalServerError, Message: "internal error", Err: err}
 }

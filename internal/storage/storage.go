@@ -19,6 +19,11 @@ var (
 	// (SQLITE_FULL, ENOSPC). Nothing of the write is stored; the same write
 	// succeeds once space is freed, without a restart.
 	ErrStorageFull = errors.New("storage full")
+	// ErrUnavailable reports that the store did not answer in time (a
+	// database server that is down or unreachable). Nothing of a write
+	// that failed so is stored unless the backend says otherwise; the
+	// same call succeeds once the store is back, without a restart.
+	ErrUnavailable = errors.New("storage unavailable")
 )
 
 // Auth versions of an account.
