@@ -20,7 +20,8 @@ type Serve struct {
 	PublicURL         string        `name:"public-url" env:"ORCH_PUBLIC_URL" help:"Public base URL, the token issuer (default http://<addr>)."`
 	TokenTTL          time.Duration `name:"token-ttl" env:"ORCH_TOKEN_TTL" default:"24h" help:"Lifetime of v2 access tokens."`
 	V1Sunset          string        `name:"v1-sunset" env:"ORCH_V1_SUNSET" help:"RFC 3339 date after which v1 API keys of v2 accounts stop working."`
-	PostgresURL       string        `name:"postgres-url" env:"ORCH_POSTGRES_URL" help:"PostgreSQL URL for scale-out (not available yet)."`
+	PostgresURL       string        `name:"postgres-url" env:"ORCH_POSTGRES_URL" help:"Keep everything in PostgreSQL (postgres://user@host/db) instead of the embedded store, shared by every node of the zone; needs ORCH_SECRET_KEY and ORCH_ADMIN_TOKEN."`
+	SkipMigrations    bool          `name:"skip-migrations" env:"ORCH_SKIP_MIGRATIONS" help:"Do not migrate the PostgreSQL schema at start; refuse to start while migrations are pending (run orchestrator store migrate first)."`
 	RedisURL          string        `name:"redis-url" env:"ORCH_REDIS_URL" help:"Redis URL for scale-out (not available yet)."`
 	TLSCert           string        `name:"tls-cert" env:"ORCH_TLS_CERT" help:"TLS certificate file (serve HTTPS)." type:"path"`
 	TLSKey            string        `name:"tls-key" env:"ORCH_TLS_KEY" help:"TLS private key file." type:"path"`
@@ -109,8 +110,15 @@ func (c Serve) Validate() error {
 			return fmt.Errorf("--public-url %q: want an http(s) URL", c.PublicURL)
 		}
 	}
-	if c.PostgresURL != "" || c.RedisURL != "" {
-		return fmt.Errorf("--postgres-url and --redis-url: the scale-out backends are not available in this version; omit them to use the embedded store")
+	if c.RedisURL != "" {
+		return fmt.Errorf("--redis-url: the Redis backend is not available in this version; omit it (one node per --postgres-url database until it is)")
+	}
+	if c.PostgresURL != "" {
+		if err := c.checkPostgres(); err != nil {
+			return err
+		}
+	} else if c.SkipMigrations {
+		return fmt.Errorf("--skip-migrations applies to --postgres-url only: the embedded store migrates itself at start")
 	}
 	if _, err := c.MemoryLimitBytes(); err != nil {
 		return err
@@ -155,6 +163,31 @@ func (c Serve) Validate() error {
 	}
 	return nil
 }
+
+// checkPostgres checks the settings that go with PostgresURL: a URL pgx
+// can use, and the secrets every node must share, which only the
+// environment can give (a node must not generate its own).
+func (c Serve) checkPostgres() error {
+	u, err := url.Parse(c.PostgresURL)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") || u.Host == "" {
+		return fmt.Errorf("--postgres-url: want postgres://user@host:port/database")
+	}
+	var missing []string
+	if c.SecretKey == "" {
+		missing = append(missing, "ORCH_SECRET_KEY")
+	}
+	if c.AdminToken == "" {
+		missing = append(missing, "ORCH_ADMIN_TOKEN")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("--postgres-url: set %s: every node of the zone must use the same secrets, so they are not generated into --data (generate them with: openssl rand -base64 32)", strings.Join(missing, " and "))
+	}
+	return nil
+}
+
+// Shared reports whether the store is shared by many nodes (PostgreSQL)
+// rather than embedded in --data.
+func (c Serve) Shared() bool { return c.PostgresURL != "" }
 
 // Proxies parses TrustedProxies.
 func (c Serve) Proxies() ([]netip.Prefix, error) {

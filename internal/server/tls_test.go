@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,11 +78,41 @@ func TestServeTLS(t *testing.T) {
 	}
 }
 
-func TestConfigRefusesUnavailableBackends(t *testing.T) {
-	cfg := config.Defaults()
-	cfg.Data = t.TempDir()
-	cfg.PostgresURL = "postgres://127.0.0.1/test"
-	if _, err := server.New(context.Background(), cfg, server.Deps{}); err == nil {
-		t.Error("server started with --postgres-url, which it cannot honour")
+// PostgreSQL is shared by every node, so the secrets must come from the
+// environment (the same on each), never be generated into one node's
+// --data; Redis is not available yet.
+func TestConfigRefusesSharedStoreWithoutSecrets(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		set     func(*config.Serve)
+		mention []string
+	}{
+		{"no secrets", func(c *config.Serve) {}, []string{"ORCH_SECRET_KEY", "ORCH_ADMIN_TOKEN"}},
+		{"no admin token", func(c *config.Serve) { c.SecretKey = strings.Repeat("a", 64) }, []string{"ORCH_ADMIN_TOKEN"}},
+		{"redis", func(c *config.Serve) {
+			c.SecretKey, c.AdminToken, c.RedisURL = strings.Repeat("a", 64), strings.Repeat("t", 40), "redis://127.0.0.1:6379"
+		}, []string{"--redis-url"}},
+		{"not a postgres URL", func(c *config.Serve) {
+			c.SecretKey, c.AdminToken, c.PostgresURL = strings.Repeat("a", 64), strings.Repeat("t", 40), "mysql://127.0.0.1/test"
+		}, []string{"postgres://"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Defaults()
+			cfg.Data = t.TempDir()
+			cfg.PostgresURL = "postgres://127.0.0.1/test"
+			tc.set(&cfg)
+			_, err := server.New(context.Background(), cfg, server.Deps{})
+			if err == nil {
+				t.Fatal("server started")
+			}
+			for _, m := range tc.mention {
+				if !strings.Contains(err.Error(), m) {
+					t.Errorf("error %q does not name %s", err, m)
+				}
+			}
+			if entries, _ := os.ReadDir(cfg.Data); len(entries) > 0 {
+				t.Errorf("refused start left %d files in --data", len(entries))
+			}
+		})
 	}
 }
