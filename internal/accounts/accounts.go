@@ -54,8 +54,13 @@ func New(store Store, keys *secret.Keys, zone string, now func() time.Time) *Ser
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}, onDelete: func(string) {}, cache: newAuthCache()}
+	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}, onDelete: func(string) {}, cache: newAuthCache(cacheTTL)}
 }
+
+// SharedStore tells the service that other processes change the same
+// store: remembered credentials are then re-read at least every
+// SharedStoreCacheTTL. Call it before serving.
+func (s *Service) SharedStore() { s.cache = newAuthCache(SharedStoreCacheTTL) }
 
 // OnRevoke sets a function called after an account's key or credentials
 // change or the account is deleted.

@@ -39,16 +39,22 @@ const (
 	cacheTTL  = 5 * time.Minute
 )
 
-func newAuthCache() *authCache {
+func newAuthCache(ttl time.Duration) *authCache {
 	return &authCache{
 		keys: otter.Must(&otter.Options[[32]byte, keyEntry]{
-			MaximumSize: cacheSize, ExpiryCalculator: otter.ExpiryWriting[[32]byte, keyEntry](cacheTTL),
+			MaximumSize: cacheSize, ExpiryCalculator: otter.ExpiryWriting[[32]byte, keyEntry](ttl),
 		}),
 		creds: otter.Must(&otter.Options[string, credEntry]{
-			MaximumSize: cacheSize, ExpiryCalculator: otter.ExpiryWriting[string, credEntry](cacheTTL),
+			MaximumSize: cacheSize, ExpiryCalculator: otter.ExpiryWriting[string, credEntry](ttl),
 		}),
 	}
 }
+
+// SharedStoreCacheTTL is how long credentials are remembered when other
+// processes change the same store (PostgreSQL): their regenerations do
+// not bump this process's epoch, so an entry is re-read from the store at
+// least this often (SPEC §9's bound while no invalidation is shared).
+const SharedStoreCacheTTL = time.Second
 
 // invalidate makes every remembered entry stale.
 func (c *authCache) invalidate() { c.epoch.Add(1) }
