@@ -239,8 +239,7 @@ func migrateTarget(ctx context.Context, cfg *pgx.ConnConfig) error {
 
 // copyAll copies every table in one transaction of conn, verifies them
 // and commits.
-func copyAll(ctx context.Context, stx *sql.Tx, conn *pgx.Conn, opts Options) (Report, error) {
-	var rep Report
+func copyAll(ctx context.Context, stx *sql.Tx, conn *pgx.Conn, opts Options) (rep Report, err error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return rep, fmt.Errorf("storecopy: target: %w", err)
@@ -270,6 +269,12 @@ func copyAll(ctx context.Context, stx *sql.Tx, conn *pgx.Conn, opts Options) (Re
 	if err := checkEmpty(ctx, tx); err != nil {
 		return rep, err
 	}
+	committing := false
+	defer func() {
+		if err != nil && !errors.Is(err, ErrMismatch) && !committing {
+			err = fmt.Errorf("%w (rolled back: the target holds no data)", err)
+		}
+	}()
 
 	// The target's triggers keep ccs_usage (and, should any be added,
 	// other derived rows) as rows are written; here the source's derived
@@ -334,10 +339,13 @@ func copyAll(ctx context.Context, stx *sql.Tx, conn *pgx.Conn, opts Options) (Re
 		rep.Tables = append(rep.Tables, r)
 	}
 	if len(bad) > 0 {
-		return rep, fmt.Errorf("storecopy: %w: %s differ; rolled back, the target holds nothing", ErrMismatch, strings.Join(bad, ", "))
+		return rep, fmt.Errorf("storecopy: %w in %s (rolled back: the target holds no data)", ErrMismatch, strings.Join(bad, ", "))
 	}
+	committing = true
 	if err := tx.Commit(ctx); err != nil {
-		return rep, fmt.Errorf("storecopy: target: commit: %w", err)
+		// A connection lost during the commit leaves its outcome
+		// unknown: do not claim the target is empty.
+		return rep, fmt.Errorf("storecopy: target: commit: %w (if the connection was lost, the copy may or may not be committed: count the target's accounts)", err)
 	}
 	return rep, nil
 }
