@@ -81,6 +81,10 @@ type TableReport struct {
 // table's comparison).
 func Copy(ctx context.Context, fromDir, toURL string, opts Options) (Report, error) {
 	start := time.Now()
+	if toURL == "" {
+		// pgx would fall back to libpq's defaults: name the target.
+		return Report{}, errors.New("storecopy: no target database URL")
+	}
 	path := filepath.Join(fromDir, DBFile)
 	fi, err := os.Stat(path)
 	if err != nil {
