@@ -189,10 +189,7 @@ func MigrationStatus(ctx context.Context, path string) ([]migrate.Migration, err
 	} else if err != nil {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
-	q := url.Values{}
-	q.Set("mode", "ro")
-	q.Add("_pragma", "busy_timeout(10000)")
-	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+	db, err := openReadOnly(path)
 	if err != nil {
 		return nil, err
 	}
@@ -224,4 +221,44 @@ func migrationStatus(ctx context.Context, db *sql.DB) ([]migrate.Migration, erro
 		}
 	}
 	return st, nil
+}
+
+// openReadOnly opens the existing database file at path for reading
+// only (query_only); a server may be using it meanwhile. Not mode=ro: a
+// read-only connection leaves the -wal and -shm files it had to create,
+// where the last read-write one to close removes them.
+func openReadOnly(path string) (*sql.DB, error) {
+	q := url.Values{}
+	q.Set("mode", "rw") // never creates the file
+	q.Add("_pragma", "query_only(1)")
+	q.Add("_pragma", "busy_timeout(10000)")
+	return sql.Open("sqlite", "file:"+path+"?"+q.Encode())
+}
+
+// HoldsData reports whether the store at path holds an account or a
+// signing key: what a server writes, sealed with its secret key, from its
+// first start on. A store that `orchestrator store migrate` created ahead
+// of the first start holds only the schema. It only reads.
+func HoldsData(ctx context.Context, path string) (bool, error) {
+	db, err := openReadOnly(path)
+	if err != nil {
+		return false, err
+	}
+	defer db.Close()
+	for _, table := range []string{"accounts", "signing_keys"} {
+		if ok, err := tableExists(ctx, db, table); err != nil || !ok {
+			if err != nil {
+				return false, fmt.Errorf("sqlite: %s: %w", path, err)
+			}
+			continue
+		}
+		var some bool
+		if err := db.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM `+table+`)`).Scan(&some); err != nil {
+			return false, fmt.Errorf("sqlite: %s: %w", path, err)
+		}
+		if some {
+			return true, nil
+		}
+	}
+	return false, nil
 }
