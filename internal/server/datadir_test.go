@@ -150,6 +150,27 @@ func TestSecretKeyMissingBesideAPopulatedStoreIsRefused(t *testing.T) {
 	}
 }
 
+// A store that `orchestrator store migrate` created before the first
+// start holds only the schema: the first start is a new install (a new
+// secret key, no warning), not a store whose secret key is missing.
+func TestStoreMigratedAheadOfFirstStart(t *testing.T) {
+	cfg := dataCfg(filepath.Join(t.TempDir(), "data"))
+	if err := os.Mkdir(cfg.Data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sqlite.Migrate(context.Background(), filepath.Join(cfg.Data, "orchestrator.db")); err != nil {
+		t.Fatal(err)
+	}
+	srv, logs := newServer(t, cfg)
+	srv.Close()
+	if w := logs.warns(); w != "" {
+		t.Errorf("first start on a migrated store warned: %s", w)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.Data, "secret.key")); err != nil {
+		t.Errorf("no secret key generated: %v", err)
+	}
+}
+
 func TestWrongSecretKeyIsNamed(t *testing.T) {
 	cfg := dataCfg(t.TempDir())
 	cfg.SecretKey = hex.EncodeToString(secret.Random(secret.KeySize))

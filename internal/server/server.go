@@ -102,7 +102,7 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 func newLocked(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() time.Time) (*Server, error) {
 	dbPath := filepath.Join(cfg.Data, "orchestrator.db")
 	keyPath := filepath.Join(cfg.Data, secret.KeyFile)
-	restart, err := checkStore(cfg, dbPath, keyPath)
+	restart, err := checkStore(ctx, cfg, dbPath, keyPath)
 	if err != nil {
 		return nil, err
 	}
@@ -208,34 +208,52 @@ func (s *Server) background(ctx context.Context) {
 // earlier start (starting would be a new install: every account gone,
 // /readyz 200), and a store that holds data while the secret key file it
 // was sealed with is missing (a new key would not open it). restart
-// reports whether the store was in use before.
-func checkStore(cfg config.Serve, dbPath, keyPath string) (restart bool, err error) {
-	tokenPath := filepath.Join(cfg.Data, "admin.token")
-	var earlier []string
-	for _, p := range []string{keyPath, tokenPath} {
-		if nonEmpty(p) {
-			earlier = append(earlier, filepath.Base(p))
-		}
+// reports whether the store was in use before: a store holding only the
+// schema, as `orchestrator store migrate` creates one ahead of the first
+// start, was not.
+func checkStore(ctx context.Context, cfg config.Serve, dbPath, keyPath string) (restart bool, err error) {
+	if err := CheckStoreNotLost(cfg.Data); err != nil {
+		return false, err
 	}
-	fi, err := os.Stat(dbPath)
-	switch {
-	case errors.Is(err, os.ErrNotExist):
-		if len(earlier) > 0 {
-			return false, fmt.Errorf("store %s is missing while %s holds %s of an earlier start: refusing to start as a new install, which would lose every account; restore the store from a backup, or move %s aside to start afresh", dbPath, cfg.Data, strings.Join(earlier, " and "), cfg.Data)
-		}
-		return false, nil
-	case err != nil:
-		return false, fmt.Errorf("store: %w", err)
-	case fi.Size() == 0:
-		if len(earlier) > 0 {
-			return false, fmt.Errorf("store %s is empty (0 bytes) while %s holds %s of an earlier start: refusing to start as a new install, which would lose every account; restore the store from a backup, or move %s aside to start afresh", dbPath, cfg.Data, strings.Join(earlier, " and "), cfg.Data)
-		}
+	if !nonEmpty(dbPath) {
 		return false, nil
 	}
+	if holds, err := sqlite.HoldsData(ctx, dbPath); err == nil && !holds {
+		return false, nil // no account, no signing key: nothing sealed yet
+	}
+	// Unreadable: the checks below and sqlite.Open say why.
 	if cfg.SecretKey == "" && !nonEmpty(keyPath) {
 		return false, fmt.Errorf("secret key does not match the store: %s is missing, but the store %s holds data sealed with a secret key, which a new key would not open; restore %s (or set ORCH_SECRET_KEY to the key)", keyPath, dbPath, keyPath)
 	}
 	return true, nil
+}
+
+// CheckStoreNotLost returns an error when the store of the data directory
+// data (orchestrator.db) is missing or empty while data holds the secret
+// key or the admin token of an earlier start: a new store there would be
+// a new install, every account gone. Anything that creates the store
+// checks it first.
+func CheckStoreNotLost(data string) error {
+	dbPath := filepath.Join(data, "orchestrator.db")
+	var earlier []string
+	for _, name := range []string{secret.KeyFile, "admin.token"} {
+		if nonEmpty(filepath.Join(data, name)) {
+			earlier = append(earlier, name)
+		}
+	}
+	if len(earlier) == 0 {
+		return nil
+	}
+	fi, err := os.Stat(dbPath)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("store %s is missing while %s holds %s of an earlier start: refusing to start as a new install, which would lose every account; restore the store from a backup, or move %s aside to start afresh", dbPath, data, strings.Join(earlier, " and "), data)
+	case err != nil:
+		return fmt.Errorf("store: %w", err)
+	case fi.Size() == 0:
+		return fmt.Errorf("store %s is empty (0 bytes) while %s holds %s of an earlier start: refusing to start as a new install, which would lose every account; restore the store from a backup, or move %s aside to start afresh", dbPath, data, strings.Join(earlier, " and "), data)
+	}
+	return nil
 }
 
 // nonEmpty reports whether the file at path exists and is not empty.

@@ -1,13 +1,17 @@
 package migrate
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"time"
 
 	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/database"
 	"github.com/pressly/goose/v3/lock"
 )
 
@@ -84,7 +88,15 @@ func Pending(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) (int, error
 }
 
 // Status lists every migration, oldest first, with whether it is applied.
+// It only reads: a database without goose's version table has every
+// migration pending, and the table is not created (goose's own status
+// would create it), so that an operator may look before allowing DDL.
 func Status(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) ([]Migration, error) {
+	if ok, err := versionTableExists(ctx, db, d); err != nil {
+		return nil, fmt.Errorf("migrate: status: %w", err)
+	} else if !ok {
+		return Sources(fsys)
+	}
 	p, err := provider(db, d, fsys)
 	if err != nil {
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -101,4 +113,45 @@ func Status(ctx context.Context, db *sql.DB, d Dialect, fsys fs.FS) ([]Migration
 		})
 	}
 	return out, nil
+}
+
+// Sources lists the migrations of fsys, oldest first, none applied: what
+// Status reports of a database that has none, without reading one.
+func Sources(fsys fs.FS) ([]Migration, error) {
+	names, err := fs.Glob(fsys, "*.sql")
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	out := make([]Migration, 0, len(names))
+	for _, name := range names {
+		v, err := goose.NumericComponent(name)
+		if err != nil {
+			return nil, fmt.Errorf("migrate: %s: %w", name, err)
+		}
+		out = append(out, Migration{Version: v, Name: name})
+	}
+	slices.SortFunc(out, func(a, b Migration) int { return cmp.Compare(a.Version, b.Version) })
+	return out, nil
+}
+
+// versionTableExists reports whether goose's version table is in db (in
+// the current schema on PostgreSQL).
+func versionTableExists(ctx context.Context, db *sql.DB, d Dialect) (bool, error) {
+	if d == SQLite {
+		// goose has no existence query for SQLite.
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?`, goose.DefaultTablename).Scan(&n)
+		return n > 0, err
+	}
+	s, err := database.NewStore(d, goose.DefaultTablename)
+	if err != nil {
+		return false, err
+	}
+	if x, ok := s.(database.StoreExtender); ok {
+		ok, err := x.TableExists(ctx, db)
+		if !errors.Is(err, errors.ErrUnsupported) {
+			return ok, err
+		}
+	}
+	return true, nil // unknown: let goose find out
 }

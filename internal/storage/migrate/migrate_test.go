@@ -82,3 +82,20 @@ func TestPostgresStatusBeforeUp(t *testing.T) {
 		}
 	}
 }
+
+// Status only reads: on an empty schema it does not create goose's
+// version table (DDL an operator may not allow before migrating).
+func TestPostgresStatusCreatesNothing(t *testing.T) {
+	dsn, _ := pgtest.Schema(t)
+	db := open(t, dsn)
+	if _, err := migrate.Status(context.Background(), db, migrate.Postgres, postgres.Migrations()); err != nil {
+		t.Fatal(err)
+	}
+	var table sql.NullString
+	if err := db.QueryRow(`SELECT to_regclass('goose_db_version')::text`).Scan(&table); err != nil {
+		t.Fatal(err)
+	}
+	if table.Valid {
+		t.Errorf("Status created %s", table.String)
+	}
+}

@@ -3,15 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
 	"runtime"
-	"sort"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,9 +16,6 @@ import (
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 )
-
-//go:embed migrations/*.sql
-var migrations embed.FS
 
 // Store is the SQLite backend. It is safe for concurrent use.
 //
@@ -139,8 +133,17 @@ type writeOp struct {
 // Open opens (creating if needed) the database file at path and applies
 // pending migrations.
 func Open(ctx context.Context, path string) (*Store, error) {
+	s, _, err := open(ctx, path)
+	return s, err
+}
+
+// open opens the store and returns the versions of the migrations it
+// applied. Until the committer starts, at the end, the writer connection
+// is Open's own: the integrity check, the migrations and the preparing of
+// the writer's statements run on it with nothing else queued.
+func open(ctx context.Context, path string) (*Store, []int64, error) {
 	if err := privateFiles(path); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	q := url.Values{}
 	for _, p := range []string{
@@ -155,32 +158,42 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	dsn := "file:" + path + "?" + q.Encode()
 	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate")
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
 	r, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		w.Close()
-		return nil, err
+		return nil, nil, err
 	}
 	r.SetMaxOpenConns(max(4, 2*runtime.GOMAXPROCS(0)))
 	r.SetMaxIdleConns(max(4, 2*runtime.GOMAXPROCS(0)))
 	s := &Store{w: w, r: r, writes: make(chan *writeOp), quit: make(chan struct{}), done: make(chan struct{})}
+	applied, err := s.start(ctx, path)
+	if err != nil {
+		// No committer to stop yet.
+		return nil, nil, errors.Join(err, w.Close(), r.Close())
+	}
 	go s.commitLoop()
+	return s, applied, nil
+}
+
+// start checks the file, migrates it and prepares the statements, in
+// that order: a corrupt store is refused before any DDL, and the
+// statements are prepared against the final schema.
+func (s *Store) start(ctx context.Context, path string) ([]int64, error) {
 	if err := s.quickCheck(ctx, path); err != nil {
-		s.Close()
 		return nil, err
 	}
-	if err := s.migrate(ctx); err != nil {
-		s.Close()
+	applied, err := migrateUp(ctx, s.w)
+	if err != nil {
 		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
 	}
 	if err := s.prepare(ctx); err != nil {
-		s.Close()
 		return nil, fmt.Errorf("sqlite: prepare statements: %w", err)
 	}
-	return s, nil
+	return applied, nil
 }
 
 // Close finishes the batch being committed, then closes the database.
@@ -199,42 +212,6 @@ func (s *Store) Close() error {
 func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	return s.r.QueryRowContext(ctx, "SELECT 1").Scan(&one)
-}
-
-func (s *Store) migrate(ctx context.Context) error {
-	if _, err := s.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
-		return err
-	}
-	names, err := fs.Glob(migrations, "migrations/*.sql")
-	if err != nil {
-		return err
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		version := strings.TrimSuffix(strings.TrimPrefix(name, "migrations/"), ".sql")
-		body, err := migrations.ReadFile(name)
-		if err != nil {
-			return err
-		}
-		err = s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-			var n int
-			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE version = ?`, version).Scan(&n); err != nil {
-				return err
-			}
-			if n > 0 {
-				return nil
-			}
-			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
-				return fmt.Errorf("%s: %w", version, err)
-			}
-			_, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`, version, time.Now().UnixMilli())
-			return err
-		})
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // tx runs fn in a write transaction and returns once that transaction is

@@ -1,3 +1,4 @@
+-- +goose Up
 CREATE TABLE accounts (
 	id           TEXT PRIMARY KEY,
 	name         TEXT NOT NULL,

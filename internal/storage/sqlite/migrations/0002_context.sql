@@ -1,3 +1,4 @@
+-- +goose Up
 -- Conversation Context Service: account → namespace → session → property.
 -- One row per property, so a merge touches only the keys it writes and a
 -- read of one property is one index lookup. Every table references the

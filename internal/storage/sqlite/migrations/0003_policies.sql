@@ -1,3 +1,4 @@
+-- +goose Up
 -- Next Actions policies (ordered per account) and their evaluation log.
 -- Both reference the account, so deleting an account deletes them.
 

@@ -1,3 +1,4 @@
+-- +goose Up
 -- How many evaluation log entries each account has, so that appending can
 -- keep at most a fixed number per account (the newest) without counting
 -- them. Kept exact by AppendEvaluations and PurgeEvaluations; deleting the

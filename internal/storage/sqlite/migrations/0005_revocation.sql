@@ -1,3 +1,4 @@
+-- +goose Up
 -- Revocation only moves forward (SPEC §3). A credential kept one
 -- (revoked_before_ms, revoke_at) pair that each regeneration overwrote, so
 -- a regeneration with a grace brought back tokens an earlier one had

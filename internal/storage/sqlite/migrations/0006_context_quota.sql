@@ -1,3 +1,4 @@
+-- +goose Up
 -- Context Service quota: one usage row per account, kept by triggers in the
 -- same transaction as every insert and delete of a namespace, session or
 -- property, whichever path deletes it (a write, a delete, the expiry
@@ -13,42 +14,56 @@ CREATE TABLE ccs_usage (
 	bytes      INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 
+-- +goose StatementBegin
 CREATE TRIGGER ccs_usage_namespace_insert AFTER INSERT ON ccs_namespaces BEGIN
 	INSERT INTO ccs_usage (account_id, properties, bytes) VALUES (NEW.account_id, 0, 64 + octet_length(NEW.name))
 	ON CONFLICT (account_id) DO UPDATE SET bytes = bytes + excluded.bytes;
 END;
+-- +goose StatementEnd
 
+-- +goose StatementBegin
 CREATE TRIGGER ccs_usage_namespace_delete AFTER DELETE ON ccs_namespaces BEGIN
 	UPDATE ccs_usage SET bytes = bytes - (64 + octet_length(OLD.name)) WHERE account_id = OLD.account_id;
 END;
+-- +goose StatementEnd
 
+-- +goose StatementBegin
 CREATE TRIGGER ccs_usage_session_insert AFTER INSERT ON ccs_sessions BEGIN
 	INSERT INTO ccs_usage (account_id, properties, bytes)
 	VALUES (NEW.account_id, 0, 64 + octet_length(NEW.namespace) + octet_length(NEW.session_id))
 	ON CONFLICT (account_id) DO UPDATE SET bytes = bytes + excluded.bytes;
 END;
+-- +goose StatementEnd
 
+-- +goose StatementBegin
 CREATE TRIGGER ccs_usage_session_delete AFTER DELETE ON ccs_sessions BEGIN
 	UPDATE ccs_usage SET bytes = bytes - (64 + octet_length(OLD.namespace) + octet_length(OLD.session_id))
 	WHERE account_id = OLD.account_id;
 END;
+-- +goose StatementEnd
 
+-- +goose StatementBegin
 CREATE TRIGGER ccs_usage_property_insert AFTER INSERT ON ccs_properties BEGIN
 	INSERT INTO ccs_usage (account_id, properties, bytes)
 	VALUES (NEW.account_id, 1, 64 + octet_length(NEW.namespace) + octet_length(NEW.session_id) + octet_length(NEW.name) + octet_length(NEW.value))
 	ON CONFLICT (account_id) DO UPDATE SET properties = properties + 1, bytes = bytes + excluded.bytes;
 END;
+-- +goose StatementEnd
 
 -- Upserts replace the value in place (the key columns never change).
+-- +goose StatementBegin
 CREATE TRIGGER ccs_usage_property_update AFTER UPDATE OF value ON ccs_properties BEGIN
 	UPDATE ccs_usage SET bytes = bytes + octet_length(NEW.value) - octet_length(OLD.value) WHERE account_id = NEW.account_id;
 END;
+-- +goose StatementEnd
 
+-- +goose StatementBegin
 CREATE TRIGGER ccs_usage_property_delete AFTER DELETE ON ccs_properties BEGIN
 	UPDATE ccs_usage SET properties = properties - 1,
 		bytes = bytes - (64 + octet_length(OLD.namespace) + octet_length(OLD.session_id) + octet_length(OLD.name) + octet_length(OLD.value))
 	WHERE account_id = OLD.account_id;
 END;
+-- +goose StatementEnd
 
 -- What is stored already.
 INSERT INTO ccs_usage (account_id, properties, bytes)
