@@ -26,3 +26,11 @@ func open(t *testing.T) storagetest.Backend {
 }
 
 func TestConformance(t *testing.T) { storagetest.Run(t, open) }
+
+// Two Stores on one schema: two nodes of a zone.
+func TestShared(t *testing.T) {
+	storagetest.RunShared(t, func(t *testing.T) (a, b storagetest.Backend) {
+		dsn, _ := pgtest.Schema(t)
+		return openURL(t, dsn), openURL(t, dsn)
+	})
+}
