@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/orchestrator/orchestrator/internal/storage/pgtest"
@@ -12,7 +13,7 @@ import (
 // openURL opens a Store on dsn, migrating, and closes it when t ends.
 func openURL(t *testing.T, dsn string) *postgres.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), dsn, postgres.Options{Migrate: true})
+	s, err := postgres.Open(context.Background(), dsn, postgres.Options{Migrate: true, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
