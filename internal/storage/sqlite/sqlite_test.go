@@ -21,6 +21,24 @@ func open(t *testing.T) storagetest.Backend {
 
 func TestConformance(t *testing.T) { storagetest.Run(t, open) }
 
+// Two Stores on one file, as two processes would open it: SQLite
+// serialises their writers (busy_timeout), each Store's committer runs
+// its own write transactions.
+func TestShared(t *testing.T) {
+	storagetest.RunShared(t, func(t *testing.T) (a, b storagetest.Backend) {
+		path := filepath.Join(t.TempDir(), "orchestrator.db")
+		for _, s := range []*storagetest.Backend{&a, &b} {
+			st, err := sqlite.Open(context.Background(), path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			*s = st
+		}
+		return a, b
+	})
+}
+
 func TestReopenKeepsData(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "o.db")

@@ -1,0 +1,267 @@
+package postgres_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/internal/storage/migrate"
+	"github.com/orchestrator/orchestrator/internal/storage/pgtest"
+	"github.com/orchestrator/orchestrator/internal/storage/postgres"
+)
+
+// proxy forwards TCP connections to the test server. stop closes its
+// listener and every connection (the server, as the store sees it, went
+// away); start listens again on the same address. The shared server
+// itself is never touched.
+type proxy struct {
+	t      *testing.T
+	target string
+	addr   string
+
+	mu    sync.Mutex
+	ln    net.Listener
+	conns map[net.Conn]bool
+}
+
+func newProxy(t *testing.T, target string) *proxy {
+	p := &proxy{t: t, target: target, conns: map[net.Conn]bool{}}
+	p.listen("127.0.0.1:0")
+	t.Cleanup(p.stop)
+	return p
+}
+
+func (p *proxy) listen(addr string) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	p.mu.Lock()
+	p.ln, p.addr = ln, ln.Addr().String()
+	p.mu.Unlock()
+	go p.serve(ln)
+}
+
+func (p *proxy) serve(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		up, err := net.Dial("tcp", p.target)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[up] = true, true
+		p.mu.Unlock()
+		pipe := func(dst, src net.Conn) {
+			io.Copy(dst, src)
+			dst.Close()
+			src.Close()
+		}
+		go pipe(c, up)
+		go pipe(up, c)
+	}
+}
+
+func (p *proxy) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.ln != nil {
+		p.ln.Close()
+		p.ln = nil
+	}
+	for c := range p.conns {
+		c.Close()
+	}
+	clear(p.conns)
+}
+
+func (p *proxy) start() { p.listen(p.addr) }
+
+// via returns dsn with its host replaced by addr.
+func via(t *testing.T, dsn, addr string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Host = addr
+	return u.String()
+}
+
+func serverAddr(t *testing.T) string {
+	u, err := url.Parse(pgtest.BaseURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.Host
+}
+
+// A store whose server goes away answers ErrUnavailable (503) at once,
+// writes included, and recovers when the server is back, without a
+// restart.
+func TestServerGoesAway(t *testing.T) {
+	dsn, _ := pgtest.Schema(t)
+	p := newProxy(t, serverAddr(t))
+	s := openURL(t, via(t, dsn, p.addr))
+	b := setup(t, s)
+
+	p.stop()
+	checks := []struct {
+		name string
+		call func(ctx context.Context) error
+	}{
+		{"Ping", s.Ping},
+		{"Ready", s.Ready},
+		{"GetAccount", func(ctx context.Context) error { _, err := s.GetAccount(ctx, b.account); return err }},
+		{"APIKeyByHash", func(ctx context.Context) error { _, err := s.APIKeyByHash(ctx, []byte("h")); return err }},
+		{"GetProperties", func(ctx context.Context) error { _, err := s.GetProperties(ctx, b.key, nil, time.Now()); return err }},
+		{"MergeProperties", func(ctx context.Context) error { return s.MergeProperties(ctx, b.merge("during")) }},
+		{"CreatePolicy", func(ctx context.Context) error {
+			_, err := s.CreatePolicy(ctx, storage.Policy{AccountID: b.account, ID: "p", Revision: "r", Body: []byte("{}")}, 0)
+			return err
+		}},
+	}
+	for _, c := range checks {
+		start := time.Now()
+		err := c.call(context.Background())
+		if took := time.Since(start); took > 2*time.Second {
+			t.Errorf("%s with the server gone took %v, want an answer within 2 s", c.name, took)
+		}
+		if !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("%s with the server gone: err = %v, want ErrUnavailable", c.name, err)
+		}
+	}
+
+	p.start()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		err := s.Ready(context.Background())
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ready 5 s after the server came back: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if err := s.MergeProperties(context.Background(), b.merge("after")); err != nil {
+		t.Fatalf("MergeProperties after the server came back: %v", err)
+	}
+	got, err := s.GetProperties(context.Background(), b.key, nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range got {
+		names = append(names, p.Name)
+	}
+	if strings.Join(names, ",") != "after,before" {
+		t.Errorf("properties after the outage = %v, want [after before] (nothing of the refused write)", names)
+	}
+}
+
+// fixture is an account with one context document.
+type fixture struct {
+	account string
+	key     storage.ContextKey
+}
+
+func (f fixture) merge(name string) storage.ContextMerge {
+	return storage.ContextMerge{Key: f.key, Properties: []storage.ContextProperty{{Name: name, Value: []byte("1")}}, Now: time.Now()}
+}
+
+func setup(t *testing.T, s *postgres.Store) fixture {
+	t.Helper()
+	ctx := context.Background()
+	f := fixture{account: "1", key: storage.ContextKey{AccountID: "1", Namespace: "ns", SessionID: "s"}}
+	now := time.Now()
+	if err := s.CreateAccount(ctx, storage.NewAccount{
+		Account: storage.Account{ID: f.account, Name: "A", AuthVersion: storage.AuthV1, CreatedAt: now},
+		APIKey:  storage.APIKey{AccountID: f.account, Hash: []byte("h"), Sealed: []byte("s"), CreatedAt: now},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MergeProperties(ctx, f.merge("before")); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// Open fails fast and says why when the server does not answer: refused,
+// or accepting connections but silent.
+func TestOpenUnreachable(t *testing.T) {
+	silent, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	go func() {
+		var held []net.Conn // open, never answered
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := silent.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	for _, addr := range []string{"127.0.0.1:1", silent.Addr().String()} {
+		t.Run(addr, func(t *testing.T) {
+			start := time.Now()
+			s, err := postgres.Open(context.Background(), "postgres://postgres@"+addr+"/test?sslmode=disable", postgres.Options{Migrate: true})
+			took := time.Since(start)
+			if err == nil {
+				s.Close()
+				t.Fatal("Open succeeded")
+			}
+			if took > 3*time.Second {
+				t.Errorf("Open took %v, want a failure within 3 s", took)
+			}
+			if !errors.Is(err, storage.ErrUnavailable) || !strings.Contains(err.Error(), addr) {
+				t.Errorf("Open error = %v, want ErrUnavailable naming %s", err, addr)
+			}
+		})
+	}
+}
+
+// Without Migrate, Open refuses a schema that lacks migrations and says
+// what to run; once migrated, it opens.
+func TestOpenPendingMigrations(t *testing.T) {
+	dsn, _ := pgtest.Schema(t)
+	ctx := context.Background()
+	_, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err == nil || !strings.Contains(err.Error(), "orchestrator store migrate") {
+		t.Fatalf("Open(no Migrate) on an empty schema: err = %v, want one saying to run `orchestrator store migrate`", err)
+	}
+	openURL(t, dsn) // migrates
+	s, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		t.Fatalf("Open(no Migrate) on a migrated schema: %v", err)
+	}
+	defer s.Close()
+	if n, err := migrate.Pending(ctx, s.DB(), migrate.Postgres, postgres.Migrations()); err != nil || n != 0 {
+		t.Errorf("Pending through DB() = %d, %v; want 0", n, err)
+	}
+	if err := s.Ready(ctx); err != nil {
+		t.Errorf("Ready: %v", err)
+	}
+	s.Close()
+	if _, err := s.GetAccount(ctx, "1"); err == nil {
+		t.Error("GetAccount after Close succeeded")
+	}
+}
