@@ -15,6 +15,14 @@ type ServeCmd struct {
 	config.Serve `embed:""`
 }
 
+// BeforeApply reads the secrets from the environment (never flags)
+// before kong validates the configuration, which needs them with
+// --postgres-url.
+func (c *ServeCmd) BeforeApply() error {
+	c.AdminToken, c.SecretKey = os.Getenv("ORCH_ADMIN_TOKEN"), os.Getenv("ORCH_SECRET_KEY")
+	return nil
+}
+
 // Run runs the server until SIGINT/SIGTERM (the context from main).
 func (c *ServeCmd) Run(g *Globals) error {
 	if g.JSON {

@@ -28,6 +28,7 @@ import (
 type StoreCmd struct {
 	Migrate StoreMigrateCmd `cmd:"" help:"Apply the pending schema migrations of the store and print each one applied.\n\nExample: orchestrator store migrate --data ./data"`
 	Status  StoreStatusCmd  `cmd:"" help:"List the schema migrations of the store: applied (and when) or pending.\n\nExample: orchestrator store status --postgres-url postgres://orch@db.example.com/orch"`
+	Copy    StoreCopyCmd    `cmd:"" help:"Copy the embedded store of a stopped server into an empty PostgreSQL database, verifying each table's rows and checksum (the servers on it need the same ORCH_SECRET_KEY).\n\nExample: orchestrator store copy --from ./data --to postgres://orch@db.example.com/orch"`
 }
 
 // StoreFlags locate one store: PostgreSQL when --postgres-url is set,

@@ -28,6 +28,8 @@ import (
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/secret"
+	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/internal/storage/postgres"
 	"github.com/orchestrator/orchestrator/internal/storage/sqlite"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
@@ -42,10 +44,10 @@ type Deps struct {
 type Server struct {
 	cfg     config.Serve
 	log     *slog.Logger
-	store   *sqlite.Store
+	store   storage.Store
 	handler http.Handler
 	bg      context.CancelFunc
-	lock    *datadir.Lock  // of cfg.Data, released by Close
+	lock    *datadir.Lock  // of cfg.Data (nil with a shared store), released by Close
 	running sync.WaitGroup // background loops that use the store
 	closing sync.Once
 	closed  error
@@ -79,6 +81,11 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	now := deps.Now
 	if now == nil {
 		now = time.Now
+	}
+	if cfg.Shared() {
+		// Nothing of a node lives in --data: the store is shared and the
+		// secrets come from the environment (config checked both).
+		return newShared(ctx, cfg, log, now)
 	}
 	if err := datadir.Prepare(cfg.Data, log); err != nil {
 		return nil, err
@@ -123,34 +130,76 @@ func newLocked(ctx context.Context, cfg config.Serve, log *slog.Logger, now func
 	if err != nil {
 		return nil, err
 	}
+	return build(ctx, cfg, log, now, wiring{store: store, keys: keys, restart: restart, where: dbPath,
+		adminToken: adminToken, adminFile: adminFile, keySource: keySource(cfg, keyPath)})
+}
+
+// newShared is New on PostgreSQL.
+func newShared(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() time.Time) (*Server, error) {
+	keys, _, err := secret.LoadOrCreate("", cfg.SecretKey)
+	if err != nil {
+		return nil, err
+	}
+	store, err := postgres.Open(ctx, cfg.PostgresURL, postgres.Options{Migrate: !cfg.SkipMigrations, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	return build(ctx, cfg, log, now, wiring{store: store, keys: keys, shared: true, where: postgres.Redacted(cfg.PostgresURL),
+		adminToken: cfg.AdminToken, keySource: "ORCH_SECRET_KEY"})
+}
+
+// wiring is what build takes from New: the open store and the secrets.
+type wiring struct {
+	store                 storage.Store
+	keys                  *secret.Keys
+	restart               bool   // the store was in use before (SQLite)
+	shared                bool   // other processes use the store (PostgreSQL)
+	where                 string // the store, for the log (no password)
+	adminToken, adminFile string
+	keySource             string // where the secret key came from, for errors
+}
+
+// build wires the services around an open store; it closes the store
+// when it fails.
+func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() time.Time, w wiring) (*Server, error) {
+	store, keys := w.store, w.keys
 	sunset, _ := cfg.Sunset()
 	proxies, _ := cfg.Proxies()
 	maxBytes, _ := cfg.AccountMaxBytesValue()
 	clients := clientaddr.New(proxies)
 
 	acc := accounts.New(store, keys, cfg.Zone, now)
+	if w.shared {
+		acc.SharedStore()
+	}
 	tok, err := tokens.New(ctx, store, keys, acc, tokens.Config{
 		Issuer: cfg.Issuer(), Zone: cfg.Zone, TTL: cfg.TokenTTL, Alg: cfg.SigningAlg, Now: now,
-		Restart: restart, Log: log,
+		Restart: w.restart, Log: log,
 	})
 	if err != nil {
 		store.Close()
 		if errors.Is(err, secret.ErrWrongKey) {
-			return nil, fmt.Errorf("secret key does not match the store %s: its signing keys were sealed with another key; start with the %s that created it: %w", dbPath, keySource(cfg, keyPath), err)
+			return nil, fmt.Errorf("secret key does not match the store %s: its signing keys were sealed with another key; start with the %s that created it: %w", w.where, w.keySource, err)
 		}
 		return nil, err
+	}
+	docCache := 0 // the default
+	if w.shared {
+		// Another node's write would not reach this process's cache:
+		// read every document from the shared store.
+		docCache = -1
 	}
 	m := metrics.New()
 	bgCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, log: log, store: store, bg: cancel,
-		AdminToken: adminToken, AdminTokenFile: adminFile, Accounts: acc, Tokens: tok, Metrics: m,
+		AdminToken: w.adminToken, AdminTokenFile: w.adminFile, Accounts: acc, Tokens: tok, Metrics: m,
 	}
 	s.API = &httpapi.Server{
 		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
-		CCS:               ccs.New(store, ccs.Config{Now: now, Log: log, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes)}),
+		CCS:               ccs.New(store, ccs.Config{Now: now, Log: log, DocumentCacheBytes: docCache, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes)}),
 		Ready:             store.Ready,
-		AdminToken:        adminToken,
+		AdminToken:        w.adminToken,
 		AuthFailureStatus: cfg.AuthFailureStatus,
 		V1Sunset:          sunset,
 		UserLimiter:       ratelimit.New(10, time.Minute, 100_000, now),
@@ -163,8 +212,8 @@ func newLocked(ctx context.Context, cfg config.Serve, log *slog.Logger, now func
 			// sign-in form served by one node can be posted to another.
 			FormKey: keys.Hash("console-form-key", "")}),
 	}
-	// The document cache is right only while this process is the one
-	// writer of the store, as it is with SQLite.
+	// The document cache (SQLite only) is right because this process is
+	// the one writer of the store.
 	acc.OnDelete(s.API.CCS.ForgetAccount)
 	s.API.NextActions = nextactions.New(store, nextactions.CCSVariables{CCS: s.API.CCS}, nextactions.Config{Now: now, Log: log})
 	s.handler = s.API.Handler()
@@ -173,7 +222,7 @@ func newLocked(ctx context.Context, cfg config.Serve, log *slog.Logger, now func
 	s.running.Go(func() { s.API.CCS.Run(bgCtx) })
 	s.running.Go(func() { s.API.NextActions.Run(bgCtx) })
 	s.running.Go(func() { s.background(bgCtx) })
-	log.Info("store ready", "file", dbPath, "zone", cfg.Zone, "issuer", cfg.Issuer())
+	log.Info("store ready", "store", w.where, "zone", cfg.Zone, "issuer", cfg.Issuer())
 	return s, nil
 }
 
@@ -446,7 +495,10 @@ func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.bg()
 		s.running.Wait()
-		s.closed = errors.Join(s.store.Close(), s.lock.Release())
+		s.closed = s.store.Close()
+		if s.lock != nil {
+			s.closed = errors.Join(s.closed, s.lock.Release())
+		}
 	})
 	return s.closed
 }

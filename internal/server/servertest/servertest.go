@@ -3,12 +3,15 @@ package servertest
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +19,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/config"
 	"github.com/orchestrator/orchestrator/internal/server"
+	"github.com/orchestrator/orchestrator/internal/storage/pgtest"
 )
 
 // Env is a running server.
@@ -48,17 +52,45 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-// Start starts a server on 127.0.0.1 with a fresh data dir; opts adjust
-// the configuration. It is stopped when the test ends.
+// StoreEnv names the environment variable that chooses the store of the
+// servers tests start: "postgres" runs each on a fresh schema of the
+// machine's PostgreSQL (pgtest), anything else on the embedded SQLite
+// store. scripts/test runs the end-to-end suites once with each.
+const StoreEnv = "ORCH_TEST_STORE"
+
+// Postgres reports whether servers started here run on PostgreSQL.
+func Postgres() bool { return os.Getenv(StoreEnv) == "postgres" }
+
+// Start starts a server on 127.0.0.1 with a fresh data dir (and, when
+// Postgres(), a fresh PostgreSQL schema); opts adjust the configuration.
+// It is stopped when the test ends.
 func Start(t testing.TB, opts ...func(*config.Serve)) *Env {
 	return StartClock(t, nil, opts...)
+}
+
+// StartEmbedded is Start on the embedded store whatever StoreEnv says,
+// for tests of what only it has (the data directory, its files, a full
+// disk).
+func StartEmbedded(t testing.TB, opts ...func(*config.Serve)) *Env {
+	return start(t, nil, false, opts...)
 }
 
 // StartClock is Start with an injected clock (nil: time.Now).
 func StartClock(t testing.TB, now func() time.Time, opts ...func(*config.Serve)) *Env {
 	t.Helper()
+	return start(t, now, Postgres(), opts...)
+}
+
+func start(t testing.TB, now func() time.Time, shared bool, opts ...func(*config.Serve)) *Env {
+	t.Helper()
 	cfg := config.Defaults()
 	cfg.Data = t.TempDir()
+	if shared {
+		cfg.PostgresURL, _ = pgtest.Schema(t)
+		// The secrets a shared store needs from the environment.
+		cfg.SecretKey = base64.StdEncoding.EncodeToString([]byte(rand.Text() + rand.Text()))
+		cfg.AdminToken = "orchadm_test_" + rand.Text()
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
