@@ -199,7 +199,16 @@ func runDocSetup(t *testing.T, env *servertest.Env, dir string) map[string]strin
 		t.Fatalf("the set-up of docs/api.md no longer sets %q:\n%s", defaultURL, setup)
 	}
 	setup = strings.Replace(setup, defaultURL, "S="+env.URL+"\n", 1)
-	if err := os.Symlink(env.Config.Data, filepath.Join(dir, "data")); err != nil {
+	if env.Config.PostgresURL != "" {
+		// On PostgreSQL the token comes from ORCH_ADMIN_TOKEN, not a
+		// file in --data: put it where the set-up reads it.
+		if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "data", "admin.token"), []byte(env.AdminToken+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else if err := os.Symlink(env.Config.Data, filepath.Join(dir, "data")); err != nil {
 		t.Fatal(err)
 	}
 	script := setup + `printf '%s\n' "$ADM" "$A" "$K" "$U" "$P" "$T"` + "\n"

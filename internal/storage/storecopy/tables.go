@@ -104,7 +104,7 @@ var tables = []table{
 // skippedSource are the SQLite tables that are not copied: migration
 // bookkeeping and the readiness probe's row. Names starting with
 // "sqlite_" are SQLite's own (sqlite_sequence, sqlite_stat1).
-var skippedSource = map[string]bool{"schema_migrations": true, "health_probe": true}
+var skippedSource = map[string]bool{"schema_migrations": true, "goose_db_version": true, "health_probe": true}
 
 func (t table) col(name string) column {
 	for _, c := range t.cols {
