@@ -76,6 +76,14 @@ const testAdminToken = "test-operator-token-0123456789abcdef"
 
 func startServe(t *testing.T, args ...string) *proc {
 	t.Helper()
+	return startServeIn(t, filepath.Join(t.TempDir(), "data"), nil, args...)
+}
+
+// startServeIn is startServe on the data directory data, with env added
+// to the process's environment (which ends with ORCH_ADMIN_TOKEN set to
+// testAdminToken unless env sets it).
+func startServeIn(t *testing.T, data string, env []string, args ...string) *proc {
+	t.Helper()
 	bin := binary(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -84,8 +92,13 @@ func startServe(t *testing.T, args ...string) *proc {
 	addr := ln.Addr().String()
 	ln.Close()
 	p := &proc{base: "http://" + addr, admin: testAdminToken, logs: &bytes.Buffer{}}
-	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--data", filepath.Join(t.TempDir(), "data"), "--log-level", "warn"}, args...)...)
-	p.cmd.Env = append(os.Environ(), "ORCH_ADMIN_TOKEN="+testAdminToken)
+	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--data", data, "--log-level", "warn"}, args...)...)
+	p.cmd.Env = append(append(os.Environ(), "ORCH_ADMIN_TOKEN="+testAdminToken), env...)
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "ORCH_ADMIN_TOKEN="); ok {
+			p.admin = v
+		}
+	}
 	p.cmd.Stderr = p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
