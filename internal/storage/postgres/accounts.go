@@ -207,11 +207,16 @@ func (s *Store) purgeAccount(ctx context.Context, id string) error {
 			var n int64
 			gone := false
 			err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-				n = 0
+				// Afresh on each run: a run that failed (and is run
+				// again) says nothing about the account being gone.
+				n, gone = 0, false
 				ok, err := held(ctx, tx, step.context)
-				if err != nil || !ok {
-					gone = !ok
+				if err != nil {
 					return err
+				}
+				if !ok {
+					gone = true
+					return nil
 				}
 				tag, err := tx.Exec(ctx, step.q, id, purgeBatch)
 				n = tag.RowsAffected()
