@@ -91,6 +91,9 @@ func scanAccount(row pgx.Row) (storage.Account, error) {
 
 // GetAccount implements storage.Accounts.
 func (s *Store) GetAccount(ctx context.Context, id string) (storage.Account, error) {
+	if !storable(id) {
+		return storage.Account{}, storage.ErrNotFound
+	}
 	var a storage.Account
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		var err error
@@ -158,6 +161,9 @@ var purgeSteps = []struct {
 // purge that runs late never touches an account created again with the
 // same id.
 func (s *Store) DeleteAccount(ctx context.Context, id string) error {
+	if !storable(id) {
+		return storage.ErrNotFound
+	}
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var deletedAt int64
 		if err := tx.QueryRow(ctx, `SELECT deleted_at FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, id).Scan(&deletedAt); err != nil {
@@ -201,11 +207,16 @@ func (s *Store) purgeAccount(ctx context.Context, id string) error {
 			var n int64
 			gone := false
 			err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
-				n = 0
+				// Afresh on each run: a run that failed (and is run
+				// again) says nothing about the account being gone.
+				n, gone = 0, false
 				ok, err := held(ctx, tx, step.context)
-				if err != nil || !ok {
-					gone = !ok
+				if err != nil {
 					return err
+				}
+				if !ok {
+					gone = true
+					return nil
 				}
 				tag, err := tx.Exec(ctx, step.q, id, purgeBatch)
 				n = tag.RowsAffected()
@@ -235,6 +246,9 @@ func (s *Store) purgeAccount(ctx context.Context, id string) error {
 
 // UpgradeAccount implements storage.Accounts.
 func (s *Store) UpgradeAccount(ctx context.Context, id string, c storage.Credential, at time.Time) (storage.Account, error) {
+	if !storable(id) {
+		return storage.Account{}, storage.ErrNotFound
+	}
 	var out storage.Account
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		a, err := scanAccount(tx.QueryRow(ctx, `SELECT `+accountCols+` FROM accounts WHERE id = $1 AND deleted_at = 0 FOR NO KEY UPDATE`, id))
@@ -261,6 +275,9 @@ func (s *Store) UpgradeAccount(ctx context.Context, id string, c storage.Credent
 // first, so rotations of one account on any node run one after the
 // other and each retires the keys the previous one left.
 func (s *Store) RotateAPIKey(ctx context.Context, k storage.APIKey, retireAt time.Time) error {
+	if !storable(k.AccountID) {
+		return storage.ErrNotFound
+	}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var one int
 		err := tx.QueryRow(ctx, `SELECT 1 FROM accounts WHERE id = $1 AND deleted_at = 0 FOR NO KEY UPDATE`, k.AccountID).Scan(&one)
@@ -310,6 +327,9 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (storage.APIKey, 
 
 // CurrentAPIKey implements storage.APIKeys.
 func (s *Store) CurrentAPIKey(ctx context.Context, accountID string) (storage.APIKey, error) {
+	if !storable(accountID) {
+		return storage.APIKey{}, storage.ErrNotFound
+	}
 	var k storage.APIKey
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		var err error
@@ -332,6 +352,9 @@ func scanCred(row pgx.Row) (storage.Credential, error) {
 }
 
 func (s *Store) credential(ctx context.Context, where string, arg string) (storage.Credential, error) {
+	if !storable(arg) {
+		return storage.Credential{}, storage.ErrNotFound
+	}
 	var c storage.Credential
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		var err error
@@ -356,6 +379,9 @@ func (s *Store) CredentialByAccount(ctx context.Context, accountID string) (stor
 // same transaction, so two regenerations racing on any nodes cannot undo
 // each other's revocation.
 func (s *Store) ReplaceCredential(ctx context.Context, c storage.Credential, revokeAt time.Time) (storage.Credential, error) {
+	if !storable(c.AccountID, c.UserID) {
+		return storage.Credential{}, storage.ErrNotFound
+	}
 	var out storage.Credential
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		old, err := scanCred(tx.QueryRow(ctx, `SELECT `+credCols+` FROM credentials WHERE account_id = $1 AND user_id = $2 FOR UPDATE`, c.AccountID, c.UserID))
@@ -399,6 +425,9 @@ func (s *Store) CreateConsoleUser(ctx context.Context, u storage.ConsoleUser) er
 
 // GetConsoleUser implements storage.ConsoleUsers.
 func (s *Store) GetConsoleUser(ctx context.Context, accountID, email string) (storage.ConsoleUser, error) {
+	if !storable(accountID, email) {
+		return storage.ConsoleUser{}, storage.ErrNotFound
+	}
 	var u storage.ConsoleUser
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		var created int64
@@ -446,6 +475,9 @@ func (s *Store) ListSigningKeys(ctx context.Context) ([]storage.SigningKey, erro
 
 // DeleteSigningKey implements storage.SigningKeys.
 func (s *Store) DeleteSigningKey(ctx context.Context, kid string) error {
+	if !storable(kid) {
+		return storage.ErrNotFound
+	}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM signing_keys WHERE kid = $1`, kid)
 		if err == nil && tag.RowsAffected() == 0 {
@@ -466,6 +498,9 @@ func (s *Store) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
 
 // ListAudit implements storage.Audit, newest first.
 func (s *Store) ListAudit(ctx context.Context, accountID string, limit int) ([]storage.AuditEvent, error) {
+	if !storable(accountID) {
+		return []storage.AuditEvent{}, nil
+	}
 	if limit <= 0 {
 		limit = 100
 	}

@@ -84,6 +84,9 @@ func (s *Store) PutNamespace(ctx context.Context, accountID string, n storage.Co
 
 // GetNamespace implements storage.ContextStore.
 func (s *Store) GetNamespace(ctx context.Context, accountID, name string) (storage.ContextNamespace, error) {
+	if !storable(accountID, name) {
+		return storage.ContextNamespace{}, storage.ErrNotFound
+	}
 	n := storage.ContextNamespace{Name: name}
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		var (
@@ -105,6 +108,9 @@ func (s *Store) GetNamespace(ctx context.Context, accountID, name string) (stora
 
 // ListNamespaces implements storage.ContextStore.
 func (s *Store) ListNamespaces(ctx context.Context, accountID string) ([]storage.ContextNamespace, error) {
+	if !storable(accountID) {
+		return []storage.ContextNamespace{}, nil
+	}
 	var out []storage.ContextNamespace
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		rows, _ := q.Query(ctx, `SELECT name, created_at, ttl_ms FROM ccs_namespaces WHERE account_id = $1 ORDER BY name`, accountID)
@@ -130,6 +136,9 @@ func (s *Store) ListNamespaces(ctx context.Context, accountID string) ([]storage
 
 // DeleteNamespace implements storage.ContextStore.
 func (s *Store) DeleteNamespace(ctx context.Context, accountID, name string) error {
+	if !storable(accountID, name) {
+		return nil // nothing can be stored under it
+	}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(`SELECT 1 FROM ccs_usage WHERE account_id = $1 FOR UPDATE`, accountID)
@@ -167,6 +176,9 @@ func (s *Store) PutSession(ctx context.Context, k storage.ContextKey, cs storage
 
 // ListSessions implements storage.ContextStore.
 func (s *Store) ListSessions(ctx context.Context, accountID, namespace string, now time.Time) ([]storage.ContextSession, error) {
+	if !storable(accountID, namespace) {
+		return []storage.ContextSession{}, nil
+	}
 	var out []storage.ContextSession
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		rows, _ := q.Query(ctx, `SELECT s.session_id, s.created_at, s.ttl_ms FROM ccs_sessions s
@@ -196,6 +208,9 @@ func (s *Store) ListSessions(ctx context.Context, accountID, namespace string, n
 
 // DeleteSession implements storage.ContextStore.
 func (s *Store) DeleteSession(ctx context.Context, k storage.ContextKey) error {
+	if !storable(k.AccountID, k.Namespace, k.SessionID) {
+		return nil // nothing can be stored under it
+	}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(`SELECT 1 FROM ccs_usage WHERE account_id = $1 FOR UPDATE`, k.AccountID)
@@ -303,7 +318,10 @@ func scanProperty(r pgx.CollectableRow) (storage.ContextProperty, error) {
 
 // GetProperties implements storage.ContextStore.
 func (s *Store) GetProperties(ctx context.Context, k storage.ContextKey, names []string, now time.Time) ([]storage.ContextProperty, error) {
-	if names != nil && len(names) == 0 {
+	if names != nil {
+		names = storableNames(names)
+	}
+	if names != nil && len(names) == 0 || !storable(k.AccountID, k.Namespace, k.SessionID) {
 		return []storage.ContextProperty{}, nil
 	}
 	var out []storage.ContextProperty
@@ -332,6 +350,12 @@ func (s *Store) GetProperties(ctx context.Context, k storage.ContextKey, names [
 
 // DeleteProperties implements storage.ContextStore.
 func (s *Store) DeleteProperties(ctx context.Context, k storage.ContextKey, names []string) error {
+	if names != nil {
+		names = storableNames(names)
+	}
+	if names != nil && len(names) == 0 || !storable(k.AccountID, k.Namespace, k.SessionID) {
+		return nil // nothing can be stored under them
+	}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		b := &pgx.Batch{}
 		b.Queue(`SELECT 1 FROM ccs_usage WHERE account_id = $1 FOR UPDATE`, k.AccountID)
@@ -353,6 +377,9 @@ func (s *Store) DeleteProperties(ctx context.Context, k storage.ContextKey, name
 // ListDocuments implements storage.ContextStore, in one query (one
 // snapshot): the page of sessions, joined to their live properties.
 func (s *Store) ListDocuments(ctx context.Context, accountID, namespace string, now time.Time, offset, limit int, withProperties bool) ([]storage.ContextDocument, error) {
+	if !storable(accountID, namespace) {
+		return []storage.ContextDocument{}, nil
+	}
 	var docs []storage.ContextDocument
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		docs = []storage.ContextDocument{}
@@ -530,6 +557,9 @@ func contextUsage(ctx context.Context, q querier, accountID string) (storage.Con
 
 // ContextUsage implements storage.ContextStore.
 func (s *Store) ContextUsage(ctx context.Context, accountID string) (storage.ContextUsage, error) {
+	if !storable(accountID) {
+		return storage.ContextUsage{}, nil
+	}
 	var u storage.ContextUsage
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		var err error
@@ -537,4 +567,16 @@ func (s *Store) ContextUsage(ctx context.Context, accountID string) (storage.Con
 		return err
 	})
 	return u, err
+}
+
+// storableNames returns names without those no row can hold (see
+// storable), never nil.
+func storableNames(names []string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if storable(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }

@@ -66,6 +66,9 @@ func (s *Store) CreatePolicy(ctx context.Context, p storage.Policy, max int) (st
 
 // GetPolicy implements storage.Policies.
 func (s *Store) GetPolicy(ctx context.Context, accountID, id string) (storage.Policy, error) {
+	if !storable(accountID, id) {
+		return storage.Policy{}, storage.ErrNotFound
+	}
 	var p storage.Policy
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		var err error
@@ -80,6 +83,9 @@ func (s *Store) GetPolicy(ctx context.Context, accountID, id string) (storage.Po
 
 // ListPolicies implements storage.Policies.
 func (s *Store) ListPolicies(ctx context.Context, accountID string) ([]storage.Policy, error) {
+	if !storable(accountID) {
+		return []storage.Policy{}, nil
+	}
 	var out []storage.Policy
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		rows, _ := q.Query(ctx, `SELECT `+policyCols+` FROM policies WHERE account_id = $1 ORDER BY position`, accountID)
@@ -95,6 +101,9 @@ func (s *Store) ListPolicies(ctx context.Context, accountID string) ([]storage.P
 
 // ListPolicyRevisions implements storage.Policies.
 func (s *Store) ListPolicyRevisions(ctx context.Context, accountID string) ([]storage.Policy, error) {
+	if !storable(accountID) {
+		return []storage.Policy{}, nil
+	}
 	var out []storage.Policy
 	err := s.read(ctx, func(ctx context.Context, q querier) error {
 		rows, _ := q.Query(ctx, `SELECT account_id, id, position, revision, created_at, updated_at
@@ -118,6 +127,9 @@ func (s *Store) ListPolicyRevisions(ctx context.Context, accountID string) ([]st
 // UpdatePolicy implements storage.Policies. One statement: readers see the
 // old policy or the new one, never a mix.
 func (s *Store) UpdatePolicy(ctx context.Context, p storage.Policy) (storage.Policy, error) {
+	if !storable(p.AccountID, p.ID) {
+		return storage.Policy{}, storage.ErrNotFound
+	}
 	var out storage.Policy
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var err error
@@ -134,6 +146,9 @@ func (s *Store) UpdatePolicy(ctx context.Context, p storage.Policy) (storage.Pol
 
 // DeletePolicy implements storage.Policies.
 func (s *Store) DeletePolicy(ctx context.Context, accountID, id string) error {
+	if !storable(accountID, id) {
+		return storage.ErrNotFound
+	}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `DELETE FROM policies WHERE account_id = $1 AND id = $2`, accountID, id)
 		if err == nil && tag.RowsAffected() == 0 {
@@ -213,6 +228,9 @@ func (s *Store) AppendEvaluations(ctx context.Context, es []storage.PolicyEvalua
 
 // ListEvaluations implements storage.Policies.
 func (s *Store) ListEvaluations(ctx context.Context, accountID, conversationID string, since time.Time, limit int) ([]storage.PolicyEvaluation, error) {
+	if !storable(accountID, conversationID) {
+		return []storage.PolicyEvaluation{}, nil
+	}
 	q := `SELECT account_id, time, conversation_id, policy_id, state FROM policy_evaluations
 		WHERE account_id = $1 AND time >= $2 ORDER BY time DESC, seq DESC LIMIT $3`
 	args := []any{accountID, since.UnixMilli(), limit}

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -344,4 +345,18 @@ func fromMS(v int64) time.Time {
 		return time.Time{}
 	}
 	return time.UnixMilli(v).UTC()
+}
+
+// storable reports whether every s can be a PostgreSQL text value: valid
+// UTF-8 without NUL. PostgreSQL refuses any other as a parameter (22021)
+// instead of comparing it, so a lookup by such a key (a user ID or an
+// email a client sent) would fail where the SQLite store answers "not
+// found"; no row can hold it, so the lookup finds nothing without asking.
+func storable(ss ...string) bool {
+	for _, s := range ss {
+		if strings.IndexByte(s, 0) >= 0 || !utf8.ValidString(s) {
+			return false
+		}
+	}
+	return true
 }

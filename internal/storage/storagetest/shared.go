@@ -26,6 +26,10 @@ func RunShared(t *testing.T, open func(t *testing.T) (a, b Backend)) {
 		{"PolicyOrderRace", testPolicyOrderRace},
 		{"PolicyMaxRace", testPolicyMaxRace},
 		{"PurgeRace", testPurgeRace},
+		{"UpgradeRace", testUpgradeRace},
+		{"RotateRace", testRotateRace},
+		{"LogCapRace", testLogCapRace},
+		{"ContextWritesRace", testContextWritesRace},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
