@@ -67,8 +67,13 @@ func queueNamespace(b *pgx.Batch, accountID string, n storage.ContextNamespace) 
 	b.Queue(nsInsert, accountID, n.Name, ms(n.CreatedAt))
 }
 
-// PutNamespace implements storage.ContextStore.
+// PutNamespace implements storage.ContextStore; a write for an account that
+// no longer exists is storage.ErrNotFound.
 func (s *Store) PutNamespace(ctx context.Context, accountID string, n storage.ContextNamespace, q storage.ContextQuota) error {
+	return accountGone(accountID, s.doPutNamespace(ctx, accountID, n, q))
+}
+
+func (s *Store) doPutNamespace(ctx context.Context, accountID string, n storage.ContextNamespace, q storage.ContextQuota) error {
 	grow := storage.ContextUsage{Bytes: storage.RowBytes(n.Name)}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var before storage.ContextUsage
@@ -149,8 +154,13 @@ func (s *Store) DeleteNamespace(ctx context.Context, accountID, name string) err
 	})
 }
 
-// PutSession implements storage.ContextStore.
+// PutSession implements storage.ContextStore; a write for an account that
+// no longer exists is storage.ErrNotFound.
 func (s *Store) PutSession(ctx context.Context, k storage.ContextKey, cs storage.ContextSession, q storage.ContextQuota) error {
+	return accountGone(k.AccountID, s.doPutSession(ctx, k, cs, q))
+}
+
+func (s *Store) doPutSession(ctx context.Context, k storage.ContextKey, cs storage.ContextSession, q storage.ContextQuota) error {
 	grow := storage.ContextUsage{Bytes: storage.RowBytes(k.Namespace) + storage.RowBytes(k.Namespace, k.SessionID)}
 	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		var before storage.ContextUsage
@@ -225,8 +235,13 @@ func (s *Store) DeleteSession(ctx context.Context, k storage.ContextKey) error {
 // account's usage row and then the session row are locked before the
 // document's size is read, so concurrent merges into one session, from
 // any node, run one after the other: their sizes add up, and no key is
-// lost.
+// lost. A write for an account that no longer exists is
+// storage.ErrNotFound.
 func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) error {
+	return accountGone(m.Key.AccountID, s.doMergeProperties(ctx, m))
+}
+
+func (s *Store) doMergeProperties(ctx context.Context, m storage.ContextMerge) error {
 	k := m.Key
 	plan, err := storage.PlanMerge(m)
 	if err != nil {
@@ -579,4 +594,13 @@ func storableNames(names []string) []string {
 		}
 	}
 	return out
+}
+
+// accountGone turns the foreign key violation of a context write for an
+// account that no longer exists into storage.ErrNotFound.
+func accountGone(accountID string, err error) error {
+	if err != nil && isForeignKey(err) {
+		return fmt.Errorf("account %s: %w", accountID, storage.ErrNotFound)
+	}
+	return err
 }

@@ -38,6 +38,14 @@ const (
 	// fails at once (or after connectTimeout); this bounds the wait of a
 	// pool exhausted by a server that stopped answering mid-query.
 	acquireWait = 5 * time.Second
+	// readTimeout and txTimeout bound one read and one transaction (all
+	// its runs) when the caller's context allows longer: a server that
+	// stopped answering mid-query (hung, or cut off without a reset)
+	// fails the call with storage.ErrUnavailable instead of hanging it.
+	// Writes get longer, as concurrent writes of one account wait for
+	// each other's row locks.
+	readTimeout = 2 * time.Second
+	txTimeout   = 5 * time.Second
 	// maxAttempts bounds the runs of one transaction that failed with a
 	// serialization failure, a deadlock or a lost connection before
 	// commit.
@@ -184,6 +192,8 @@ func (s *Store) acquire(ctx context.Context) (*pgxpool.Conn, error) {
 // connection (a server restarted under an idle pool) runs once more on
 // a new one.
 func (s *Store) read(ctx context.Context, fn func(context.Context, querier) error) error {
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		c, err := s.acquire(ctx)
 		if err != nil {
@@ -213,6 +223,8 @@ func (s *Store) read(ctx context.Context, fn func(context.Context, querier) erro
 // unknown: that error wraps storage.ErrUnavailable and says so, and is
 // not retried (the write may have been applied).
 func (s *Store) tx(ctx context.Context, fn func(context.Context, pgx.Tx) error) error {
+	ctx, cancel := context.WithTimeout(ctx, txTimeout)
+	defer cancel()
 	var err error
 	for attempt := 1; attempt <= maxAttempts; attempt++ {
 		if attempt > 1 {
@@ -283,7 +295,9 @@ func (s *Store) storageErr(ctx context.Context, err error, lost bool) error {
 			s.fullAt.Store(s.clock().UnixNano())
 			return fmt.Errorf("%w: %w", storage.ErrStorageFull, err)
 		case strings.HasPrefix(pe.Code, "08"), // connection_exception
-			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03": // admin_shutdown, crash_shutdown, cannot_connect_now
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // admin_shutdown, crash_shutdown, cannot_connect_now
+			pe.Code == "25006", // read_only_sql_transaction: a standby after a failover
+			pe.Code == "57014" && !errors.Is(ctx.Err(), context.Canceled): // query_canceled by a timeout, not the caller
 			return fmt.Errorf("%w: %w", storage.ErrUnavailable, err)
 		}
 		return err

@@ -3,7 +3,6 @@ package postgres_test
 import (
 	"context"
 	"errors"
-	"io"
 	"net"
 	"net/url"
 	"strings"
@@ -26,13 +25,15 @@ type proxy struct {
 	target string
 	addr   string
 
-	mu    sync.Mutex
-	ln    net.Listener
-	conns map[net.Conn]bool
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  map[net.Conn]bool
+	frozen chan struct{} // closed: bytes flow; open: every pipe holds them
 }
 
 func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target, conns: map[net.Conn]bool{}}
+	p := &proxy{t: t, target: target, conns: map[net.Conn]bool{}, frozen: make(chan struct{})}
+	close(p.frozen)
 	p.listen("127.0.0.1:0")
 	t.Cleanup(p.stop)
 	return p
@@ -64,7 +65,22 @@ func (p *proxy) serve(ln net.Listener) {
 		p.conns[c], p.conns[up] = true, true
 		p.mu.Unlock()
 		pipe := func(dst, src net.Conn) {
-			io.Copy(dst, src)
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				p.mu.Lock()
+				frozen := p.frozen
+				p.mu.Unlock()
+				<-frozen
+				if n > 0 {
+					if _, werr := dst.Write(buf[:n]); werr != nil {
+						break
+					}
+				}
+				if err != nil {
+					break
+				}
+			}
 			dst.Close()
 			src.Close()
 		}
@@ -87,6 +103,62 @@ func (p *proxy) stop() {
 }
 
 func (p *proxy) start() { p.listen(p.addr) }
+
+// freeze holds every byte in flight, connections kept open: a server
+// that stopped answering (hung, or a network that drops packets) rather
+// than one that went away. thaw lets them flow again.
+func (p *proxy) freeze() {
+	p.mu.Lock()
+	p.frozen = make(chan struct{})
+	p.mu.Unlock()
+}
+
+func (p *proxy) thaw() {
+	p.mu.Lock()
+	close(p.frozen)
+	p.mu.Unlock()
+}
+
+// A server that stops answering mid-conversation (connections open,
+// nothing comes back) fails reads with ErrUnavailable within 2 s and
+// writes within 5 s, instead of hanging them; the store recovers once it
+// answers again.
+func TestServerHangs(t *testing.T) {
+	dsn, _ := pgtest.Schema(t)
+	p := newProxy(t, serverAddr(t))
+	s := openURL(t, via(t, dsn, p.addr))
+	b := setup(t, s)
+
+	p.freeze()
+	for _, c := range []struct {
+		name  string
+		limit time.Duration
+		call  func(ctx context.Context) error
+	}{
+		{"GetProperties", 2500 * time.Millisecond, func(ctx context.Context) error { _, err := s.GetProperties(ctx, b.key, nil, time.Now()); return err }},
+		{"MergeProperties", 5500 * time.Millisecond, func(ctx context.Context) error { return s.MergeProperties(ctx, b.merge("during")) }},
+	} {
+		start := time.Now()
+		err := c.call(context.Background())
+		if took := time.Since(start); took > c.limit {
+			t.Errorf("%s with the server hung took %v, want at most %v", c.name, took, c.limit)
+		}
+		if !errors.Is(err, storage.ErrUnavailable) {
+			t.Errorf("%s with the server hung: err = %v, want ErrUnavailable", c.name, err)
+		}
+	}
+	p.thaw()
+	deadline := time.Now().Add(5 * time.Second)
+	for s.Ready(context.Background()) != nil {
+		if time.Now().After(deadline) {
+			t.Fatal("not ready 5 s after the server answered again")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := s.GetProperties(context.Background(), b.key, nil, time.Now()); err != nil {
+		t.Errorf("read after the server answered again: %v", err)
+	}
+}
 
 // via returns dsn with its host replaced by addr.
 func via(t *testing.T, dsn, addr string) string {

@@ -41,8 +41,13 @@ func placeholders(n int) string {
 	return strings.Repeat("?,", n-1) + "?"
 }
 
-// PutNamespace implements storage.ContextStore.
+// PutNamespace implements storage.ContextStore; a write for an account that
+// no longer exists is storage.ErrNotFound.
 func (s *Store) PutNamespace(ctx context.Context, accountID string, n storage.ContextNamespace, q storage.ContextQuota) error {
+	return accountGone(accountID, s.doPutNamespace(ctx, accountID, n, q))
+}
+
+func (s *Store) doPutNamespace(ctx context.Context, accountID string, n storage.ContextNamespace, q storage.ContextQuota) error {
 	grow := storage.ContextUsage{Bytes: storage.RowBytes(n.Name)}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return s.withinQuota(ctx, tx, accountID, q, grow, n.CreatedAt, func() error {
@@ -115,8 +120,13 @@ func (s *Store) DeleteNamespace(ctx context.Context, accountID, name string) err
 	})
 }
 
-// PutSession implements storage.ContextStore.
+// PutSession implements storage.ContextStore; a write for an account that
+// no longer exists is storage.ErrNotFound.
 func (s *Store) PutSession(ctx context.Context, k storage.ContextKey, cs storage.ContextSession, q storage.ContextQuota) error {
+	return accountGone(k.AccountID, s.doPutSession(ctx, k, cs, q))
+}
+
+func (s *Store) doPutSession(ctx context.Context, k storage.ContextKey, cs storage.ContextSession, q storage.ContextQuota) error {
 	grow := storage.ContextUsage{Bytes: storage.RowBytes(k.Namespace) + storage.RowBytes(k.Namespace, k.SessionID)}
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		return s.withinQuota(ctx, tx, k.AccountID, q, grow, cs.CreatedAt, func() error {
@@ -192,8 +202,13 @@ const maxNamesPerStatement = 500
 
 // MergeProperties implements storage.ContextStore. The whole merge runs in
 // one write transaction on the single writer connection, so concurrent
-// merges into one session are serialized and lose no key.
+// merges into one session are serialized and lose no key. A write for
+// an account that no longer exists is storage.ErrNotFound.
 func (s *Store) MergeProperties(ctx context.Context, m storage.ContextMerge) error {
+	return accountGone(m.Key.AccountID, s.doMergeProperties(ctx, m))
+}
+
+func (s *Store) doMergeProperties(ctx context.Context, m storage.ContextMerge) error {
 	k := m.Key
 	plan, err := storage.PlanMerge(m)
 	if err != nil {
@@ -606,4 +621,13 @@ func contextUsage(ctx context.Context, q queryRower, accountID string) (storage.
 // ContextUsage implements storage.ContextStore.
 func (s *Store) ContextUsage(ctx context.Context, accountID string) (storage.ContextUsage, error) {
 	return contextUsage(ctx, s.r, accountID)
+}
+
+// accountGone turns the foreign key violation of a context write for an
+// account that no longer exists into storage.ErrNotFound.
+func accountGone(accountID string, err error) error {
+	if err != nil && isForeignKeyViolation(err) {
+		return fmt.Errorf("account %s: %w", accountID, storage.ErrNotFound)
+	}
+	return err
 }

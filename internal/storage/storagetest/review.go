@@ -95,6 +95,14 @@ func testUnknownAccountWrites(t *testing.T, b Backend) {
 	ctx := context.Background()
 	_, err := b.CreatePolicy(ctx, newPolicy("nope", "p", "r"), 0)
 	wantErr(t, "CreatePolicy(unknown account)", err, storage.ErrNotFound)
+	// Context writes for an account that is gone (deleted through
+	// another node, whose credentials this node still remembered) are
+	// not found, not a server fault.
+	k := storage.ContextKey{AccountID: "nope", Namespace: "ns", SessionID: "s"}
+	wantErr(t, "MergeProperties(unknown account)", b.MergeProperties(ctx, storage.ContextMerge{Key: k, Now: t0,
+		Properties: []storage.ContextProperty{{Name: "p", Value: []byte("1")}}}), storage.ErrNotFound)
+	wantErr(t, "PutNamespace(unknown account)", b.PutNamespace(ctx, "nope", storage.ContextNamespace{Name: "ns", CreatedAt: t0}, storage.ContextQuota{}), storage.ErrNotFound)
+	wantErr(t, "PutSession(unknown account)", b.PutSession(ctx, k, storage.ContextSession{ID: "s", CreatedAt: t0}, storage.ContextQuota{}), storage.ErrNotFound)
 	mustCreate(t, b, newAccount("702", false))
 	es := []storage.PolicyEvaluation{
 		{Time: t0, AccountID: "nope", ConversationID: "c", PolicyID: "p", State: "TRUE"},
