@@ -1,6 +1,8 @@
 // Command benchtool is the Go half of scripts/bench: it serves the
-// trivial hello handler that marks this machine's ceiling, and seeds a
-// running server with accounts and context data over its public APIs.
+// trivial hello handler that marks this machine's ceiling, seeds a
+// running server with accounts and context data over its public APIs, and
+// creates and drops the throwaway PostgreSQL database of a
+// `scripts/bench --store postgres` run (so the script needs no psql).
 package main
 
 import (
@@ -23,7 +25,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool hello|seed [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool hello|seed|pgdb|pgticks [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -32,6 +34,10 @@ func main() {
 		err = hello(os.Args[2:])
 	case "seed":
 		err = seed(os.Args[2:])
+	case "pgdb":
+		err = pgdb(os.Args[2:])
+	case "pgticks":
+		err = pgticks(os.Args[2:])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -69,17 +75,25 @@ type account struct {
 func seed(args []string) error {
 	fs := flag.NewFlagSet("seed", flag.ExitOnError)
 	base := fs.String("url", "http://127.0.0.1:18080", "server URL")
-	tokenFile := fs.String("admin-token-file", "", "operator token file")
+	tokenFile := fs.String("admin-token-file", "", "operator token file (the embedded store writes <data>/admin.token)")
+	token := fs.String("admin-token", os.Getenv("ORCH_ADMIN_TOKEN"), "operator token (default $ORCH_ADMIN_TOKEN): a server on PostgreSQL takes it from the environment and writes no file")
 	n := fs.Int("accounts", 1000, "accounts to create")
 	m := fs.Int("properties", 100000, "properties to write in all")
 	out := fs.String("out", ".", "output folder")
 	workers := fs.Int("workers", 16, "concurrent requests")
 	fs.Parse(args)
-	tok, err := os.ReadFile(*tokenFile)
-	if err != nil {
-		return err
+	tok := strings.TrimSpace(*token)
+	if *tokenFile != "" {
+		b, err := os.ReadFile(*tokenFile)
+		if err != nil {
+			return err
+		}
+		tok = strings.TrimSpace(string(b))
 	}
-	admin := "Bearer " + strings.TrimSpace(string(tok))
+	if tok == "" {
+		return fmt.Errorf("seed: no operator token: pass --admin-token-file or --admin-token (or set ORCH_ADMIN_TOKEN)")
+	}
+	admin := "Bearer " + tok
 	client := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: *workers}}
 	ctx := context.Background()
 
@@ -126,7 +140,7 @@ func seed(args []string) error {
 
 	start := time.Now()
 	accts := make([]account, *n)
-	err = parallel(*n, func(i int) error {
+	err := parallel(*n, func(i int) error {
 		b, err := do("POST", *base+"/admin/v1/accounts", map[string]string{"Authorization": admin, "Content-Type": "application/json"},
 			[]byte(fmt.Sprintf(`{"name":"bench %d"}`, i)))
 		if err != nil {
