@@ -38,6 +38,11 @@ const (
 	// fails at once (or after connectTimeout); this bounds the wait of a
 	// pool exhausted by a server that stopped answering mid-query.
 	acquireWait = 5 * time.Second
+	// defaultMaxConns is each node's pool when the URL does not set
+	// pool_max_conns. PostgreSQL's default max_connections (100) leaves
+	// room for six nodes; set pool_max_conns (or max_connections) for
+	// more.
+	defaultMaxConns = 16
 	// readTimeout and txTimeout bound one read and one transaction (all
 	// its runs) when the caller's context allows longer: a server that
 	// stopped answering mid-query (hung, or cut off without a reset)
@@ -95,6 +100,12 @@ func Open(ctx context.Context, url string, opts Options) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err) // pgx redacts the password
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default, max(4, CPUs), caps a node at 4 transactions in
+		// flight on 2 cores: writes of different accounts wait for a
+		// connection rather than for the database.
+		cfg.MaxConns = defaultMaxConns
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		cfg.ConnConfig.ConnectTimeout = connectTimeout
