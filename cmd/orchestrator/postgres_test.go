@@ -242,6 +242,9 @@ func TestPostgresOutage(t *testing.T) {
 	if st != 503 || time.Since(start) > 2500*time.Millisecond {
 		t.Errorf("/readyz with PostgreSQL gone: %d in %v (%s); want 503 within 2 s", st, time.Since(start), body)
 	}
+	if !strings.Contains(body, "storage unavailable") || strings.Contains(body, "postgres") || strings.Contains(body, proxy.addr) {
+		t.Errorf("/readyz with PostgreSQL gone says %s: want \"storage unavailable\", without the database's user, name or address", body)
+	}
 	start = time.Now()
 	if st, _ := p.exchange(t, "GET", "/v1/account/"+a.AccountID+"/load/w0/properties", key, nil); st != 503 || time.Since(start) > 2500*time.Millisecond {
 		t.Errorf("read with PostgreSQL gone: %d in %v; want 503 within 2 s", st, time.Since(start))

@@ -211,8 +211,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
 			msg := "not ready: " + err.Error()
-			if errors.Is(err, storage.ErrStorageFull) {
+			switch {
+			case errors.Is(err, storage.ErrStorageFull):
 				msg = "not ready: storage full"
+			case errors.Is(err, storage.ErrUnavailable):
+				// /readyz answers anyone: the database's address, user
+				// and name stay in the log (err).
+				msg = "not ready: storage unavailable"
 			}
 			return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
 		}
