@@ -126,7 +126,7 @@ func newLocked(ctx context.Context, cfg config.Serve, log *slog.Logger, now func
 	if err != nil {
 		return nil, err
 	}
-	store, err := sqlite.Open(ctx, dbPath)
+	store, err := openStore(ctx, cfg, dbPath, log)
 	if err != nil {
 		return nil, err
 	}
@@ -140,12 +140,22 @@ func newShared(ctx context.Context, cfg config.Serve, log *slog.Logger, now func
 	if err != nil {
 		return nil, err
 	}
-	store, err := postgres.Open(ctx, cfg.PostgresURL, postgres.Options{Migrate: !cfg.SkipMigrations, Log: log})
+	store, err := openStore(ctx, cfg, "", log)
 	if err != nil {
 		return nil, err
 	}
 	return build(ctx, cfg, log, now, wiring{store: store, keys: keys, shared: true, where: postgres.Redacted(cfg.PostgresURL),
 		adminToken: cfg.AdminToken, keySource: "ORCH_SECRET_KEY"})
+}
+
+// openStore opens the one store cfg names: PostgreSQL when
+// --postgres-url is set (shared by the zone's nodes), else the embedded
+// SQLite store at dbPath. Everything past it sees only storage.Store.
+func openStore(ctx context.Context, cfg config.Serve, dbPath string, log *slog.Logger) (storage.Store, error) {
+	if cfg.Shared() {
+		return postgres.Open(ctx, cfg.PostgresURL, postgres.Options{Migrate: !cfg.SkipMigrations, Log: log})
+	}
+	return sqlite.Open(ctx, dbPath)
 }
 
 // wiring is what build takes from New: the open store and the secrets.
