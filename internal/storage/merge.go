@@ -122,3 +122,38 @@ func (m ContextMerge) ExpiresAt(session, namespace TTLSetting) time.Time {
 	}
 	return m.Now.Add(ttl.TTL)
 }
+
+// QuotaPurgeLimit bounds the expired properties a write over the quota
+// purges before it counts again, so that its transaction stays short.
+const QuotaPurgeLimit = 1000
+
+// CheckQuota decides, after a write that took the account's usage from
+// before and added at most grow, whether the write stands: nil, or
+// ErrQuotaExceeded (the caller's transaction then saves nothing).
+// Expired properties count until they are purged, so an account over its
+// quota has its expired properties purged (purge, a bounded batch) before
+// the write is refused. usage reads the account's usage as the write's
+// transaction sees it. When even the worst case fits, nothing is read.
+func CheckQuota(q ContextQuota, before, grow ContextUsage, usage func() (ContextUsage, error), purge func() error) error {
+	if !q.Bounded() {
+		return nil
+	}
+	worst := ContextUsage{Properties: before.Properties + grow.Properties, Bytes: before.Bytes + grow.Bytes}
+	if !OverQuota(q, before, worst) {
+		return nil
+	}
+	after, err := usage()
+	if err != nil || !OverQuota(q, before, after) {
+		return err
+	}
+	if err := purge(); err != nil {
+		return err
+	}
+	if after, err = usage(); err != nil {
+		return err
+	}
+	if OverQuota(q, before, after) {
+		return ErrQuotaExceeded
+	}
+	return nil
+}

@@ -526,10 +526,6 @@ func (s *Store) purge(ctx context.Context, tx pgx.Tx, now time.Time, limit int, 
 	return n, nil
 }
 
-// quotaPurgeLimit bounds the expired properties a write over the quota
-// purges before it counts again, so that its transaction stays short.
-const quotaPurgeLimit = 1000
-
 // withinQuota checks, after a write in tx that grew the account's usage
 // from before by at most grow, that the account is within q: a write that
 // leaves it over a bound, and grew what it stores, fails with
@@ -538,27 +534,9 @@ const quotaPurgeLimit = 1000
 // quota has its expired properties purged (a bounded batch) before the
 // write is refused. The caller holds the account's usage row.
 func (s *Store) withinQuota(ctx context.Context, tx pgx.Tx, accountID string, q storage.ContextQuota, before, grow storage.ContextUsage, now time.Time) error {
-	if !q.Bounded() {
-		return nil
-	}
-	worst := storage.ContextUsage{Properties: before.Properties + grow.Properties, Bytes: before.Bytes + grow.Bytes}
-	if !storage.OverQuota(q, before, worst) {
-		return nil
-	}
-	after, err := contextUsage(ctx, tx, accountID)
-	if err != nil || !storage.OverQuota(q, before, after) {
-		return err
-	}
-	if _, err := s.purge(ctx, tx, now, quotaPurgeLimit, accountID); err != nil {
-		return err
-	}
-	if after, err = contextUsage(ctx, tx, accountID); err != nil {
-		return err
-	}
-	if storage.OverQuota(q, before, after) {
-		return storage.ErrQuotaExceeded
-	}
-	return nil
+	return storage.CheckQuota(q, before, grow,
+		func() (storage.ContextUsage, error) { return contextUsage(ctx, tx, accountID) },
+		func() error { _, err := s.purge(ctx, tx, now, storage.QuotaPurgeLimit, accountID); return err })
 }
 
 func contextUsage(ctx context.Context, q querier, accountID string) (storage.ContextUsage, error) {

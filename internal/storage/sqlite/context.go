@@ -563,10 +563,6 @@ func (s *Store) purge(ctx context.Context, tx *sql.Tx, now time.Time, limit int,
 	return n, nil
 }
 
-// quotaPurgeLimit bounds the expired properties a write over the quota
-// purges before it counts again, so that its transaction stays short.
-const quotaPurgeLimit = 1000
-
 // withinQuota runs write in tx and keeps the account within q: a write
 // that leaves it over a bound, and grew what it stores, fails with
 // storage.ErrQuotaExceeded (the caller's transaction then saves nothing).
@@ -585,24 +581,9 @@ func (s *Store) withinQuota(ctx context.Context, tx *sql.Tx, accountID string, q
 	if err := write(); err != nil {
 		return err
 	}
-	worst := storage.ContextUsage{Properties: before.Properties + grow.Properties, Bytes: before.Bytes + grow.Bytes}
-	if !storage.OverQuota(q, before, worst) {
-		return nil
-	}
-	after, err := contextUsage(ctx, tx, accountID)
-	if err != nil || !storage.OverQuota(q, before, after) {
-		return err
-	}
-	if _, err := s.purge(ctx, tx, now, quotaPurgeLimit, accountID); err != nil {
-		return err
-	}
-	if after, err = contextUsage(ctx, tx, accountID); err != nil {
-		return err
-	}
-	if storage.OverQuota(q, before, after) {
-		return storage.ErrQuotaExceeded
-	}
-	return nil
+	return storage.CheckQuota(q, before, grow,
+		func() (storage.ContextUsage, error) { return contextUsage(ctx, tx, accountID) },
+		func() error { _, err := s.purge(ctx, tx, now, storage.QuotaPurgeLimit, accountID); return err })
 }
 
 type queryRower interface {
