@@ -185,6 +185,7 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 	tok, err := tokens.New(ctx, store, keys, acc, tokens.Config{
 		Issuer: cfg.Issuer(), Zone: cfg.Zone, TTL: cfg.TokenTTL, Alg: cfg.SigningAlg, Now: now,
 		Restart: w.restart, Log: log,
+		MinRotationDelay: minRotationDelay(w.shared),
 	})
 	if err != nil {
 		store.Close()
@@ -245,9 +246,31 @@ func quota(n int64) int64 {
 	return n
 }
 
+// Reload intervals of the signing keys (rotations made by another
+// process): on a shared store other nodes rotate, and a rotated key signs
+// only after 3 × sharedReload (tokens.Config.MinRotationDelay), so every
+// node publishes it before any signs with it.
+const (
+	embeddedReload = 30 * time.Second
+	sharedReload   = 5 * time.Second
+)
+
+// minRotationDelay is how long a rotated key is published before it
+// signs at the least: on a shared store, three of every node's reloads.
+func minRotationDelay(shared bool) time.Duration {
+	if shared {
+		return 3 * sharedReload
+	}
+	return 0
+}
+
 // background refreshes signing keys (rotations made by another process).
 func (s *Server) background(ctx context.Context) {
-	t := time.NewTicker(30 * time.Second)
+	every := embeddedReload
+	if s.cfg.Shared() {
+		every = sharedReload
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		select {

@@ -32,6 +32,13 @@ type Config struct {
 	// and no token they signed verifies any more.
 	Restart bool
 	Log     *slog.Logger
+
+	// MinRotationDelay is the shortest time a rotated key is published
+	// before it signs, whatever Rotate is asked: with a store shared by
+	// several nodes, each node learns the key at its next reload, and
+	// none may sign with it before every node publishes it (SPEC §9).
+	// Set it above the nodes' reload interval. 0: none (one process).
+	MinRotationDelay time.Duration
 }
 
 // CredentialSource gives the current credential of a user ID, for
@@ -230,11 +237,13 @@ func (s *Service) current(ctx context.Context) *keyState {
 func (s *Service) JWKS(ctx context.Context) []byte { return s.current(ctx).jwks }
 
 // Rotate adds a new signing key that is published at once and starts
-// signing after delay, so verifiers that cache the JWKS learn it first.
+// signing after delay (at least Config.MinRotationDelay), so verifiers
+// that cache the JWKS, and the other nodes, learn it first.
 func (s *Service) Rotate(ctx context.Context, delay time.Duration) (storage.SigningKey, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.cfg.Now().UTC().Truncate(time.Millisecond)
+	delay = max(delay, s.cfg.MinRotationDelay)
 	rec, err := newKeyRecord(s.keys, s.cfg.Alg, now, now.Add(delay))
 	if err != nil {
 		return storage.SigningKey{}, err

@@ -545,3 +545,34 @@ func BenchmarkVerifyUnknownKID(b *testing.B) {
 		i++
 	}
 }
+
+// On a store shared by several nodes a rotation asked to sign at once
+// still waits MinRotationDelay, so that every node's next reload
+// publishes the key before any node signs with it.
+func TestRotationMinDelay(t *testing.T) {
+	f := newFixture(t, RS256)
+	ctx := context.Background()
+	svc, err := New(ctx, f.store, f.keys, f.creds, Config{Issuer: "https://z1.example", Zone: "z1", TTL: time.Hour, Now: f.clock.Now, MinRotationDelay: 15 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := svc.Issue(ctx, f.creds["u1"], UseAccess)
+	oldKID := decodePart(t, before.Token, 0)["kid"]
+	rec, err := svc.Rotate(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.SignsFrom.Sub(rec.CreatedAt); got != 15*time.Second {
+		t.Errorf("a rotation without delay signs %v after it is published, want 15s", got)
+	}
+	if tok, _ := svc.Issue(ctx, f.creds["u1"], UseAccess); decodePart(t, tok.Token, 0)["kid"] != oldKID {
+		t.Error("the new key signs before MinRotationDelay")
+	}
+	f.clock.Advance(15 * time.Second)
+	if tok, _ := svc.Issue(ctx, f.creds["u1"], UseAccess); decodePart(t, tok.Token, 0)["kid"] != rec.KID {
+		t.Error("the new key does not sign after MinRotationDelay")
+	}
+	if rec, _ := svc.Rotate(ctx, time.Minute); rec.SignsFrom.Sub(rec.CreatedAt) != time.Minute {
+		t.Error("a longer delay than the minimum was not kept")
+	}
+}
