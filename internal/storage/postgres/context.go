@@ -445,6 +445,10 @@ func (s *Store) ListDocuments(ctx context.Context, accountID, namespace string, 
 func (s *Store) PurgeContext(ctx context.Context, now time.Time, limit int) (int, error) {
 	var n int
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		n = 0
+		if ok, err := zoneTurn(ctx, tx, purgeContextLock); err != nil || !ok {
+			return err
+		}
 		var err error
 		n, err = s.purge(ctx, tx, now, limit, "")
 		return err

@@ -265,6 +265,9 @@ func (s *Store) PurgeEvaluations(ctx context.Context, before time.Time, limit in
 	var n int
 	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
 		n = 0
+		if ok, err := zoneTurn(ctx, tx, purgeEvaluationsLock); err != nil || !ok {
+			return err
+		}
 		rows, _ := tx.Query(ctx, `WITH d AS (DELETE FROM policy_evaluations WHERE seq IN (
 				SELECT seq FROM policy_evaluations WHERE time < $1 ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)
 				RETURNING account_id)

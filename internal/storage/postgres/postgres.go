@@ -385,3 +385,21 @@ func storable(ss ...string) bool {
 	}
 	return true
 }
+
+// Advisory lock classes of the background work that runs once per zone
+// at a time, whichever nodes' loops call it (SPEC §9). The second key is
+// the schema's hash: zones in other schemas of the database do not wait
+// for each other.
+const (
+	purgeContextLock     int32 = 0x6f726301 // "orc" 1
+	purgeEvaluationsLock int32 = 0x6f726302
+)
+
+// zoneTurn takes the transaction-scoped advisory lock of class in this
+// schema, without waiting: false when another node's transaction holds
+// it (that node is doing the work; this one has nothing to do).
+func zoneTurn(ctx context.Context, tx pgx.Tx, class int32) (bool, error) {
+	var ok bool
+	err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1, hashtext(current_schema()))`, class).Scan(&ok)
+	return ok, err
+}
