@@ -29,7 +29,6 @@ type zone struct {
 
 const zonePublicURL = "--public-url=https://z1.orchestrator.example"
 
-
 // haproxyConfig is the configuration docs/deploy.md shows, on loopback.
 func haproxyConfig(listen string, servers []string) string {
 	var b strings.Builder
@@ -205,12 +204,12 @@ func TestZoneNodeKilled(t *testing.T) {
 	key := map[string]string{"maven-api-key": a.APIKey}
 	const workers = 8
 	var (
-		mu     sync.Mutex
-		acked  = map[string]int{}
-		errs   atomic.Int64
-		n      atomic.Int64
-		after  atomic.Int64 // errors that started after HAProxy took the node out
-		out    atomic.Bool
+		mu    sync.Mutex
+		acked = map[string]int{}
+		errs  atomic.Int64
+		n     atomic.Int64
+		after atomic.Int64 // errors that started after HAProxy took the node out
+		out   atomic.Bool
 	)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
