@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net/mail"
 	"strings"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/internal/invalidation"
 	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/storage"
 )
@@ -40,6 +42,11 @@ type Service struct {
 	// data forget it.
 	onDelete func(accountID string)
 	cache    *authCache
+	// epochs tells cache entries of an account when they are stale;
+	// sharedStore says other processes change the store too.
+	epochs      invalidation.Epochs
+	sharedStore bool
+	log         *slog.Logger
 	// deleting holds the accounts whose deletion has begun and not
 	// returned yet. A large account's data is removed in many small
 	// writes; its credentials are refused from the moment Delete is
@@ -54,13 +61,41 @@ func New(store Store, keys *secret.Keys, zone string, now func() time.Time) *Ser
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}, onDelete: func(string) {}, cache: newAuthCache(cacheTTL)}
+	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}, onDelete: func(string) {},
+		cache: newAuthCache(cacheTTL), epochs: invalidation.NewLocal(), log: slog.Default()}
 }
 
 // SharedStore tells the service that other processes change the same
-// store: remembered credentials are then re-read at least every
+// store. Unless UseEpochs gives it epochs those processes share,
+// remembered credentials are then re-read at least every
 // SharedStoreCacheTTL. Call it before serving.
-func (s *Service) SharedStore() { s.cache = newAuthCache(SharedStoreCacheTTL) }
+func (s *Service) SharedStore() {
+	s.sharedStore = true
+	s.cache = newAuthCache(s.cacheTTL())
+}
+
+// UseEpochs sets the epochs that tell remembered credentials of an
+// account they are stale (default invalidation.NewLocal()). With epochs
+// shared by every process that changes the store (invalidation.NewRedis),
+// a change on any node is refused by every node once it returns, and
+// entries are kept for 5 minutes again. Call it before serving; the
+// caller keeps closing e.
+func (s *Service) UseEpochs(e invalidation.Epochs) {
+	s.epochs = e
+	s.cache = newAuthCache(s.cacheTTL())
+}
+
+// InvalidationStatus is nil while changes on other nodes reach this one
+// at once; otherwise it says why this node re-reads credentials every
+// second (for /readyz and the orchestrator_invalidation_degraded gauge).
+func (s *Service) InvalidationStatus() error { return s.epochs.Status() }
+
+func (s *Service) cacheTTL() time.Duration {
+	if s.sharedStore && !invalidation.Shared(s.epochs) {
+		return SharedStoreCacheTTL
+	}
+	return cacheTTL
+}
 
 // OnRevoke sets a function called after an account's key or credentials
 // change or the account is deleted.
@@ -71,11 +106,25 @@ func (s *Service) OnRevoke(fn func(accountID string)) { s.onRevoke = fn }
 func (s *Service) OnDelete(fn func(accountID string)) { s.onDelete = fn }
 
 // changed is called after every committed change to an account's
-// credentials or auth version: the remembered authentications are dropped
-// before the change is acknowledged, so the very next request sees it.
-func (s *Service) changed(accountID string) {
-	s.cache.invalidate()
+// credentials or auth version: the account's remembered authentications
+// are dropped on every node before the change is acknowledged, so the
+// very next request anywhere sees it.
+//
+// If the bump cannot be shared (Redis unreachable) the change is still
+// acknowledged: it is committed, and an error would make the caller retry
+// a regeneration that happened. This node refuses the old secret at once;
+// the bump is published when Redis answers, and InvalidationStatus says
+// so until then (see package invalidation).
+func (s *Service) changed(ctx context.Context, accountID string) {
+	s.bump(ctx, accountID)
 	s.onRevoke(accountID)
+}
+
+func (s *Service) bump(ctx context.Context, epochKey string) {
+	// The change is committed: a caller that went away must not skip it.
+	if err := s.epochs.Bump(context.WithoutCancel(ctx), epochKey); err != nil {
+		s.log.Error("accounts: other nodes may accept the old credentials until the change is published", "account", epochKey, "err", err)
+	}
 }
 
 // Errors of authentication. They carry no detail on purpose.
@@ -201,7 +250,7 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error
 			return Account{}, err
 		}
 		// A negative lookup of the new user ID may have been remembered.
-		s.cache.invalidate()
+		s.bump(ctx, newCredentials)
 		return out, nil
 	}
 }
@@ -278,11 +327,11 @@ func (s *Service) Delete(ctx context.Context, id string) error {
 		s.deleting.Delete(id)
 		s.deletions.Add(-1)
 	}()
-	s.changed(id)
+	s.changed(ctx, id)
 	if err := s.store.DeleteAccount(ctx, id); err != nil {
 		return err
 	}
-	s.changed(id)
+	s.changed(ctx, id)
 	s.onDelete(id)
 	return nil
 }
@@ -308,7 +357,8 @@ func (s *Service) Upgrade(ctx context.Context, id string) (Account, error) {
 	if err != nil {
 		return Account{}, err
 	}
-	s.changed(id)
+	s.changed(ctx, id)
+	s.bump(ctx, newCredentials) // the new user ID may be remembered as unknown
 	out := s.view(a)
 	out.Credentials = &creds
 	return out, nil
@@ -325,7 +375,7 @@ func (s *Service) RegenerateAPIKey(ctx context.Context, id string, grace time.Du
 	if err := s.store.RotateAPIKey(ctx, s.apiKeyRecord(id, key, now), now.Add(grace)); err != nil {
 		return "", err
 	}
-	s.changed(id)
+	s.changed(ctx, id)
 	return key, nil
 }
 
@@ -365,7 +415,7 @@ func (s *Service) RegeneratePassword(ctx context.Context, id string, grace time.
 	if _, err := s.store.ReplaceCredential(ctx, c, revokeAt); err != nil {
 		return Credentials{}, err
 	}
-	s.changed(id)
+	s.changed(ctx, id)
 	return creds, nil
 }
 
@@ -410,30 +460,56 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (storage.A
 	h := s.keys.Hash("apikey", key)
 	var ck [32]byte
 	copy(ck[:], h)
-	epoch := s.cache.epoch.Load()
 	e, ok := s.cache.keys.GetIfPresent(ck)
-	if !ok || e.epoch != epoch {
-		k, err := s.store.APIKeyByHash(ctx, h)
+	if !ok || e.epoch != s.epochs.Epoch(ctx, e.account.ID) {
+		var owner string
+		if ok {
+			owner = e.account.ID
+		}
+		var cacheable bool
+		var err error
+		e, cacheable, err = s.readKey(ctx, h, owner)
 		if errors.Is(err, storage.ErrNotFound) {
 			return storage.Account{}, ErrBadAPIKey
 		}
 		if err != nil {
 			return storage.Account{}, err
 		}
-		a, err := s.store.GetAccount(ctx, k.AccountID)
-		if errors.Is(err, storage.ErrNotFound) {
-			return storage.Account{}, ErrBadAPIKey
+		if cacheable {
+			s.cache.keys.Set(ck, e)
 		}
-		if err != nil {
-			return storage.Account{}, err
-		}
-		e = keyEntry{account: a, retiredAt: k.RetiredAt, epoch: epoch}
-		s.cache.keys.Set(ck, e)
 	}
 	if !e.retiredAt.IsZero() && !s.now().Before(e.retiredAt) || s.beingDeleted(e.account.ID) {
 		return storage.Account{}, ErrBadAPIKey
 	}
 	return e.account, nil
+}
+
+// readKey reads a key and its account from the store. The epoch must be
+// taken before the read (a change committed in between then bumps it), so
+// it needs the key's account first: owner is the one a stale entry knew;
+// a key never seen is read once to learn it. The entry is cacheable when
+// the key still belongs to the account whose epoch was taken.
+func (s *Service) readKey(ctx context.Context, h []byte, owner string) (keyEntry, bool, error) {
+	for try := 0; ; try++ {
+		var epoch uint64
+		if owner != "" {
+			epoch = s.epochs.Epoch(ctx, owner)
+		}
+		k, err := s.store.APIKeyByHash(ctx, h)
+		if err != nil {
+			return keyEntry{}, false, err
+		}
+		if k.AccountID != owner && try == 0 {
+			owner = k.AccountID
+			continue
+		}
+		a, err := s.store.GetAccount(ctx, k.AccountID)
+		if err != nil {
+			return keyEntry{}, false, err
+		}
+		return keyEntry{account: a, retiredAt: k.RetiredAt, epoch: epoch}, k.AccountID == owner, nil
+	}
 }
 
 // dummyHash stands in for the stored hash of an unknown user, so unknown
@@ -467,22 +543,50 @@ func (s *Service) AuthenticateClient(ctx context.Context, userID, password strin
 // Credential returns the credential of a user ID (for token verification),
 // remembered until the account changes.
 func (s *Service) Credential(ctx context.Context, userID string) (storage.Credential, error) {
-	epoch := s.cache.epoch.Load()
-	if e, ok := s.cache.creds.GetIfPresent(userID); ok && e.epoch == epoch {
-		if !e.found || s.beingDeleted(e.cred.AccountID) {
-			return storage.Credential{}, storage.ErrNotFound
+	e, ok := s.cache.creds.GetIfPresent(userID)
+	if !ok || e.epoch != s.epochs.Epoch(ctx, e.owner) {
+		var owner string
+		if ok {
+			owner = e.owner
 		}
-		return e.cred, nil
+		var cacheable bool
+		var err error
+		e, cacheable, err = s.readCredential(ctx, userID, owner)
+		if err != nil {
+			return storage.Credential{}, err
+		}
+		if cacheable {
+			s.cache.creds.Set(userID, e)
+		}
 	}
-	c, err := s.store.CredentialByUserID(ctx, userID)
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
-		return c, err
-	}
-	s.cache.creds.Set(userID, credEntry{cred: c, found: err == nil, epoch: epoch})
-	if err == nil && s.beingDeleted(c.AccountID) {
+	if !e.found || s.beingDeleted(e.cred.AccountID) {
 		return storage.Credential{}, storage.ErrNotFound
 	}
-	return c, err
+	return e.cred, nil
+}
+
+// readCredential reads a user ID's credential from the store, taking the
+// epoch of its owner first (see readKey): the account that a stale entry
+// knew, or newCredentials for a user ID not found.
+func (s *Service) readCredential(ctx context.Context, userID, owner string) (credEntry, bool, error) {
+	for try := 0; ; try++ {
+		var epoch uint64
+		if owner != "" {
+			epoch = s.epochs.Epoch(ctx, owner)
+		}
+		c, err := s.store.CredentialByUserID(ctx, userID)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return credEntry{}, false, err
+		}
+		e := credEntry{cred: c, found: err == nil, owner: newCredentials, epoch: epoch}
+		if e.found {
+			e.owner = c.AccountID
+		}
+		if e.owner == owner || try == 1 {
+			return e, e.owner == owner, nil
+		}
+		owner = e.owner
+	}
 }
 
 // Reveal returns the account's current v1 key and, for v2 accounts, its

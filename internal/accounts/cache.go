@@ -1,7 +1,6 @@
 package accounts
 
 import (
-	"sync/atomic"
 	"time"
 
 	"github.com/maypok86/otter/v2"
@@ -11,13 +10,13 @@ import (
 // authCache remembers authenticated keys and credentials so the hot path
 // does not read the store on every request. It is bounded, keyed by the
 // keyed hash of a key (never the key itself) or by user ID, and
-// revocation-aware: every entry records the epoch it was read in, and any
-// change to any account's credentials bumps the epoch before the change is
-// acknowledged, so no entry read before a change is ever used after it.
-// Changes are rare (regenerate, upgrade, delete), so dropping everything on
-// each is cheap and leaves no window.
+// revocation-aware: every entry records its account and the account's
+// epoch (invalidation.Epochs) taken before the store was read, and every
+// change to an account's credentials bumps that account's epoch before
+// the change is acknowledged, so no entry read before a change is ever
+// used after it. Other accounts' entries stay: one regeneration does not
+// send every account back to the store.
 type authCache struct {
-	epoch atomic.Uint64
 	keys  *otter.Cache[[32]byte, keyEntry]
 	creds *otter.Cache[string, credEntry]
 }
@@ -25,14 +24,20 @@ type authCache struct {
 type keyEntry struct {
 	account   storage.Account
 	retiredAt time.Time
-	epoch     uint64
+	epoch     uint64 // of account.ID
 }
 
 type credEntry struct {
 	cred  storage.Credential
 	found bool
-	epoch uint64
+	owner string // cred.AccountID, or newCredentials when not found
+	epoch uint64 // of owner
 }
+
+// newCredentials is the epoch key of user IDs that were not found: a
+// remembered "no such user" is dropped when credentials are created
+// (Create, Upgrade). It is no account ID (those are digits).
+const newCredentials = "+new"
 
 const (
 	cacheSize = 200_000
@@ -51,10 +56,7 @@ func newAuthCache(ttl time.Duration) *authCache {
 }
 
 // SharedStoreCacheTTL is how long credentials are remembered when other
-// processes change the same store (PostgreSQL): their regenerations do
-// not bump this process's epoch, so an entry is re-read from the store at
+// processes change the same store (PostgreSQL) and no shared Epochs tells
+// this process of their changes: an entry is re-read from the store at
 // least this often (SPEC §9's bound while no invalidation is shared).
 const SharedStoreCacheTTL = time.Second
-
-// invalidate makes every remembered entry stale.
-func (c *authCache) invalidate() { c.epoch.Add(1) }
