@@ -74,7 +74,7 @@ type Config struct {
 	Clients *clientaddr.Resolver
 	// UserLimiter and AddrLimiter count failed sign-ins per account and
 	// email, and per client address (defaults: 10 and 100 per minute).
-	UserLimiter, AddrLimiter *ratelimit.Limiter
+	UserLimiter, AddrLimiter ratelimit.Interface
 	// MaxHashes bounds the sign-in password checks (argon2id, 32 MiB
 	// each) running at once (default GOMAXPROCS); a sign-in waits at most
 	// HashWait (default 2 s) for its turn, then gets 503 with Retry-After.

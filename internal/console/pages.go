@@ -97,7 +97,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	userKey := account + "\x00" + email
 	addrKey := c.cfg.Clients.LimitKey(r)
 	attempt, wait, ok := ratelimit.ReserveAll(
-		[]*ratelimit.Limiter{c.cfg.UserLimiter, c.cfg.AddrLimiter}, []string{userKey, addrKey})
+		[]ratelimit.Interface{c.cfg.UserLimiter, c.cfg.AddrLimiter}, []string{userKey, addrKey})
 	if !ok {
 		secs := seconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
