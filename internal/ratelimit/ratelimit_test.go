@@ -64,7 +64,9 @@ func testLimiter(t *testing.T, newLimiter newFunc) {
 	}
 }
 
-func TestReserveBoundsParallelAttempts(t *testing.T) { implementations(t, testReserveBoundsParallelAttempts) }
+func TestReserveBoundsParallelAttempts(t *testing.T) {
+	implementations(t, testReserveBoundsParallelAttempts)
+}
 
 func testReserveBoundsParallelAttempts(t *testing.T, newLimiter newFunc) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -92,7 +94,9 @@ func testReserveBoundsParallelAttempts(t *testing.T, newLimiter newFunc) {
 	}
 }
 
-func TestReserveAllRefundsWhenOneIsBlocked(t *testing.T) { implementations(t, testReserveAllRefundsWhenOneIsBlocked) }
+func TestReserveAllRefundsWhenOneIsBlocked(t *testing.T) {
+	implementations(t, testReserveAllRefundsWhenOneIsBlocked)
+}
 
 func testReserveAllRefundsWhenOneIsBlocked(t *testing.T, newLimiter newFunc) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -156,7 +160,9 @@ func testRefundAfterTimePasses(t *testing.T, newLimiter newFunc) {
 	}
 }
 
-func TestReserveAllRefundsTheOtherAfterTimePasses(t *testing.T) { implementations(t, testReserveAllRefundsTheOtherAfterTimePasses) }
+func TestReserveAllRefundsTheOtherAfterTimePasses(t *testing.T) {
+	implementations(t, testReserveAllRefundsTheOtherAfterTimePasses)
+}
 
 func testReserveAllRefundsTheOtherAfterTimePasses(t *testing.T, newLimiter newFunc) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
