@@ -165,6 +165,12 @@ func (p *proxy) start(addr string) {
 				continue
 			}
 			p.mu.Lock()
+			if p.ln != ln { // stopped while this one was accepted
+				p.mu.Unlock()
+				c.Close()
+				up.Close()
+				return
+			}
 			p.conns = append(p.conns, c, up)
 			p.mu.Unlock()
 			go p.pipe(up, c)
@@ -283,17 +289,25 @@ func TestRedisFallsBackAndRecovers(t *testing.T) {
 			}
 
 			p.restart()
+			// rueidis spreads commands over several connections and
+			// replaces a broken one when it is next used, so a failure or
+			// two may follow the first success: wait for five in a row.
 			deadline := time.Now().Add(5 * time.Second)
-			for l.Status() != nil && time.Now().Before(deadline) {
+			for ok := 0; ok < 5; {
+				if time.Now().After(deadline) {
+					t.Fatalf("still degraded 5 s after Redis came back: %v", l.Status())
+				}
 				l.Blocked(key)
-				time.Sleep(20 * time.Millisecond)
-			}
-			if err := l.Status(); err != nil {
-				t.Fatalf("still degraded 5 s after Redis came back: %v", err)
+				if l.Status() == nil {
+					ok++
+				} else {
+					ok = 0
+					time.Sleep(20 * time.Millisecond)
+				}
 			}
 			// Back on the shared budget: 1 failure by l, 1 by shared → 1 left.
 			if _, _, ok := l.Reserve(key); !ok {
-				t.Fatal("the last shared failure was refused")
+				t.Fatalf("the last shared failure was refused (%v)", l.Status())
 			}
 			if _, blocked := shared.Blocked(key); !blocked {
 				t.Fatal("the recovered node's failure did not reach the shared budget")
