@@ -70,11 +70,15 @@ type Config struct {
 	// idle, 8 h in all); MaxSessions bounds the store (default 10,000).
 	SessionIdle, SessionMax time.Duration
 	MaxSessions             int
+	// Sessions is where sessions are kept (nil: MemorySessions, this
+	// process only). The nodes of a zone share RedisSessions, so that a
+	// session opened on one node works on all (SPEC §9).
+	Sessions SessionStore
 	// Clients finds the client address of a request (nil: the peer).
 	Clients *clientaddr.Resolver
 	// UserLimiter and AddrLimiter count failed sign-ins per account and
 	// email, and per client address (defaults: 10 and 100 per minute).
-	UserLimiter, AddrLimiter *ratelimit.Limiter
+	UserLimiter, AddrLimiter ratelimit.Interface
 	// MaxHashes bounds the sign-in password checks (argon2id, 32 MiB
 	// each) running at once (default GOMAXPROCS); a sign-in waits at most
 	// HashWait (default 2 s) for its turn, then gets 503 with Retry-After.
@@ -92,7 +96,7 @@ type Console struct {
 	cfg      Config
 	log      *slog.Logger
 	now      func() time.Time
-	sessions *sessions
+	sessions sessionStore
 	pages    map[string]*template.Template
 	// preKey signs the pre-session cookie of the sign-in form and its
 	// CSRF token (Config.FormKey).
@@ -135,6 +139,9 @@ func New(cfg Config) *Console {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 10_000
 	}
+	if cfg.Sessions == nil {
+		cfg.Sessions = MemorySessions()
+	}
 	if cfg.UserLimiter == nil {
 		cfg.UserLimiter = ratelimit.New(10, time.Minute, 100_000, cfg.Now)
 	}
@@ -153,7 +160,7 @@ func New(cfg Config) *Console {
 	}
 	c := &Console{
 		cfg: cfg, log: cfg.Log, now: cfg.Now,
-		sessions:  newSessions(cfg.SessionIdle, cfg.SessionMax, cfg.MaxSessions, cfg.Now),
+		sessions:  cfg.Sessions(sessionPolicy{idle: cfg.SessionIdle, absolute: cfg.SessionMax, max: cfg.MaxSessions, now: cfg.Now}),
 		pages:     parsePages(),
 		preKey:    preKey,
 		secure:    cfg.Secure || strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
@@ -372,14 +379,32 @@ func checkToken(got, want string) bool {
 	return got != "" && want != "" && secret.Equal([]byte(got), []byte(want))
 }
 
-// currentSession returns the request's live session and its id.
-func (c *Console) currentSession(r *http.Request) (string, session, bool) {
+// currentSession returns the request's live session and its id. An
+// error is the store's (Redis not answering): the session may be live,
+// so the caller fails the request rather than signing the user out.
+func (c *Console) currentSession(r *http.Request) (string, session, bool, error) {
 	ck, err := r.Cookie(sessionCookie)
 	if err != nil {
-		return "", session{}, false
+		return "", session{}, false, nil
 	}
-	ss, ok := c.sessions.get(ck.Value)
-	return ck.Value, ss, ok
+	ss, ok, err := c.sessions.get(r.Context(), ck.Value)
+	return ck.Value, ss, ok, err
+}
+
+// updateSession changes the live session; a store failure is logged (what
+// is lost is a testing token kept for reloads, or a one-time message).
+func (c *Console) updateSession(r *http.Request, id string, fn func(*session)) {
+	if _, err := c.sessions.update(r.Context(), id, fn); err != nil {
+		c.log.ErrorContext(r.Context(), "console session", "err", err)
+	}
+}
+
+// deleteSession ends the session; a store failure is logged (the session
+// then ends at its timeout).
+func (c *Console) deleteSession(r *http.Request, id string) {
+	if err := c.sessions.delete(r.Context(), id); err != nil {
+		c.log.ErrorContext(r.Context(), "console session", "err", err)
+	}
 }
 
 // audit records a security event. A failure is returned: a key is not
@@ -388,4 +413,14 @@ func (c *Console) audit(r *http.Request, ss session, action string) error {
 	return c.cfg.Audit.AppendAudit(r.Context(), storage.AuditEvent{
 		Time: c.now().UTC(), AccountID: ss.accountID, Actor: ss.email, Action: action, Address: c.cfg.Clients.String(r),
 	})
+}
+
+// takeFlash returns and clears the session's one-time message; a store
+// failure is logged and shows none.
+func (c *Console) takeFlash(r *http.Request, id string) string {
+	msg, err := takeFlash(r.Context(), c.sessions, id)
+	if err != nil {
+		c.log.ErrorContext(r.Context(), "console session", "err", err)
+	}
+	return msg
 }

@@ -31,7 +31,9 @@ const pageURL = "/console/api-authorization"
 
 // home shows the sign-in form, or sends a signed-in user to the page.
 func (c *Console) home(w http.ResponseWriter, r *http.Request) error {
-	if _, _, ok := c.currentSession(r); ok {
+	if _, _, ok, err := c.currentSession(r); err != nil {
+		return err
+	} else if ok {
 		http.Redirect(w, r, pageURL, http.StatusSeeOther)
 		return nil
 	}
@@ -97,7 +99,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	userKey := account + "\x00" + email
 	addrKey := c.cfg.Clients.LimitKey(r)
 	attempt, wait, ok := ratelimit.ReserveAll(
-		[]*ratelimit.Limiter{c.cfg.UserLimiter, c.cfg.AddrLimiter}, []string{userKey, addrKey})
+		[]ratelimit.Interface{c.cfg.UserLimiter, c.cfg.AddrLimiter}, []string{userKey, addrKey})
 	if !ok {
 		secs := seconds(wait)
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
@@ -142,10 +144,13 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	// A new session id at every sign-in: a session id planted before
 	// sign-in is never promoted. The session is bound to these instances
 	// of the account and console user (see owner).
-	id, ss := c.sessions.create(owner{accountID: u.AccountID, email: u.Email, accountCreated: a.CreatedAt,
+	id, ss, err := c.sessions.create(r.Context(), owner{accountID: u.AccountID, email: u.Email, accountCreated: a.CreatedAt,
 		userCreated: u.CreatedAt, userHash: userFingerprint(u.PasswordHash)})
+	if err != nil {
+		return err
+	}
 	if err := c.audit(r, ss, ActionSignIn); err != nil {
-		c.sessions.delete(id)
+		c.deleteSession(r, id)
 		return err
 	}
 	http.SetCookie(w, c.cookie(sessionCookie, id, 0))
@@ -180,16 +185,20 @@ func (c *Console) acquireHash(ctx context.Context) (release func(), ok bool) {
 	return nil, false
 }
 
-// requireSession returns the live session, or redirects to sign-in.
-func (c *Console) requireSession(w http.ResponseWriter, r *http.Request) (string, session, bool) {
-	id, ss, ok := c.currentSession(r)
+// requireSession returns the live session, or redirects to sign-in (ok
+// false with no error), or fails with the store's error.
+func (c *Console) requireSession(w http.ResponseWriter, r *http.Request) (string, session, bool, error) {
+	id, ss, ok, err := c.currentSession(r)
+	if err != nil {
+		return "", session{}, false, err
+	}
 	if !ok {
 		if id != "" {
 			http.SetCookie(w, c.cookie(sessionCookie, "", -1))
 		}
 		http.Redirect(w, r, "/console/", http.StatusSeeOther)
 	}
-	return id, ss, ok
+	return id, ss, ok, nil
 }
 
 // requirePost checks a signed-in form post: session, form, CSRF token.
@@ -197,7 +206,10 @@ func (c *Console) requirePost(w http.ResponseWriter, r *http.Request) (string, s
 	if err := readForm(w, r); err != nil {
 		return "", session{}, err
 	}
-	id, ss, ok := c.currentSession(r)
+	id, ss, ok, err := c.currentSession(r)
+	if err != nil {
+		return "", session{}, err
+	}
 	if !ok {
 		// No session means no token it could match: refuse like any
 		// other forged post, and offer the way back.
@@ -216,7 +228,7 @@ func (c *Console) signOut(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c.sessions.delete(id)
+	c.deleteSession(r, id)
 	http.SetCookie(w, c.cookie(sessionCookie, "", -1))
 	if err := c.audit(r, ss, ActionSignOut); err != nil {
 		c.log.ErrorContext(r.Context(), "console audit", "action", ActionSignOut, "err", err)
@@ -242,7 +254,7 @@ func (c *Console) account(w http.ResponseWriter, r *http.Request, id string, ss 
 		return a, false, err
 	}
 	if !same {
-		c.sessions.delete(id)
+		c.deleteSession(r, id)
 		http.SetCookie(w, c.cookie(sessionCookie, "", -1))
 		http.Redirect(w, r, "/console/", http.StatusSeeOther)
 		return a, false, nil
@@ -253,9 +265,9 @@ func (c *Console) account(w http.ResponseWriter, r *http.Request, id string, ss 
 // authorization renders the API Authorization page. Every render shows
 // the keys, so every render is audited, before anything is sent.
 func (c *Console) authorization(w http.ResponseWriter, r *http.Request) error {
-	id, ss, ok := c.requireSession(w, r)
+	id, ss, ok, err := c.requireSession(w, r)
 	if !ok {
-		return nil
+		return err
 	}
 	a, ok, err := c.account(w, r, id, ss)
 	if !ok {
@@ -267,7 +279,7 @@ func (c *Console) authorization(w http.ResponseWriter, r *http.Request) error {
 	}
 	data := map[string]any{
 		"Title": "API Authorization", "CSRF": ss.csrf, "Email": ss.email, "AccountID": a.ID, "AccountName": a.Name,
-		"V2": creds != nil, "APIKey": apiKey, "Flash": c.sessions.takeFlash(id),
+		"V2": creds != nil, "APIKey": apiKey, "Flash": c.takeFlash(r, id),
 	}
 	if creds != nil {
 		tok, exp, err := c.testingToken(r, id, ss, creds.UserID)
@@ -321,7 +333,7 @@ func (c *Console) issueTestToken(r *http.Request, id string, ss session, userID 
 		return "", time.Time{}, err
 	}
 	exp := time.Unix(iss.Claims.ExpiresAt, 0)
-	c.sessions.update(id, func(s *session) { s.testToken, s.testExpires = iss.Token, exp })
+	c.updateSession(r, id, func(s *session) { s.testToken, s.testExpires = iss.Token, exp })
 	return iss.Token, exp, nil
 }
 
@@ -347,7 +359,7 @@ func (c *Console) newTestToken(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	c.sessions.update(id, func(s *session) {
+	c.updateSession(r, id, func(s *session) {
 		s.flash = "A new testing token was generated. It expires on " + exp.UTC().Format("2 Jan 2006, 15:04 UTC") + "."
 	})
 	http.Redirect(w, r, pageURL+"#testing-token", http.StatusSeeOther)
@@ -356,9 +368,9 @@ func (c *Console) newTestToken(w http.ResponseWriter, r *http.Request) error {
 
 // confirmRegenerate asks before the v1 key is replaced.
 func (c *Console) confirmRegenerate(w http.ResponseWriter, r *http.Request) error {
-	id, ss, ok := c.requireSession(w, r)
+	id, ss, ok, err := c.requireSession(w, r)
 	if !ok {
-		return nil
+		return err
 	}
 	a, ok, err := c.account(w, r, id, ss)
 	if !ok {
@@ -390,7 +402,7 @@ func (c *Console) regenerate(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	c.sessions.update(id, func(s *session) {
+	c.updateSession(r, id, func(s *session) {
 		s.flash = "A new API key was generated. The previous key stopped working at once: use the new key wherever the v1 APIs are called."
 	})
 	http.Redirect(w, r, pageURL+"#api-key", http.StatusSeeOther)

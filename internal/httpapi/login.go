@@ -148,7 +148,7 @@ func (s *Server) authenticateClient(r *http.Request, ca clientAuth) (*tokens.Iss
 		s.Accounts.AuthenticateClient(ctx, user, ca.pass) // refuses without a lookup, in the same time
 		return nil, failed()
 	}
-	limiters := []*ratelimit.Limiter{s.UserLimiter, s.AddrLimiter}
+	limiters := []ratelimit.Interface{s.UserLimiter, s.AddrLimiter}
 	keys := []string{user, addr}
 	for _, pass := range passwords {
 		attempt, d, ok := ratelimit.ReserveAll(limiters, keys)

@@ -45,10 +45,10 @@ type Server struct {
 	V1Sunset time.Time
 	// UserLimiter and AddrLimiter count failed logins per user ID and per
 	// client address.
-	UserLimiter, AddrLimiter *ratelimit.Limiter
+	UserLimiter, AddrLimiter ratelimit.Interface
 	// AdminLimiter counts failed operator authentications per client
 	// address (default 20 per minute).
-	AdminLimiter *ratelimit.Limiter
+	AdminLimiter ratelimit.Interface
 	// SeparateAdmin leaves /admin/… and /metrics out of Handler: they are
 	// served by AdminHandler on their own listener (--admin-addr).
 	SeparateAdmin bool

@@ -8,6 +8,23 @@ import (
 	"github.com/maypok86/otter/v2"
 )
 
+// Interface is a failure budget per key. Limiter keeps it in this
+// process's memory; Redis keeps it in Redis, shared by every node of a
+// zone (SPEC §9: limits are per zone, not per node). Both have the
+// semantics documented on Limiter.
+type Interface interface {
+	// Blocked reports whether key has no failure left, and how long
+	// until it has one.
+	Blocked(key string) (time.Duration, bool)
+	// Fail records one failure for key (nothing when none is left).
+	Fail(key string)
+	// Reserve takes one failure from key's budget before an attempt is
+	// checked; see Limiter.Reserve.
+	Reserve(key string) (Reservation, time.Duration, bool)
+}
+
+var _ Interface = (*Limiter)(nil)
+
 // Limiter counts failures per key with a token bucket: Burst failures are
 // allowed, refilled at Burst per Window. A key with no token left is
 // refused until one refills. Memory is bounded: idle keys are forgotten
@@ -114,8 +131,7 @@ func (l *Limiter) Fail(key string) {
 // Reservation is one failure taken from a key's budget before the attempt
 // was checked. The zero Reservation refunds nothing.
 type Reservation struct {
-	l *Limiter
-	b *bucket
+	refund func()
 }
 
 // Reserve takes one failure from key's budget before an attempt is
@@ -133,19 +149,23 @@ func (l *Limiter) Reserve(key string) (Reservation, time.Duration, bool) {
 		return Reservation{}, max(l.wait(b), time.Second), false
 	}
 	b.tokens--
-	return Reservation{l: l, b: b}, 0, true
+	return Reservation{refund: func() { l.refund(b) }}, 0, true
+}
+
+// refund gives one failure back to b, never above the burst.
+func (l *Limiter) refund(b *bucket) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l.refill(b, l.now())
+	b.tokens = min(l.burst, b.tokens+1)
 }
 
 // Refund gives the reserved failure back (the attempt succeeded, or was
 // never checked). It may be called at any time after Reserve.
 func (r Reservation) Refund() {
-	if r.b == nil {
-		return
+	if r.refund != nil {
+		r.refund()
 	}
-	r.b.mu.Lock()
-	defer r.b.mu.Unlock()
-	r.l.refill(r.b, r.l.now())
-	r.b.tokens = min(r.l.burst, r.b.tokens+1)
 }
 
 // Attempt is the reservations of one attempt on several limiters.
@@ -153,8 +173,9 @@ type Attempt []Reservation
 
 // ReserveAll reserves one failure on every limiter under its key (a pair
 // of limiters[i] and keys[i]). When any limiter has none left, the others
-// are refunded and the longest wait is returned with false.
-func ReserveAll(limiters []*Limiter, keys []string) (Attempt, time.Duration, bool) {
+// are refunded and the longest wait is returned with false: an attempt
+// is charged on all of them or on none.
+func ReserveAll(limiters []Interface, keys []string) (Attempt, time.Duration, bool) {
 	a := make(Attempt, 0, len(limiters))
 	var wait time.Duration
 	ok := true

@@ -3,11 +3,44 @@ package ratelimit
 import (
 	"testing"
 	"time"
+
+	"github.com/orchestrator/orchestrator/internal/redisx/redistest"
 )
 
-func TestLimiter(t *testing.T) {
+// newFunc builds a limiter under test: New, or NewRedis on the real
+// Redis under a prefix of the test's own.
+type newFunc func(burst int, window time.Duration, maxKeys int, now func() time.Time) Interface
+
+// implementations runs test on every implementation: the semantics
+// are the same.
+func implementations(t *testing.T, test func(t *testing.T, newLimiter newFunc)) {
+	t.Run("memory", func(t *testing.T) {
+		test(t, func(burst int, window time.Duration, maxKeys int, now func() time.Time) Interface {
+			return New(burst, window, maxKeys, now)
+		})
+	})
+	t.Run("redis", func(t *testing.T) {
+		c := redistest.Client(t)
+		prefix := redistest.Prefix(t)
+		n := 0
+		test(t, func(burst int, window time.Duration, maxKeys int, now func() time.Time) Interface {
+			n++ // each limiter its own keys, as a server gives each its own prefix
+			l := NewRedis(c, prefix+string(rune('a'+n))+":", burst, window, maxKeys, now)
+			t.Cleanup(func() {
+				if err := l.Status(); err != nil {
+					t.Errorf("the limiter fell back: %v", err)
+				}
+			})
+			return l
+		})
+	})
+}
+
+func TestLimiter(t *testing.T) { implementations(t, testLimiter) }
+
+func testLimiter(t *testing.T, newLimiter newFunc) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := New(10, time.Minute, 1000, func() time.Time { return now })
+	l := newLimiter(10, time.Minute, 1000, func() time.Time { return now })
 	for i := 0; i < 10; i++ {
 		if _, blocked := l.Blocked("u1"); blocked {
 			t.Fatalf("blocked before failure %d", i+1)
@@ -32,8 +65,12 @@ func TestLimiter(t *testing.T) {
 }
 
 func TestReserveBoundsParallelAttempts(t *testing.T) {
+	implementations(t, testReserveBoundsParallelAttempts)
+}
+
+func testReserveBoundsParallelAttempts(t *testing.T, newLimiter newFunc) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := New(10, time.Minute, 1000, func() time.Time { return now })
+	l := newLimiter(10, time.Minute, 1000, func() time.Time { return now })
 	// 120 attempts reserve before any is checked: exactly 10 get through.
 	var got []Reservation
 	for i := 0; i < 120; i++ {
@@ -58,10 +95,14 @@ func TestReserveBoundsParallelAttempts(t *testing.T) {
 }
 
 func TestReserveAllRefundsWhenOneIsBlocked(t *testing.T) {
+	implementations(t, testReserveAllRefundsWhenOneIsBlocked)
+}
+
+func testReserveAllRefundsWhenOneIsBlocked(t *testing.T, newLimiter newFunc) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	user := New(2, time.Minute, 1000, func() time.Time { return now })
-	addr := New(1, time.Minute, 1000, func() time.Time { return now })
-	ls := []*Limiter{user, addr}
+	user := newLimiter(2, time.Minute, 1000, func() time.Time { return now })
+	addr := newLimiter(1, time.Minute, 1000, func() time.Time { return now })
+	ls := []Interface{user, addr}
 	if _, _, ok := ReserveAll(ls, []string{"u", "a"}); !ok {
 		t.Fatal("first attempt refused")
 	}
@@ -74,9 +115,11 @@ func TestReserveAllRefundsWhenOneIsBlocked(t *testing.T) {
 	}
 }
 
-func TestLongKeysAreBounded(t *testing.T) {
+func TestLongKeysAreBounded(t *testing.T) { implementations(t, testLongKeysAreBounded) }
+
+func testLongKeysAreBounded(t *testing.T, newLimiter newFunc) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := New(1, time.Minute, 1000, func() time.Time { return now })
+	l := newLimiter(1, time.Minute, 1000, func() time.Time { return now })
 	long := string(make([]byte, 1<<20))
 	l.Fail(long)
 	if _, ok := l.Blocked(long); !ok {
@@ -93,9 +136,11 @@ func TestLongKeysAreBounded(t *testing.T) {
 // A refund made after time has passed still gives the failure back
 // (x/time/rate's CancelAt restored nothing then, so every success was
 // counted as a failure: the 11th good login of a minute got 429).
-func TestRefundAfterTimePasses(t *testing.T) {
+func TestRefundAfterTimePasses(t *testing.T) { implementations(t, testRefundAfterTimePasses) }
+
+func testRefundAfterTimePasses(t *testing.T, newLimiter newFunc) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := New(10, time.Minute, 1000, func() time.Time { return now })
+	l := newLimiter(10, time.Minute, 1000, func() time.Time { return now })
 	for i := 0; i < 50; i++ {
 		r, _, ok := l.Reserve("u1")
 		if !ok {
@@ -116,10 +161,14 @@ func TestRefundAfterTimePasses(t *testing.T) {
 }
 
 func TestReserveAllRefundsTheOtherAfterTimePasses(t *testing.T) {
+	implementations(t, testReserveAllRefundsTheOtherAfterTimePasses)
+}
+
+func testReserveAllRefundsTheOtherAfterTimePasses(t *testing.T, newLimiter newFunc) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	user := New(10, time.Minute, 1000, func() time.Time { return now })
-	addr := New(1, time.Minute, 1000, func() time.Time { return now })
-	ls := []*Limiter{user, addr}
+	user := newLimiter(10, time.Minute, 1000, func() time.Time { return now })
+	addr := newLimiter(1, time.Minute, 1000, func() time.Time { return now })
+	ls := []Interface{user, addr}
 	ReserveAll(ls, []string{"u", "a"}) // spends addr
 	for i := 0; i < 20; i++ {
 		now = now.Add(time.Millisecond)
