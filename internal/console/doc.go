@@ -12,6 +12,9 @@
 // audit log with the account, the console user, the time and the client
 // address.
 //
+// Sessions live in a SessionStore: this process's memory by default, or
+// Redis (RedisSessions), which the nodes of a zone share (SPEC §9).
+//
 // The console is a separate handler from the JSON API (tailscale's
 // safeweb keeps the browser mux apart in the same way): the API mounts it
 // at /console/ and wraps it only in access logging, recovery and the body

@@ -124,3 +124,25 @@ func TestZoneSignInLimit(t *testing.T) {
 		}
 	}
 }
+
+// A session store that fails (Redis gone) fails the request: the user is
+// not signed out, and no session is opened that could not be found again.
+func TestSessionStoreDown(t *testing.T) {
+	rc := redistest.Client(t)
+	rc.Close()
+	s := newStack(t, func(c *console.Config) { c.Sessions = console.RedisSessions(rc, redistest.Prefix(t)) })
+	u := s.account(t, "v2")
+	b := s.browser(t)
+	if p := b.signIn(u.accountID, u.email, u.password); p.status != http.StatusInternalServerError || b.cookie("orch_console") != nil {
+		t.Fatalf("sign-in with the store down: %d, session cookie %v", p.status, b.cookie("orch_console"))
+	}
+	u0, _ := url.Parse(s.srv.URL + "/console/")
+	b.client.Jar.SetCookies(u0, []*http.Cookie{{Name: "orch_console", Value: "some-session", Path: "/console"}})
+	p := b.get("/console/api-authorization")
+	if p.status != http.StatusInternalServerError {
+		t.Fatalf("page with the store down: %d, want 500", p.status)
+	}
+	if b.cookie("orch_console") == nil {
+		t.Fatal("the session cookie was dropped because the store did not answer")
+	}
+}
