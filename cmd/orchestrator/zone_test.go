@@ -4,10 +4,14 @@ import (
 	"bytes"
 	"encoding/base64"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -25,6 +29,7 @@ type zone struct {
 	nodes []*proc
 	lb    *proc // base is HAProxy's address; cmd is haproxy
 	dsn   string
+	redis *tcpProxy // in front of the machine's Redis, nil without it
 }
 
 const zonePublicURL = "--public-url=https://z1.orchestrator.example"
@@ -56,6 +61,36 @@ backend nodes
 		fmt.Fprintf(&b, "\tserver n%d %s\n", i+1, s)
 	}
 	return b.String()
+}
+
+// startRedisZone is startZone with the nodes sharing the machine's Redis
+// (through a proxy the test can cut) under a key prefix of their own,
+// deleted at the end.
+func startRedisZone(t *testing.T, n int) *zone {
+	t.Helper()
+	proxy := newTCPProxy(t, redisAddr())
+	prefix := fmt.Sprintf("orchtest:%d:%s:", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))
+	t.Cleanup(func() { deleteRedisKeys(t, prefix) })
+	z := startZone(t, n, "--redis-url", "redis://"+proxy.addr+"/0", "--redis-prefix", prefix)
+	z.redis = proxy
+	return z
+}
+
+func redisAddr() string {
+	if a := os.Getenv("ORCH_TEST_REDIS_ADDR"); a != "" {
+		return a
+	}
+	return "127.0.0.1:6379"
+}
+
+// deleteRedisKeys removes a test's keys (redis-cli, as scripts/test
+// starts Redis with it).
+func deleteRedisKeys(t *testing.T, prefix string) {
+	host, port, _ := net.SplitHostPort(redisAddr())
+	out, err := exec.Command("sh", "-c", fmt.Sprintf("redis-cli -h %s -p %s --scan --pattern '%s*' | xargs -r redis-cli -h %s -p %s del", host, port, prefix, host, port)).CombinedOutput()
+	if err != nil {
+		t.Errorf("deleting the test's Redis keys: %v\n%s", err, out)
+	}
 }
 
 func startZone(t *testing.T, n int, extra ...string) *zone {
@@ -282,5 +317,213 @@ func TestZoneNodeKilled(t *testing.T) {
 	}
 	if after.Load() != 0 {
 		t.Errorf("%d requests failed after HAProxy took the killed node out", after.Load())
+	}
+}
+
+// docs/deploy.md shows the HAProxy configuration the three-node tests
+// run: every line but the addresses is the same.
+func TestDeployDocHAProxyConfig(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/deploy.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(haproxyConfig("127.0.0.1:1", nil), "\n") {
+		if line == "" || strings.Contains(line, "bind ") {
+			continue
+		}
+		if !strings.Contains(string(doc), line+"\n") {
+			t.Errorf("docs/deploy.md lacks the tests' HAProxy line %q", line)
+		}
+	}
+}
+
+// Revocation everywhere (SPEC §9): with caches warm on nodes 2 and 3, a
+// key regenerated through node 1 is refused by both on the very next
+// request; over 1,000 regenerations, no request that started after the
+// call returned accepted the old key.
+func TestZoneRevocation(t *testing.T) {
+	z := startRedisZone(t, 3)
+	a := z.lb.createAccount(t, map[string]string{"name": "Acme", "authVersion": "v1"})
+	admin := map[string]string{"Authorization": "Bearer " + testAdminToken}
+	path := "/v1/account/" + a.AccountID + "/shop/conv-1/properties"
+	key := a.APIKey
+	accepted, worst := 0, time.Duration(0)
+	const trials = 1000
+	for i := range trials {
+		for _, n := range z.nodes[1:] { // warm the caches
+			if st, _ := n.exchange(t, "GET", path, map[string]string{"maven-api-key": key}, nil); st != 200 && st != 404 {
+				t.Fatalf("trial %d: the current key: %d", i, st)
+			}
+		}
+		var regen struct {
+			APIKey string `json:"apiKey"`
+		}
+		if st := z.nodes[0].do(t, "POST", "/admin/v1/accounts/"+a.AccountID+"/api-key/regenerate", admin, map[string]any{}, &regen); st != 200 {
+			t.Fatalf("trial %d: regenerate: %d", i, st)
+		}
+		returned := time.Now()
+		for _, n := range z.nodes[1:] {
+			if st, _ := n.exchange(t, "GET", path, map[string]string{"maven-api-key": key}, nil); st != 403 {
+				accepted++
+			}
+		}
+		worst = max(worst, time.Since(returned))
+		key = regen.APIKey
+	}
+	t.Logf("%d regenerations through node 1: %d requests on nodes 2 and 3 accepted the old key after the call returned (of %d)", trials, accepted, 2*trials)
+	if accepted != 0 {
+		t.Errorf("%d requests accepted a regenerated key after the regeneration returned", accepted)
+	}
+}
+
+// Limits per zone: 10 wrong passwords spread over the three nodes, then
+// the 11th attempt is 429 whichever node gets it.
+func TestZoneLoginLimit(t *testing.T) {
+	z := startRedisZone(t, 3)
+	a := z.lb.createAccount(t, map[string]string{"name": "Acme"})
+	try := func(n *proc, password string) int {
+		req, _ := http.NewRequest("GET", n.base+"/v2/authenticate/login", nil)
+		req.SetBasicAuth(a.Credentials.UserID, password)
+		resp, err := testClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for i := range 10 {
+		if st := try(z.nodes[i%3], fmt.Sprintf("wrong-%d", i)); st != 401 {
+			t.Fatalf("wrong password %d on node %d: %d, want 401", i+1, i%3+1, st)
+		}
+	}
+	for i, n := range z.nodes {
+		if st := try(n, "wrong-11"); st != 429 {
+			t.Errorf("11th wrong password on node %d: %d, want 429", i+1, st)
+		}
+	}
+}
+
+// A console sign-in form served by node 1 posts to node 2, and the
+// session it opens works on node 3.
+func TestZoneConsoleAcrossNodes(t *testing.T) {
+	z := startRedisZone(t, 3)
+	a := z.lb.createAccount(t, map[string]string{"name": "Acme", "consoleEmail": "alice@example.com"})
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	cookies := map[string]string{}
+	send := func(req *http.Request) (*http.Response, []byte) {
+		// As through the balancer: the Host is the zone's public one.
+		req.Host = "z1.orchestrator.example"
+		for k, v := range cookies {
+			req.AddCookie(&http.Cookie{Name: k, Value: v})
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		// The cookies are Secure under the https public URL; the test
+		// speaks plain HTTP to the nodes, so it carries them itself.
+		for _, ck := range resp.Cookies() {
+			if ck.MaxAge < 0 {
+				delete(cookies, ck.Name)
+			} else {
+				cookies[ck.Name] = ck.Value
+			}
+		}
+		return resp, b
+	}
+	req, _ := http.NewRequest("GET", z.nodes[0].base+"/console/", nil)
+	_, page := send(req)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page)
+	if m == nil {
+		t.Fatalf("no csrf token in node 1's sign-in page:\n%s", page)
+	}
+	form := url.Values{"csrf": {string(m[1])}, "account": {a.AccountID}, "email": {"alice@example.com"}, "password": {a.ConsoleUser.Password}}
+	req, _ = http.NewRequest("POST", z.nodes[1].base+"/console/sign-in", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "https://z1.orchestrator.example")
+	resp, body := send(req)
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("node 1's form posted to node 2: %d\n%s", resp.StatusCode, body)
+	}
+	req, _ = http.NewRequest("GET", z.nodes[2].base+"/console/api-authorization", nil)
+	resp, body = send(req)
+	if resp.StatusCode != 200 || !strings.Contains(string(body), "API Authorization") {
+		t.Errorf("the session on node 3: %d\n%.300s", resp.StatusCode, body)
+	}
+}
+
+// Redis stopped: logins and reads keep working, /readyz answers 200
+// "degraded", and a regenerated key is refused everywhere within 1 s;
+// Redis back: revocation is immediate again.
+func TestZoneRedisDown(t *testing.T) {
+	z := startRedisZone(t, 3)
+	a := z.lb.createAccount(t, map[string]string{"name": "Acme"})
+	admin := map[string]string{"Authorization": "Bearer " + testAdminToken}
+	path := "/v1/account/" + a.AccountID + "/shop/conv-1/properties"
+	z.redis.pause()
+	time.Sleep(1200 * time.Millisecond)
+	for i, n := range z.nodes {
+		st, body := n.get(t, "/readyz", nil)
+		if st != 200 || !strings.Contains(body, "degraded") {
+			t.Errorf("node %d /readyz with Redis down: %d %s; want 200 degraded", i+1, st, body)
+		}
+		if tok := n.login(t, a); tok == "" {
+			t.Errorf("node %d: no login with Redis down", i+1)
+		}
+		if st, _ := n.exchange(t, "GET", path, map[string]string{"maven-api-key": a.APIKey}, nil); st != 200 && st != 404 {
+			t.Errorf("node %d: read with Redis down: %d", i+1, st)
+		}
+	}
+	if _, body := z.nodes[0].get(t, "/metrics", map[string]string{"Authorization": "Bearer " + testAdminToken}); !strings.Contains(body, `orchestrator_shared_degraded{part="invalidation"} 1`) {
+		t.Error("/metrics does not report the invalidation degraded")
+	}
+	var regen struct {
+		APIKey string `json:"apiKey"`
+	}
+	if st := z.nodes[0].do(t, "POST", "/admin/v1/accounts/"+a.AccountID+"/api-key/regenerate", admin, map[string]any{}, &regen); st != 200 {
+		t.Fatalf("regenerate with Redis down: %d", st)
+	}
+	returned := time.Now()
+	for i, n := range z.nodes[1:] {
+		for {
+			st, _ := n.exchange(t, "GET", path, map[string]string{"maven-api-key": a.APIKey}, nil)
+			if st == 403 {
+				break
+			}
+			if time.Since(returned) > time.Second {
+				t.Errorf("node %d still accepts the old key %v after the regeneration with Redis down", i+2, time.Since(returned))
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	z.redis.resume(t)
+	deadline := time.Now().Add(5 * time.Second)
+	for _, n := range z.nodes {
+		for {
+			_, body := n.get(t, "/readyz", nil)
+			if strings.Contains(body, `"ready"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("/readyz still %s 5 s after Redis came back", body)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	// Immediate again.
+	key := regen.APIKey
+	for _, n := range z.nodes[1:] {
+		n.exchange(t, "GET", path, map[string]string{"maven-api-key": key}, nil)
+	}
+	if st := z.nodes[0].do(t, "POST", "/admin/v1/accounts/"+a.AccountID+"/api-key/regenerate", admin, map[string]any{}, &regen); st != 200 {
+		t.Fatalf("regenerate: %d", st)
+	}
+	for i, n := range z.nodes[1:] {
+		if st, _ := n.exchange(t, "GET", path, map[string]string{"maven-api-key": key}, nil); st != 403 {
+			t.Errorf("node %d accepted the old key right after the regeneration with Redis back: %d", i+2, st)
+		}
 	}
 }

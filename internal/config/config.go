@@ -22,7 +22,8 @@ type Serve struct {
 	V1Sunset          string        `name:"v1-sunset" env:"ORCH_V1_SUNSET" help:"RFC 3339 date after which v1 API keys of v2 accounts stop working."`
 	PostgresURL       string        `name:"postgres-url" env:"ORCH_POSTGRES_URL" help:"Keep everything in PostgreSQL (postgres://user@host/db) instead of the embedded store, shared by every node of the zone; needs ORCH_SECRET_KEY and ORCH_ADMIN_TOKEN."`
 	SkipMigrations    bool          `name:"skip-migrations" env:"ORCH_SKIP_MIGRATIONS" help:"Do not migrate the PostgreSQL schema at start; refuse to start while migrations are pending (run orchestrator store migrate first)."`
-	RedisURL          string        `name:"redis-url" env:"ORCH_REDIS_URL" help:"Redis URL for scale-out (not available yet)."`
+	RedisURL          string        `name:"redis-url" env:"ORCH_REDIS_URL" help:"Redis URL (redis://host:6379/0) shared by the zone's nodes: login limits, console sessions and instant revocation (with --postgres-url)."`
+	RedisPrefix       string        `name:"redis-prefix" env:"ORCH_REDIS_PREFIX" help:"Prefix of every Redis key this zone writes (default orchestrator:<zone>:), so that zones or deployments can share one Redis."`
 	TLSCert           string        `name:"tls-cert" env:"ORCH_TLS_CERT" help:"TLS certificate file (serve HTTPS)." type:"path"`
 	TLSKey            string        `name:"tls-key" env:"ORCH_TLS_KEY" help:"TLS private key file." type:"path"`
 	AuthFailureStatus int           `name:"auth-failure-status" env:"ORCH_AUTH_FAILURE_STATUS" default:"403" enum:"401,403" help:"Status for missing or invalid API credentials (403 as LivePerson does; 401 for strict RFC 6750)."`
@@ -111,7 +112,12 @@ func (c Serve) Validate() error {
 		}
 	}
 	if c.RedisURL != "" {
-		return fmt.Errorf("--redis-url: the Redis backend is not available in this version; omit it (one node per --postgres-url database until it is)")
+		if c.PostgresURL == "" {
+			return fmt.Errorf("--redis-url goes with --postgres-url: Redis shares limits, sessions and invalidation between nodes of one PostgreSQL store; the embedded store has one node")
+		}
+		if u, err := url.Parse(c.RedisURL); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			return fmt.Errorf("--redis-url: want redis://host:6379/0 (or rediss:// for TLS)")
+		}
 	}
 	if c.PostgresURL != "" {
 		if err := c.checkPostgres(); err != nil {
@@ -183,6 +189,14 @@ func (c Serve) checkPostgres() error {
 		return fmt.Errorf("--postgres-url: set %s: every node of the zone must use the same secrets, so they are not generated into --data (generate them with: openssl rand -base64 32)", strings.Join(missing, " and "))
 	}
 	return nil
+}
+
+// RedisKeyPrefix is the prefix of every Redis key of the zone.
+func (c Serve) RedisKeyPrefix() string {
+	if c.RedisPrefix != "" {
+		return c.RedisPrefix
+	}
+	return "orchestrator:" + c.Zone + ":"
 }
 
 // Shared reports whether the store is shared by many nodes (PostgreSQL)

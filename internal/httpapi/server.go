@@ -36,6 +36,10 @@ type Server struct {
 	// must rate-limit whatever it does that is not cheap (the store's
 	// write probe runs at most once a second).
 	Ready func(ctx context.Context) error
+	// Degraded lists what the node runs without while it is ready, such
+	// as "invalidation: redis unreachable" (nil or empty: nothing);
+	// /readyz then answers 200 {"status":"degraded","degraded":[…]}.
+	Degraded func() []string
 	// AdminToken authenticates the operator API (constant-time compare).
 	AdminToken string
 	// AuthFailureStatus is 403 (default) or 401 for missing or invalid
@@ -220,6 +224,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 				msg = "not ready: storage unavailable"
 			}
 			return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
+		}
+	}
+	if s.Degraded != nil {
+		if reasons := s.Degraded(); len(reasons) > 0 {
+			// Still 200: the node serves, within its own bounds (SPEC §9),
+			// and a load balancer keeps it.
+			writeJSON(w, http.StatusOK, map[string]any{"status": "degraded", "degraded": reasons})
+			return nil
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})

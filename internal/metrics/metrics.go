@@ -50,6 +50,21 @@ func New() *Metrics {
 	return m
 }
 
+// Degraded registers orchestrator_shared_degraded{part}: 1 while fn
+// reports the part (a zone-shared facility such as Redis invalidation or
+// limits) degraded, else 0.
+func (m *Metrics) Degraded(part string, fn func() error) {
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "orchestrator_shared_degraded", Help: "1 while a facility shared by the zone's nodes (Redis) is unreachable and the node runs on its own bounds.",
+		ConstLabels: prometheus.Labels{"part": part},
+	}, func() float64 {
+		if fn() != nil {
+			return 1
+		}
+		return 0
+	}))
+}
+
 // Handler serves the registry in the Prometheus text format.
 func (m *Metrics) Handler() http.Handler {
 	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})

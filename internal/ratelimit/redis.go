@@ -142,6 +142,20 @@ func (r *Redis) Status() error {
 		r.since.UTC().Format(time.RFC3339), r.err)
 }
 
+// Probe tries Redis once (a PING, within the operation timeout) while
+// the limits are per node and a retry is due, so that a quiet node, one
+// with no failed logins to count, learns that Redis is back; /readyz and
+// the metrics call it. It returns Status afterwards.
+func (r *Redis) Probe() error {
+	if r.Status() == nil || !r.useRedis() {
+		return r.Status()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
+	defer cancel()
+	r.record(r.client.Do(ctx, r.client.B().Ping().Build()).Error())
+	return r.Status()
+}
+
 // useRedis reports whether an operation should go to Redis: always while
 // it answers, and for one operation per RedisRetry while it does not.
 func (r *Redis) useRedis() bool {

@@ -24,14 +24,17 @@ import (
 	"github.com/orchestrator/orchestrator/internal/console"
 	"github.com/orchestrator/orchestrator/internal/datadir"
 	"github.com/orchestrator/orchestrator/internal/httpapi"
+	"github.com/orchestrator/orchestrator/internal/invalidation"
 	"github.com/orchestrator/orchestrator/internal/metrics"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
+	"github.com/orchestrator/orchestrator/internal/redisx"
 	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/storage/postgres"
 	"github.com/orchestrator/orchestrator/internal/storage/sqlite"
 	"github.com/orchestrator/orchestrator/internal/tokens"
+	"github.com/redis/rueidis"
 )
 
 // Deps are what a Server takes from its caller besides configuration.
@@ -48,6 +51,7 @@ type Server struct {
 	handler http.Handler
 	bg      context.CancelFunc
 	lock    *datadir.Lock  // of cfg.Data (nil with a shared store), released by Close
+	zone    *zoneShared    // Redis (nil without --redis-url), closed by Close
 	running sync.WaitGroup // background loops that use the store
 	closing sync.Once
 	closed  error
@@ -144,8 +148,77 @@ func newShared(ctx context.Context, cfg config.Serve, log *slog.Logger, now func
 	if err != nil {
 		return nil, err
 	}
-	return build(ctx, cfg, log, now, wiring{store: store, keys: keys, shared: true, where: postgres.Redacted(cfg.PostgresURL),
-		adminToken: cfg.AdminToken, keySource: "ORCH_SECRET_KEY"})
+	w := wiring{store: store, keys: keys, shared: true, where: postgres.Redacted(cfg.PostgresURL),
+		adminToken: cfg.AdminToken, keySource: "ORCH_SECRET_KEY"}
+	if cfg.RedisURL != "" {
+		if w.zone, err = openZone(ctx, cfg, log); err != nil {
+			store.Close()
+			return nil, err
+		}
+	}
+	return build(ctx, cfg, log, now, w)
+}
+
+// zoneShared is what the nodes of a zone share through Redis: the
+// per-account invalidation epochs and the client the limits and console
+// sessions use.
+type zoneShared struct {
+	client rueidis.Client
+	epochs invalidation.Epochs
+	prefix string
+
+	mu       sync.Mutex
+	limiters []*ratelimit.Redis
+}
+
+func openZone(ctx context.Context, cfg config.Serve, log *slog.Logger) (*zoneShared, error) {
+	prefix := cfg.RedisKeyPrefix()
+	client, err := redisx.Open(ctx, cfg.RedisURL)
+	if err != nil {
+		return nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	epochs, err := invalidation.NewRedis(ctx, cfg.RedisURL, prefix+"inval:", invalidation.RedisOptions{Logger: log})
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	return &zoneShared{client: client, epochs: epochs, prefix: prefix}, nil
+}
+
+func (z *zoneShared) Close() error {
+	err := z.epochs.Close()
+	z.client.Close()
+	return err
+}
+
+// limiter is a login-failure limiter of burst failures per window: in
+// Redis, shared by the zone (falling back to this node's own while Redis
+// does not answer), or this process's own.
+func (z *zoneShared) limiter(name string, burst int, window time.Duration, now func() time.Time) ratelimit.Interface {
+	if z == nil {
+		return ratelimit.New(burst, window, 100_000, now)
+	}
+	// The budgets run on Redis's clock (nil), so nodes whose clocks
+	// disagree share them.
+	l := ratelimit.NewRedis(z.client, z.prefix+"limit:"+name+":", burst, window, 100_000, nil)
+	z.mu.Lock()
+	z.limiters = append(z.limiters, l)
+	z.mu.Unlock()
+	return l
+}
+
+// limitsStatus is nil while every shared limiter reaches Redis; it
+// probes those that lost it (at most once per ratelimit.RedisRetry).
+func (z *zoneShared) limitsStatus() error {
+	z.mu.Lock()
+	defer z.mu.Unlock()
+	var first error
+	for _, l := range z.limiters {
+		if err := l.Probe(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // openStore opens the one store cfg names: PostgreSQL when
@@ -162,9 +235,10 @@ func openStore(ctx context.Context, cfg config.Serve, dbPath string, log *slog.L
 type wiring struct {
 	store                 storage.Store
 	keys                  *secret.Keys
-	restart               bool   // the store was in use before (SQLite)
-	shared                bool   // other processes use the store (PostgreSQL)
-	where                 string // the store, for the log (no password)
+	restart               bool        // the store was in use before (SQLite)
+	shared                bool        // other processes use the store (PostgreSQL)
+	zone                  *zoneShared // Redis, nil without --redis-url
+	where                 string      // the store, for the log (no password)
 	adminToken, adminFile string
 	keySource             string // where the secret key came from, for errors
 }
@@ -182,6 +256,9 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 	if w.shared {
 		acc.SharedStore()
 	}
+	if w.zone != nil {
+		acc.UseEpochs(w.zone.epochs)
+	}
 	tok, err := tokens.New(ctx, store, keys, acc, tokens.Config{
 		Issuer: cfg.Issuer(), Zone: cfg.Zone, TTL: cfg.TokenTTL, Alg: cfg.SigningAlg, Now: now,
 		Restart: w.restart, Log: log,
@@ -189,6 +266,9 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 	})
 	if err != nil {
 		store.Close()
+		if w.zone != nil {
+			w.zone.Close()
+		}
 		if errors.Is(err, secret.ErrWrongKey) {
 			return nil, fmt.Errorf("secret key does not match the store %s: its signing keys were sealed with another key; start with the %s that created it: %w", w.where, w.keySource, err)
 		}
@@ -203,7 +283,7 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 	m := metrics.New()
 	bgCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: log, store: store, bg: cancel,
+		cfg: cfg, log: log, store: store, bg: cancel, zone: w.zone,
 		AdminToken: w.adminToken, AdminTokenFile: w.adminFile, Accounts: acc, Tokens: tok, Metrics: m,
 	}
 	s.API = &httpapi.Server{
@@ -213,20 +293,29 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 		AdminToken:        w.adminToken,
 		AuthFailureStatus: cfg.AuthFailureStatus,
 		V1Sunset:          sunset,
-		UserLimiter:       ratelimit.New(10, time.Minute, 100_000, now),
-		AddrLimiter:       ratelimit.New(100, time.Minute, 100_000, now),
+		UserLimiter:       w.zone.limiter("login-user", 10, time.Minute, now),
+		AddrLimiter:       w.zone.limiter("login-addr", 100, time.Minute, now),
+		AdminLimiter:      w.zone.limiter("admin-addr", 20, time.Minute, now),
+		Degraded:          w.zone.degraded,
 		Clients:           clients,
 		SeparateAdmin:     cfg.AdminAddr != "",
 		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now, Clients: clients,
 			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset,
 			// Derived from the server secret, the same on every node, so a
 			// sign-in form served by one node can be posted to another.
-			FormKey: keys.Hash("console-form-key", "")}),
+			FormKey:     keys.Hash("console-form-key", ""),
+			UserLimiter: w.zone.limiter("console-user", 10, time.Minute, now),
+			AddrLimiter: w.zone.limiter("console-addr", 100, time.Minute, now),
+			Sessions:    w.zone.sessions()}),
 	}
 	// The document cache (SQLite only) is right because this process is
 	// the one writer of the store.
 	acc.OnDelete(s.API.CCS.ForgetAccount)
 	s.API.NextActions = nextactions.New(store, nextactions.CCSVariables{CCS: s.API.CCS}, nextactions.Config{Now: now, Log: log})
+	if w.zone != nil {
+		m.Degraded("invalidation", w.zone.epochs.Status)
+		m.Degraded("limits", w.zone.limitsStatus)
+	}
 	s.handler = s.API.Handler()
 	// Close waits for these before it closes the store, so that the last
 	// batch of the evaluation log is written, not dropped.
@@ -529,6 +618,9 @@ func (s *Server) Close() error {
 		s.bg()
 		s.running.Wait()
 		s.closed = s.store.Close()
+		if s.zone != nil {
+			s.closed = errors.Join(s.closed, s.zone.Close())
+		}
 		if s.lock != nil {
 			s.closed = errors.Join(s.closed, s.lock.Release())
 		}
@@ -587,4 +679,29 @@ func serveDebug(addr string, log *slog.Logger) (stop func(), err error) {
 	go hs.Serve(ln)
 	log.Info("serving profiles", "addr", ln.Addr().String())
 	return func() { hs.Close() }, nil
+}
+
+// sessions is where console sessions live: Redis, so that a session
+// opened on one node works on every node, or this process's memory.
+func (z *zoneShared) sessions() console.SessionStore {
+	if z == nil {
+		return nil
+	}
+	return console.RedisSessions(z.client, z.prefix+"console:")
+}
+
+// degraded lists the shared facilities the node runs without, for
+// /readyz.
+func (z *zoneShared) degraded() []string {
+	if z == nil {
+		return nil
+	}
+	var out []string
+	if err := z.epochs.Status(); err != nil {
+		out = append(out, "invalidation: "+err.Error())
+	}
+	if err := z.limitsStatus(); err != nil {
+		out = append(out, "limits: "+err.Error())
+	}
+	return out
 }

@@ -89,9 +89,12 @@ func TestConfigRefusesSharedStoreWithoutSecrets(t *testing.T) {
 	}{
 		{"no secrets", func(c *config.Serve) {}, []string{"ORCH_SECRET_KEY", "ORCH_ADMIN_TOKEN"}},
 		{"no admin token", func(c *config.Serve) { c.SecretKey = strings.Repeat("a", 64) }, []string{"ORCH_ADMIN_TOKEN"}},
-		{"redis", func(c *config.Serve) {
-			c.SecretKey, c.AdminToken, c.RedisURL = strings.Repeat("a", 64), strings.Repeat("t", 40), "redis://127.0.0.1:6379"
-		}, []string{"--redis-url"}},
+		{"redis without postgres", func(c *config.Serve) {
+			c.SecretKey, c.AdminToken, c.RedisURL, c.PostgresURL = strings.Repeat("a", 64), strings.Repeat("t", 40), "redis://127.0.0.1:6379", ""
+		}, []string{"--redis-url", "--postgres-url"}},
+		{"not a redis URL", func(c *config.Serve) {
+			c.SecretKey, c.AdminToken, c.RedisURL = strings.Repeat("a", 64), strings.Repeat("t", 40), "http://127.0.0.1:6379"
+		}, []string{"redis://"}},
 		{"not a postgres URL", func(c *config.Serve) {
 			c.SecretKey, c.AdminToken, c.PostgresURL = strings.Repeat("a", 64), strings.Repeat("t", 40), "mysql://127.0.0.1/test"
 		}, []string{"postgres://"}},
