@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -48,10 +49,20 @@ const opTimeout = 2 * time.Second
 //
 // Under Redis Cluster, give the prefix a hash tag ("{orch}:console:"):
 // create touches a session and its user's index together.
-func RedisSessions(client rueidis.Client, prefix string) SessionStore {
+//
+// Records are sealed (AES-GCM, Sealer) and bound to their session's key:
+// they hold the CSRF token and the 24-hour testing token, bearer secrets
+// that a reader of Redis must not be able to use.
+func RedisSessions(client rueidis.Client, prefix string, sealer Sealer) SessionStore {
 	return func(p sessionPolicy) sessionStore {
-		return &redisSessions{client: client, prefix: prefix, policy: p, perUser: SessionsPerUser}
+		return &redisSessions{client: client, prefix: prefix, policy: p, perUser: SessionsPerUser, sealer: sealer}
 	}
+}
+
+// Sealer encrypts and authenticates session records (secret.Keys).
+type Sealer interface {
+	Seal(plaintext []byte, aad string) []byte
+	Open(sealed []byte, aad string) ([]byte, error)
 }
 
 type redisSessions struct {
@@ -59,6 +70,24 @@ type redisSessions struct {
 	prefix  string
 	policy  sessionPolicy
 	perUser int
+	sealer  Sealer
+}
+
+// seal encrypts a record for the session id (the additional data is
+// its Redis key, so a record cannot be moved to another session).
+func (s *redisSessions) seal(id, rec string) string {
+	return base64.RawStdEncoding.EncodeToString(s.sealer.Seal([]byte(rec), s.sessionKey(id)))
+}
+
+func (s *redisSessions) open(id, stored string) (string, error) {
+	b, err := base64.RawStdEncoding.DecodeString(stored)
+	if err == nil {
+		b, err = s.sealer.Open(b, s.sessionKey(id))
+	}
+	if err != nil {
+		return "", fmt.Errorf("console: stored session does not open: %w", err)
+	}
+	return string(b), nil
 }
 
 // sessionRecord is a session as stored in Redis.
@@ -193,7 +222,7 @@ func (s *redisSessions) create(ctx context.Context, o owner) (string, session, e
 	now := s.policy.now()
 	id, ss := newSession(o, now)
 	err := createScript.Exec(ctx, s.client, []string{s.sessionKey(id), s.userKey(o)},
-		s.args(now, encodeSession(ss), strconv.Itoa(s.perUser))).Error()
+		s.args(now, s.seal(id, encodeSession(ss)), strconv.Itoa(s.perUser))).Error()
 	if err != nil {
 		return "", session{}, fmt.Errorf("console: store session: %w", err)
 	}
@@ -223,7 +252,11 @@ func (s *redisSessions) get(ctx context.Context, id string) (session, bool, erro
 	if !ok {
 		return session{}, false, err
 	}
-	ss, err := decodeSession(v, now)
+	plain, err := s.open(id, v)
+	if err != nil {
+		return session{}, false, err
+	}
+	ss, err := decodeSession(plain, now)
 	return ss, err == nil, err
 }
 
@@ -238,16 +271,20 @@ func (s *redisSessions) update(ctx context.Context, id string, fn func(*session)
 		if !ok {
 			return false, err
 		}
-		ss, err := decodeSession(old, now)
+		plain, err := s.open(id, old)
+		if err != nil {
+			return false, err
+		}
+		ss, err := decodeSession(plain, now)
 		if err != nil {
 			return false, err
 		}
 		fn(&ss)
 		rec := encodeSession(&ss)
-		if rec == old {
+		if rec == plain {
 			return true, nil // nothing changed (a flash already taken): read marked it used
 		}
-		r, err := updateScript.Exec(ctx, s.client, []string{s.sessionKey(id)}, s.args(now, old, rec)).AsInt64()
+		r, err := updateScript.Exec(ctx, s.client, []string{s.sessionKey(id)}, s.args(now, old, s.seal(id, rec))).AsInt64()
 		if err != nil {
 			return false, fmt.Errorf("console: update session: %w", err)
 		}

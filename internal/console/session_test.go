@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/redisx/redistest"
+	"github.com/orchestrator/orchestrator/internal/secret"
 )
 
 func newMemory(idle, absolute time.Duration, max int, now func() time.Time) *memorySessions {
@@ -76,9 +77,9 @@ func stores(t *testing.T, test func(t *testing.T, open storeFunc)) {
 		})
 	})
 	t.Run("redis", func(t *testing.T) {
-		prefix := redistest.Prefix(t)
+		prefix, sealer := redistest.Prefix(t), testSealer(t) // the zone's, shared by its nodes
 		test(t, func(p sessionPolicy) sessionStore {
-			return RedisSessions(redistest.Client(t), prefix)(p)
+			return RedisSessions(redistest.Client(t), prefix, sealer)(p)
 		})
 	})
 }
@@ -193,19 +194,30 @@ func TestRedisSessionKeys(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	p := sessionPolicy{idle: time.Minute, absolute: 10 * time.Minute, max: 100, now: func() time.Time { return now }}
-	s := RedisSessions(c, prefix)(p).(*redisSessions)
+	s := RedisSessions(c, prefix, testSealer(t))(p).(*redisSessions)
 	s.perUser = 3
 
-	id, _, _ := s.create(ctx, alice)
+	id, ss, _ := s.create(ctx, alice)
 	for k := range redistest.Keys(t, c, prefix) {
 		if strings.Contains(k, id) {
 			t.Errorf("key %q holds the session id", k)
 		}
 		v, _ := c.Do(ctx, c.B().Hget().Key(k).Field("rec").Build()).ToString()
-		if strings.Contains(v, id) {
-			t.Errorf("key %q stores the session id", k)
+		// Sealed: neither the id nor the CSRF token nor the owner shows.
+		for _, secret := range []string{id, ss.csrf, alice.email} {
+			if v != "" && strings.Contains(v, secret) {
+				t.Errorf("key %q stores %q in the clear", k, secret)
+			}
 		}
 	}
+	// A record moved under another session's key does not open there.
+	id2, _, _ := s.create(ctx, owner{accountID: alice.accountID, email: "carol@example.com"})
+	rec, _ := c.Do(ctx, c.B().Hget().Key(s.sessionKey(id)).Field("rec").Build()).ToString()
+	c.Do(ctx, c.B().Hset().Key(s.sessionKey(id2)).FieldValue().FieldValue("rec", rec).Build())
+	if _, ok, err := s.get(ctx, id2); ok || err == nil {
+		t.Errorf("a record copied to another session opened there: ok=%v err=%v", ok, err)
+	}
+	s.delete(ctx, id2)
 	ttl, err := c.Do(ctx, c.B().Pttl().Key(s.sessionKey(id)).Build()).AsInt64()
 	if err != nil || ttl <= 0 || ttl > time.Minute.Milliseconds() {
 		t.Errorf("session PTTL = %d, %v; want (0, idle]", ttl, err)
@@ -234,4 +246,14 @@ func TestRedisSessionKeys(t *testing.T) {
 	if _, ok, _ := s.get(ctx, ids[3]); !ok {
 		t.Error("a live session ended though a deleted one had freed a place")
 	}
+}
+
+// testSealer is a Sealer under a random key.
+func testSealer(t *testing.T) *secret.Keys {
+	t.Helper()
+	k, err := secret.Load(secret.Random(32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

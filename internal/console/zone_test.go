@@ -24,9 +24,13 @@ func newZone(t *testing.T) *zone {
 	t.Helper()
 	prefix := redistest.Prefix(t)
 	formKey := secret.Random(32)
+	sealer, err := secret.Load(secret.Random(32)) // the zone's secret key
+	if err != nil {
+		t.Fatal(err)
+	}
 	node := func(c *console.Config) {
 		rc := redistest.Client(t) // each node its own connection
-		c.Sessions = console.RedisSessions(rc, prefix+"console:")
+		c.Sessions = console.RedisSessions(rc, prefix+"console:", sealer)
 		c.UserLimiter = ratelimit.NewRedis(rc, prefix+"user:", 10, time.Minute, 100, nil)
 		c.AddrLimiter = ratelimit.NewRedis(rc, prefix+"addr:", 100, time.Minute, 100, nil)
 		c.FormKey = formKey
@@ -130,7 +134,10 @@ func TestZoneSignInLimit(t *testing.T) {
 func TestSessionStoreDown(t *testing.T) {
 	rc := redistest.Client(t)
 	rc.Close()
-	s := newStack(t, func(c *console.Config) { c.Sessions = console.RedisSessions(rc, redistest.Prefix(t)) })
+	s := newStack(t, func(c *console.Config) {
+		k, _ := secret.Load(secret.Random(32))
+		c.Sessions = console.RedisSessions(rc, redistest.Prefix(t), k)
+	})
 	u := s.account(t, "v2")
 	b := s.browser(t)
 	if p := b.signIn(u.accountID, u.email, u.password); p.status != http.StatusInternalServerError || b.cookie("orch_console") != nil {

@@ -151,7 +151,7 @@ func newShared(ctx context.Context, cfg config.Serve, log *slog.Logger, now func
 	w := wiring{store: store, keys: keys, shared: true, where: postgres.Redacted(cfg.PostgresURL),
 		adminToken: cfg.AdminToken, keySource: "ORCH_SECRET_KEY"}
 	if cfg.RedisURL != "" {
-		if w.zone, err = openZone(ctx, cfg, log); err != nil {
+		if w.zone, err = openZone(ctx, cfg, keys, log); err != nil {
 			store.Close()
 			return nil, err
 		}
@@ -166,12 +166,13 @@ type zoneShared struct {
 	client rueidis.Client
 	epochs invalidation.Epochs
 	prefix string
+	keys   *secret.Keys // seals console sessions
 
 	mu       sync.Mutex
 	limiters []*ratelimit.Redis
 }
 
-func openZone(ctx context.Context, cfg config.Serve, log *slog.Logger) (*zoneShared, error) {
+func openZone(ctx context.Context, cfg config.Serve, keys *secret.Keys, log *slog.Logger) (*zoneShared, error) {
 	prefix := cfg.RedisKeyPrefix()
 	client, err := redisx.Open(ctx, cfg.RedisURL)
 	if err != nil {
@@ -182,7 +183,7 @@ func openZone(ctx context.Context, cfg config.Serve, log *slog.Logger) (*zoneSha
 		client.Close()
 		return nil, fmt.Errorf("--redis-url: %w", err)
 	}
-	return &zoneShared{client: client, epochs: epochs, prefix: prefix}, nil
+	return &zoneShared{client: client, epochs: epochs, prefix: prefix, keys: keys}, nil
 }
 
 func (z *zoneShared) Close() error {
@@ -687,7 +688,7 @@ func (z *zoneShared) sessions() console.SessionStore {
 	if z == nil {
 		return nil
 	}
-	return console.RedisSessions(z.client, z.prefix+"console:")
+	return console.RedisSessions(z.client, z.prefix+"console:", z.keys)
 }
 
 // degraded lists the shared facilities the node runs without, for
