@@ -42,6 +42,12 @@ func TestDeleteAccountStepRetried(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tx.Rollback(ctx)
+	// This side checks for deadlocks only after 10 s, the purge after
+	// PostgreSQL's default 1 s: the purge is the victim whatever the
+	// machine's load (which side's check ran first was left to timing).
+	if _, err := tx.Exec(ctx, `SET LOCAL deadlock_timeout = '10s'`); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM ccs_usage WHERE account_id = 'a' FOR UPDATE`); err != nil {
 		t.Fatal(err)
 	}
