@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"io"
-	"net"
 	"net/url"
 	"os"
 	"os/exec"
@@ -16,6 +14,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/storage/pgtest"
+	"github.com/orchestrator/orchestrator/internal/tcpproxy"
 )
 
 // testSecretKey is the ORCH_SECRET_KEY of the PostgreSQL-backed servers.
@@ -117,78 +116,6 @@ func TestPostgresSeedFlow(t *testing.T) {
 	}
 }
 
-// tcpProxy forwards 127.0.0.1:port to target until it is paused, which
-// closes every connection and refuses new ones: PostgreSQL gone, as a
-// node sees it, without stopping the server that other tests share.
-type tcpProxy struct {
-	addr   string
-	target string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-	closed atomic.Bool
-}
-
-func newTCPProxy(t *testing.T, target string) *tcpProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &tcpProxy{addr: ln.Addr().String(), target: target, conns: map[net.Conn]struct{}{}}
-	p.serve(ln)
-	t.Cleanup(func() { p.closed.Store(true); p.pause() })
-	return p
-}
-
-func (p *tcpProxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns[c], p.conns[u] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close(); c.Close() }()
-			go func() { io.Copy(c, u); u.Close(); c.Close() }()
-		}
-	}()
-}
-
-// pause closes the listener and every connection.
-func (p *tcpProxy) pause() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// resume listens again on the same address.
-func (p *tcpProxy) resume(t *testing.T) {
-	t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
-}
-
 // PostgreSQL gone under load: requests fail with 503 within 2 s and
 // /readyz says 503; PostgreSQL back: the node serves again within 5 s
 // without a restart, and no write it acknowledged is lost.
@@ -198,8 +125,8 @@ func TestPostgresOutage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newTCPProxy(t, u.Host)
-	u.Host = proxy.addr
+	proxy := tcpproxy.New(t, u.Host)
+	u.Host = proxy.Addr()
 	p := startShared(t, u.String())
 	a := p.createAccount(t, map[string]string{"name": "Acme", "authVersion": "v1"})
 	key := map[string]string{"maven-api-key": a.APIKey}
@@ -235,14 +162,14 @@ func TestPostgresOutage(t *testing.T) {
 		})
 	}
 	time.Sleep(500 * time.Millisecond)
-	proxy.pause()
+	proxy.Cut()
 	time.Sleep(1500 * time.Millisecond)
 	start := time.Now()
 	st, body := p.get(t, "/readyz", nil)
 	if st != 503 || time.Since(start) > 2500*time.Millisecond {
 		t.Errorf("/readyz with PostgreSQL gone: %d in %v (%s); want 503 within 2 s", st, time.Since(start), body)
 	}
-	if !strings.Contains(body, "storage unavailable") || strings.Contains(body, "postgres") || strings.Contains(body, proxy.addr) {
+	if !strings.Contains(body, "storage unavailable") || strings.Contains(body, "postgres") || strings.Contains(body, proxy.Addr()) {
 		t.Errorf("/readyz with PostgreSQL gone says %s: want \"storage unavailable\", without the database's user, name or address", body)
 	}
 	start = time.Now()
@@ -250,7 +177,7 @@ func TestPostgresOutage(t *testing.T) {
 		t.Errorf("read with PostgreSQL gone: %d in %v; want 503 within 2 s", st, time.Since(start))
 	}
 	time.Sleep(time.Second)
-	proxy.resume(t)
+	proxy.Restore(t)
 	back := time.Now()
 	for {
 		st, _ := p.get(t, "/readyz", nil)

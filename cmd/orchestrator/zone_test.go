@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/storage/pgtest"
+	"github.com/orchestrator/orchestrator/internal/tcpproxy"
 )
 
 // zone is three `orchestrator serve` nodes on one PostgreSQL schema
@@ -29,7 +30,7 @@ type zone struct {
 	nodes []*proc
 	lb    *proc // base is HAProxy's address; cmd is haproxy
 	dsn   string
-	redis *tcpProxy // in front of the machine's Redis, nil without it
+	redis *tcpproxy.Proxy // in front of the machine's Redis, nil without it
 }
 
 const zonePublicURL = "--public-url=https://z1.orchestrator.example"
@@ -68,10 +69,10 @@ backend nodes
 // deleted at the end.
 func startRedisZone(t *testing.T, n int) *zone {
 	t.Helper()
-	proxy := newTCPProxy(t, redisAddr())
+	proxy := tcpproxy.New(t, redisAddr())
 	prefix := fmt.Sprintf("orchtest:%d:%s:", os.Getpid(), strings.ReplaceAll(t.Name(), "/", "-"))
 	t.Cleanup(func() { deleteRedisKeys(t, prefix) })
-	z := startZone(t, n, "--redis-url", "redis://"+proxy.addr+"/0", "--redis-prefix", prefix)
+	z := startZone(t, n, "--redis-url", "redis://"+proxy.Addr()+"/0", "--redis-prefix", prefix)
 	z.redis = proxy
 	return z
 }
@@ -462,7 +463,7 @@ func TestZoneRedisDown(t *testing.T) {
 	a := z.lb.createAccount(t, map[string]string{"name": "Acme"})
 	admin := map[string]string{"Authorization": "Bearer " + testAdminToken}
 	path := "/v1/account/" + a.AccountID + "/shop/conv-1/properties"
-	z.redis.pause()
+	z.redis.Cut()
 	time.Sleep(1200 * time.Millisecond)
 	for i, n := range z.nodes {
 		st, body := n.get(t, "/readyz", nil)
@@ -499,7 +500,7 @@ func TestZoneRedisDown(t *testing.T) {
 			time.Sleep(20 * time.Millisecond)
 		}
 	}
-	z.redis.resume(t)
+	z.redis.Restore(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for _, n := range z.nodes {
 		for {

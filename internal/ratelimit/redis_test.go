@@ -2,8 +2,6 @@ package ratelimit
 
 import (
 	"context"
-	"io"
-	"net"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +10,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/redisx"
 	"github.com/orchestrator/orchestrator/internal/redisx/redistest"
+	"github.com/orchestrator/orchestrator/internal/tcpproxy"
 )
 
 // Two nodes share one budget: 10 failures, whichever node saw them, block
@@ -125,112 +124,6 @@ func TestRedisKeysExpire(t *testing.T) {
 	}
 }
 
-// proxy is a TCP proxy to Redis that a test can stop, stall and restart
-// on the same address: a Redis that goes away and comes back.
-type proxy struct {
-	t      *testing.T
-	addr   string
-	target string
-
-	mu      sync.Mutex
-	ln      net.Listener
-	conns   []net.Conn
-	stalled bool
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target}
-	p.start("127.0.0.1:0")
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) start(addr string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr, p.stalled = ln, ln.Addr().String(), false
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			up, err := net.Dial("tcp", p.target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			if p.ln != ln { // stopped while this one was accepted
-				p.mu.Unlock()
-				c.Close()
-				up.Close()
-				return
-			}
-			p.conns = append(p.conns, c, up)
-			p.mu.Unlock()
-			go p.pipe(up, c)
-			go p.pipe(c, up)
-		}
-	}()
-}
-
-// pipe copies src to dst until either closes; while stalled it drops
-// what it reads, as a network that lost the server would.
-func (p *proxy) pipe(dst, src net.Conn) {
-	defer dst.Close()
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if n > 0 {
-			p.mu.Lock()
-			stalled := p.stalled
-			p.mu.Unlock()
-			if !stalled {
-				if _, err := dst.Write(buf[:n]); err != nil {
-					return
-				}
-			}
-		}
-		if err != nil {
-			if err != io.EOF {
-				src.Close()
-			}
-			return
-		}
-	}
-}
-
-// stop closes the listener and every connection: Redis is unreachable.
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
-func (p *proxy) stall() {
-	p.mu.Lock()
-	p.stalled = true
-	p.mu.Unlock()
-}
-
-// restart listens again on the same address.
-func (p *proxy) restart() {
-	p.stop()
-	p.start(p.addr)
-}
-
 // While Redis is unreachable (or hangs) a node answers from its own
 // limiter within the timeout, says so in Status, and goes back to Redis
 // when it answers again.
@@ -243,10 +136,10 @@ func TestRedisFallsBackAndRecovers(t *testing.T) {
 	prefix := redistest.Prefix(t)
 	for _, mode := range []string{"closed", "stalled"} {
 		t.Run(mode, func(t *testing.T) {
-			p := newProxy(t, opt.InitAddress[0])
+			p := tcpproxy.New(t, opt.InitAddress[0])
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			c, err := redisx.Open(ctx, "redis://"+p.addr)
+			c, err := redisx.Open(ctx, "redis://"+p.Addr())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -262,9 +155,9 @@ func TestRedisFallsBackAndRecovers(t *testing.T) {
 			}
 
 			if mode == "closed" {
-				p.stop()
+				p.Cut()
 			} else {
-				p.stall()
+				p.Freeze()
 			}
 			// Per node while degraded: three failures here are three of
 			// this node's own, and the answers come within the timeout.
@@ -288,7 +181,8 @@ func TestRedisFallsBackAndRecovers(t *testing.T) {
 				t.Fatal("the shared budget was charged while the node could not reach it")
 			}
 
-			p.restart()
+			p.Cut()
+			p.Restore(t)
 			// rueidis spreads commands over several connections and
 			// replaces a broken one when it is next used, so a failure or
 			// two may follow the first success: wait for five in a row.

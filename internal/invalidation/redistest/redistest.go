@@ -6,13 +6,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"io"
 	"net"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/orchestrator/orchestrator/internal/tcpproxy"
 	"github.com/redis/rueidis"
 )
 
@@ -72,88 +71,14 @@ func Reachable(t testing.TB) {
 	conn.Close()
 }
 
-// Proxy forwards TCP connections to Redis until cut.
-type Proxy struct {
-	target string
-	addr   string
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]struct{}
-}
+// Proxy is a tcpproxy.Proxy in front of Redis, with its URL.
+type Proxy struct{ *tcpproxy.Proxy }
 
-// NewProxy starts a proxy in front of Redis; it stops when t ends.
+// NewProxy starts a proxy in front of Redis; it is cut when t ends.
 func NewProxy(t testing.TB) *Proxy {
 	t.Helper()
-	p := &Proxy{target: Addr(t), conns: map[net.Conn]struct{}{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.addr = ln.Addr().String()
-	p.serve(ln)
-	t.Cleanup(p.Cut)
-	return p
+	return &Proxy{tcpproxy.New(t, Addr(t))}
 }
 
 // URL is the proxy's Redis URL.
-func (p *Proxy) URL() string { return "redis://" + p.addr }
-
-func (p *Proxy) serve(ln net.Listener) {
-	p.mu.Lock()
-	p.ln = ln
-	p.mu.Unlock()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.DialTimeout("tcp", p.target, 2*time.Second)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			if p.ln != ln {
-				p.mu.Unlock()
-				c.Close()
-				u.Close()
-				continue
-			}
-			p.conns[c], p.conns[u] = struct{}{}, struct{}{}
-			p.mu.Unlock()
-			go pipe(c, u)
-			go pipe(u, c)
-		}
-	}()
-}
-
-func pipe(dst, src net.Conn) {
-	io.Copy(dst, src)
-	dst.Close()
-	src.Close()
-}
-
-// Cut closes the listener and every connection: Redis is unreachable.
-func (p *Proxy) Cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-// Restore listens again on the same address.
-func (p *Proxy) Restore(t testing.TB) {
-	t.Helper()
-	ln, err := net.Listen("tcp", p.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.serve(ln)
-}
+func (p *Proxy) URL() string { return "redis://" + p.Addr() }

@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,110 +13,8 @@ import (
 	"github.com/orchestrator/orchestrator/internal/storage/migrate"
 	"github.com/orchestrator/orchestrator/internal/storage/pgtest"
 	"github.com/orchestrator/orchestrator/internal/storage/postgres"
+	"github.com/orchestrator/orchestrator/internal/tcpproxy"
 )
-
-// proxy forwards TCP connections to the test server. stop closes its
-// listener and every connection (the server, as the store sees it, went
-// away); start listens again on the same address. The shared server
-// itself is never touched.
-type proxy struct {
-	t      *testing.T
-	target string
-	addr   string
-
-	mu     sync.Mutex
-	ln     net.Listener
-	conns  map[net.Conn]bool
-	frozen chan struct{} // closed: bytes flow; open: every pipe holds them
-}
-
-func newProxy(t *testing.T, target string) *proxy {
-	p := &proxy{t: t, target: target, conns: map[net.Conn]bool{}, frozen: make(chan struct{})}
-	close(p.frozen)
-	p.listen("127.0.0.1:0")
-	t.Cleanup(p.stop)
-	return p
-}
-
-func (p *proxy) listen(addr string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	p.mu.Lock()
-	p.ln, p.addr = ln, ln.Addr().String()
-	p.mu.Unlock()
-	go p.serve(ln)
-}
-
-func (p *proxy) serve(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		up, err := net.Dial("tcp", p.target)
-		if err != nil {
-			c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[up] = true, true
-		p.mu.Unlock()
-		pipe := func(dst, src net.Conn) {
-			buf := make([]byte, 32<<10)
-			for {
-				n, err := src.Read(buf)
-				p.mu.Lock()
-				frozen := p.frozen
-				p.mu.Unlock()
-				<-frozen
-				if n > 0 {
-					if _, werr := dst.Write(buf[:n]); werr != nil {
-						break
-					}
-				}
-				if err != nil {
-					break
-				}
-			}
-			dst.Close()
-			src.Close()
-		}
-		go pipe(c, up)
-		go pipe(up, c)
-	}
-}
-
-func (p *proxy) stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		p.ln.Close()
-		p.ln = nil
-	}
-	for c := range p.conns {
-		c.Close()
-	}
-	clear(p.conns)
-}
-
-func (p *proxy) start() { p.listen(p.addr) }
-
-// freeze holds every byte in flight, connections kept open: a server
-// that stopped answering (hung, or a network that drops packets) rather
-// than one that went away. thaw lets them flow again.
-func (p *proxy) freeze() {
-	p.mu.Lock()
-	p.frozen = make(chan struct{})
-	p.mu.Unlock()
-}
-
-func (p *proxy) thaw() {
-	p.mu.Lock()
-	close(p.frozen)
-	p.mu.Unlock()
-}
 
 // A server that stops answering mid-conversation (connections open,
 // nothing comes back) fails reads with ErrUnavailable within 2 s and
@@ -125,11 +22,11 @@ func (p *proxy) thaw() {
 // answers again.
 func TestServerHangs(t *testing.T) {
 	dsn, _ := pgtest.Schema(t)
-	p := newProxy(t, serverAddr(t))
-	s := openURL(t, via(t, dsn, p.addr))
+	p := tcpproxy.New(t, serverAddr(t))
+	s := openURL(t, via(t, dsn, p.Addr()))
 	b := setup(t, s)
 
-	p.freeze()
+	p.Freeze()
 	for _, c := range []struct {
 		name  string
 		limit time.Duration
@@ -147,7 +44,7 @@ func TestServerHangs(t *testing.T) {
 			t.Errorf("%s with the server hung: err = %v, want ErrUnavailable", c.name, err)
 		}
 	}
-	p.thaw()
+	p.Thaw()
 	deadline := time.Now().Add(5 * time.Second)
 	for s.Ready(context.Background()) != nil {
 		if time.Now().After(deadline) {
@@ -183,11 +80,11 @@ func serverAddr(t *testing.T) string {
 // restart.
 func TestServerGoesAway(t *testing.T) {
 	dsn, _ := pgtest.Schema(t)
-	p := newProxy(t, serverAddr(t))
-	s := openURL(t, via(t, dsn, p.addr))
+	p := tcpproxy.New(t, serverAddr(t))
+	s := openURL(t, via(t, dsn, p.Addr()))
 	b := setup(t, s)
 
-	p.stop()
+	p.Cut()
 	checks := []struct {
 		name string
 		call func(ctx context.Context) error
@@ -214,7 +111,7 @@ func TestServerGoesAway(t *testing.T) {
 		}
 	}
 
-	p.start()
+	p.Restore(t)
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		err := s.Ready(context.Background())
