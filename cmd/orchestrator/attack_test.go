@@ -278,8 +278,19 @@ func TestAttackConsoleSignInBurst(t *testing.T) {
 		})
 	}
 	close(start)
-	time.Sleep(100 * time.Millisecond)
-	right := signIn(a.ConsoleUser.Password) // sent while the burst is running
+	// Sent while the burst is running, once the budget of 10 is spent:
+	// every answer so far charged a failure or was refused for lack of
+	// budget. (A fixed 100 ms pause let the correct password in as the
+	// 10th attempt on a loaded machine, which the limits allow.)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		mu.Lock()
+		answered := codes[401] + codes[429] + codes[503]
+		mu.Unlock()
+		if answered >= 10 || time.Now().After(deadline) {
+			break
+		}
+	}
+	right := signIn(a.ConsoleUser.Password)
 	wg.Wait()
 	if codes[401] > 10 || codes[401]+codes[429]+codes[503] != 120 {
 		t.Errorf("120 parallel wrong sign-ins: %v; want at most 10 × 401, the rest 429 (or 503)", codes)
