@@ -43,10 +43,15 @@ func (c *Client) v2(ctx context.Context, method, p string, in, out any) error {
 
 // v1 calls the v1 API with the API key.
 func (c *Client) v1(ctx context.Context, method, p string, q url.Values, in, out any) error {
+	return c.v1At(ctx, c.v1Base, method, p, q, in, out)
+}
+
+// v1At is v1 against another base URL (v1 Next Actions).
+func (c *Client) v1At(ctx context.Context, base, method, p string, q url.Values, in, out any) error {
 	if c.cfg.APIKey == "" {
 		return fmt.Errorf("sdk: v1 calls need Config.APIKey: %w", ErrNoCredentials)
 	}
-	u := c.v1Base + p
+	u := base + p
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}

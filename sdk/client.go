@@ -23,8 +23,14 @@ type Config struct {
 	// self-hosted server ("http://127.0.0.1:8080"). It also serves v1
 	// unless V1BaseURL is set.
 	BaseURL string
-	// V1BaseURL overrides the v1 base URL.
+	// V1BaseURL overrides the v1 base URL. It also serves v1 Next
+	// Actions unless NextActionsV1BaseURL is set.
 	V1BaseURL string
+	// NextActionsV1BaseURL overrides the base URL of v1 Next Actions
+	// (GET /v1/account/{a}/next-actions). By default it is the zone's
+	// askmaven host when neither BaseURL nor V1BaseURL is set, else the
+	// v1 base URL.
+	NextActionsV1BaseURL string
 	// AccountID is the account every call is made for ("67005361", or
 	// with the "le" prefix). When empty, v2 calls use the account of the
 	// token.
@@ -64,6 +70,7 @@ type Client struct {
 	cfg       Config
 	v2Base    string
 	v1Base    string
+	naV1Base  string // v1 Next Actions
 	v2URL     *url.URL
 	base      http.RoundTripper
 	hc        *http.Client // v2: adds the token
@@ -82,7 +89,7 @@ type Client struct {
 
 // New returns a Client. It does not touch the network.
 func New(cfg Config) (*Client, error) {
-	v2, v1 := cfg.BaseURL, cfg.V1BaseURL
+	v2, v1, na := cfg.BaseURL, cfg.V1BaseURL, cfg.NextActionsV1BaseURL
 	if cfg.Zone != "" {
 		r, ok := LookupRegion(cfg.Zone)
 		if !ok {
@@ -92,6 +99,9 @@ func New(cfg Config) (*Client, error) {
 			v2 = r.BaseURL
 			if v1 == "" {
 				v1 = r.V1BaseURL
+				if na == "" {
+					na = r.NextActionsV1BaseURL
+				}
 			}
 		}
 	}
@@ -101,6 +111,9 @@ func New(cfg Config) (*Client, error) {
 	if v1 == "" {
 		v1 = v2
 	}
+	if na == "" {
+		na = v1
+	}
 	v2URL, err := parseBase(v2)
 	if err != nil {
 		return nil, fmt.Errorf("sdk: BaseURL: %w", err)
@@ -108,13 +121,17 @@ func New(cfg Config) (*Client, error) {
 	if _, err := parseBase(v1); err != nil {
 		return nil, fmt.Errorf("sdk: V1BaseURL: %w", err)
 	}
+	if _, err := parseBase(na); err != nil {
+		return nil, fmt.Errorf("sdk: NextActionsV1BaseURL: %w", err)
+	}
 	c := &Client{
-		cfg:    cfg,
-		v2Base: strings.TrimRight(v2, "/"),
-		v1Base: strings.TrimRight(v1, "/"),
-		v2URL:  v2URL,
-		now:    cfg.now,
-		jitter: cfg.jitter,
+		cfg:      cfg,
+		v2Base:   strings.TrimRight(v2, "/"),
+		v1Base:   strings.TrimRight(v1, "/"),
+		naV1Base: strings.TrimRight(na, "/"),
+		v2URL:    v2URL,
+		now:      cfg.now,
+		jitter:   cfg.jitter,
 		// A login waits at most this long, whatever the callers'
 		// contexts: it is shared by all of them.
 		loginWait: time.Minute,
@@ -191,3 +208,6 @@ func (c *Client) BaseURL() string { return c.v2Base }
 
 // V1BaseURL returns the v1 base URL in use.
 func (c *Client) V1BaseURL() string { return c.v1Base }
+
+// NextActionsV1BaseURL returns the base URL of v1 Next Actions in use.
+func (c *Client) NextActionsV1BaseURL() string { return c.naV1Base }

@@ -52,9 +52,11 @@ func ExampleNew_zone() {
 	}
 	fmt.Println(c.BaseURL())
 	fmt.Println(c.V1BaseURL())
+	fmt.Println(c.NextActionsV1BaseURL())
 	// Output:
 	// https://z2.ccs.liveperson.net
 	// https://z2.context.liveperson.net
+	// https://z2.askmaven.liveperson.net
 }
 
 // HTTPClient adds the token to requests the typed methods do not cover,

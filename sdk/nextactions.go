@@ -126,7 +126,7 @@ func (c *Client) NextActionsV1(ctx context.Context, r NextActionsV1Request) (*Ne
 		}
 	}
 	var out NextActionsV1Result
-	if err := c.v1(ctx, http.MethodGet, path("v1", "account", a, "next-actions"), q, nil, &out); err != nil {
+	if err := c.v1At(ctx, c.naV1Base, http.MethodGet, path("v1", "account", a, "next-actions"), q, nil, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

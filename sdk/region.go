@@ -13,12 +13,18 @@ type Region struct {
 	BaseURL string
 	// V1BaseURL serves the v1 APIs (maven-api-key).
 	V1BaseURL string
+	// NextActionsV1BaseURL serves v1 Next Actions, which LivePerson runs
+	// on a host of its own (askmaven), apart from the v1 Context Service.
+	NextActionsV1BaseURL string
 }
 
 var regions = []Region{
-	{Zone: "z1", Name: "AMERICAS", BaseURL: "https://z1.ccs.liveperson.net", V1BaseURL: "https://z1.context.liveperson.net"},
-	{Zone: "z2", Name: "EMEA", BaseURL: "https://z2.ccs.liveperson.net", V1BaseURL: "https://z2.context.liveperson.net"},
-	{Zone: "z3", Name: "APAC", BaseURL: "https://z3.ccs.liveperson.net", V1BaseURL: "https://z3.context.liveperson.net"},
+	{Zone: "z1", Name: "AMERICAS", BaseURL: "https://z1.ccs.liveperson.net", V1BaseURL: "https://z1.context.liveperson.net",
+		NextActionsV1BaseURL: "https://z1.askmaven.liveperson.net"},
+	{Zone: "z2", Name: "EMEA", BaseURL: "https://z2.ccs.liveperson.net", V1BaseURL: "https://z2.context.liveperson.net",
+		NextActionsV1BaseURL: "https://z2.askmaven.liveperson.net"},
+	{Zone: "z3", Name: "APAC", BaseURL: "https://z3.ccs.liveperson.net", V1BaseURL: "https://z3.context.liveperson.net",
+		NextActionsV1BaseURL: "https://z3.askmaven.liveperson.net"},
 }
 
 // Regions returns the region table (SPEC §8).
