@@ -297,6 +297,52 @@ func (s *Service) Get(ctx context.Context, id string) (Account, error) {
 	return s.view(a), nil
 }
 
+// Exists reports whether an account exists, for routes that answer
+// without credentials (service discovery). Answers, "no" included, are
+// remembered like authentications (bounded, dropped on every node when
+// the account is created or deleted), so that a caller probing account
+// ids reads the store at most once per id per cache lifetime.
+func (s *Service) Exists(ctx context.Context, id string) (bool, error) {
+	e, ok := s.cache.accts.GetIfPresent(id)
+	if !ok || e.epoch != s.epochs.Epoch(ctx, e.owner) {
+		owner := newCredentials
+		if ok {
+			owner = e.owner
+		}
+		var cacheable bool
+		var err error
+		e, cacheable, err = s.readExists(ctx, id, owner)
+		if err != nil {
+			return false, err
+		}
+		if cacheable {
+			s.cache.accts.Set(id, e)
+		}
+	}
+	return e.found && !s.beingDeleted(id), nil
+}
+
+// readExists reads whether an account exists, taking the epoch of what
+// decides the answer first (see readCredential): the account's own once
+// it exists, newCredentials while it does not.
+func (s *Service) readExists(ctx context.Context, id, owner string) (acctEntry, bool, error) {
+	for try := 0; ; try++ {
+		epoch := s.epochs.Epoch(ctx, owner)
+		_, err := s.store.GetAccount(ctx, id)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return acctEntry{}, false, err
+		}
+		e := acctEntry{found: err == nil, owner: newCredentials, epoch: epoch}
+		if e.found {
+			e.owner = id
+		}
+		if e.owner == owner || try == 1 {
+			return e, e.owner == owner, nil
+		}
+		owner = e.owner
+	}
+}
+
 // Record returns the stored account record.
 func (s *Service) Record(ctx context.Context, id string) (storage.Account, error) {
 	return s.store.GetAccount(ctx, id)

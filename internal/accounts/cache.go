@@ -16,9 +16,14 @@ import (
 // the change is acknowledged, so no entry read before a change is ever
 // used after it. Other accounts' entries stay: one regeneration does not
 // send every account back to the store.
+//
+// accts remembers, by account id, whether an account exists, for the
+// unauthenticated service discovery route: a deletion bumps the
+// account's epoch, a creation the newCredentials epoch, as for creds.
 type authCache struct {
 	keys  *otter.Cache[[32]byte, keyEntry]
 	creds *otter.Cache[string, credEntry]
+	accts *otter.Cache[string, acctEntry]
 }
 
 type keyEntry struct {
@@ -34,9 +39,16 @@ type credEntry struct {
 	epoch uint64 // of owner
 }
 
-// newCredentials is the epoch key of user IDs that were not found: a
-// remembered "no such user" is dropped when credentials are created
-// (Create, Upgrade). It is no account ID (those are digits).
+type acctEntry struct {
+	found bool
+	owner string // the account id, or newCredentials when not found
+	epoch uint64 // of owner
+}
+
+// newCredentials is the epoch key of user IDs and account ids that were
+// not found: a remembered "no such user" or "no such account" is dropped
+// when credentials or accounts are created (Create, Upgrade). It is no
+// account ID (those are digits).
 const newCredentials = "+new"
 
 const (
@@ -51,6 +63,9 @@ func newAuthCache(ttl time.Duration) *authCache {
 		}),
 		creds: otter.Must(&otter.Options[string, credEntry]{
 			MaximumSize: cacheSize, ExpiryCalculator: otter.ExpiryWriting[string, credEntry](ttl),
+		}),
+		accts: otter.Must(&otter.Options[string, acctEntry]{
+			MaximumSize: cacheSize, ExpiryCalculator: otter.ExpiryWriting[string, acctEntry](ttl),
 		}),
 	}
 }

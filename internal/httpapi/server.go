@@ -108,6 +108,7 @@ func (s *Server) Handler() http.Handler {
 	route("POST /oauth2/token", HandlerFunc(s.token))
 	route("GET /.well-known/oauth-authorization-server", HandlerFunc(s.metadata))
 	route("GET /.well-known/jwks.json", HandlerFunc(s.jwks))
+	s.csdsRoutes(route)
 
 	v1 := s.guardV1(HandlerFunc(s.serveV1Account))
 	route("/v1/account/{a}", v1)
