@@ -1,6 +1,7 @@
 package accounts
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -174,6 +175,13 @@ type CreateRequest struct {
 	ID           string `json:"id,omitempty"`
 	AuthVersion  string `json:"authVersion,omitempty"`
 	ConsoleEmail string `json:"consoleEmail,omitempty"`
+	// APIKey and Credentials, when set, import an existing tenant's v1
+	// key and v2 credentials instead of generating them (SPEC §2), so
+	// that its clients keep working unchanged. They are stored as
+	// generated ones are: the key sealed and found by keyed hash, the
+	// password as a keyed hash (and sealed, for the console).
+	APIKey      string       `json:"apiKey,omitempty"`
+	Credentials *Credentials `json:"credentials,omitempty"`
 }
 
 // ValidID reports whether id is a canonical account id.
@@ -213,6 +221,12 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error
 		}
 		req.ID = id
 	}
+	if err := validateImport(req); err != nil {
+		return Account{}, err
+	}
+	if err := s.importConflict(ctx, req); err != nil {
+		return Account{}, err
+	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	for attempt := 0; ; attempt++ {
 		id := req.ID
@@ -220,12 +234,21 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error
 			id = randomID()
 		}
 		n := storage.NewAccount{Account: storage.Account{ID: id, Name: req.Name, AuthVersion: req.AuthVersion, CreatedAt: now}}
-		key := secret.NewAPIKey()
+		key := req.APIKey
+		if key == "" {
+			key = secret.NewAPIKey()
+		}
 		n.APIKey = s.apiKeyRecord(id, key, now)
 		out := s.view(n.Account)
 		out.APIKey = key
 		if req.AuthVersion == storage.AuthV2 {
-			c, creds := s.newCredential(id, uuid.NewString(), now)
+			var c storage.Credential
+			var creds Credentials
+			if req.Credentials != nil {
+				c, creds = s.importedCredential(id, *req.Credentials, now)
+			} else {
+				c, creds = s.newCredential(id, uuid.NewString(), now)
+			}
 			n.Credential = &c
 			out.Credentials = &creds
 		}
@@ -239,6 +262,10 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error
 		}
 		err := s.store.CreateAccount(ctx, n)
 		if errors.Is(err, storage.ErrAlreadyExists) {
+			// An imported secret taken meanwhile, or the account id?
+			if cerr := s.importConflict(ctx, req); cerr != nil {
+				return Account{}, cerr
+			}
 			if req.ID != "" {
 				return Account{}, fault.Conflict("account %s already exists", req.ID)
 			}
@@ -253,6 +280,72 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error
 		s.bump(ctx, newCredentials)
 		return out, nil
 	}
+}
+
+// validateImport checks the secrets of an existing tenant that a create
+// request brings (SPEC §2: 20–256 printable characters; the user ID a
+// UUID, as LivePerson's are and ours are generated).
+func validateImport(req CreateRequest) error {
+	if k := req.APIKey; k != "" {
+		if strings.HasPrefix(k, secret.APIKeyPrefix) && !secret.WellFormedAPIKey(k) {
+			// It would be refused as a typo of one of our keys.
+			return fault.Invalid("apiKey: starts with %q but is not a well-formed key of this server (its checksum does not match)", secret.APIKeyPrefix)
+		}
+		if !secret.ImportableSecret(k) {
+			return fault.Invalid("apiKey: %d-%d printable ASCII characters without spaces", secret.MinImportedLen, secret.MaxImportedLen)
+		}
+	}
+	c := req.Credentials
+	if c == nil {
+		return nil
+	}
+	if req.AuthVersion != storage.AuthV2 {
+		return fault.Invalid("credentials: only v2 accounts have credentials (authVersion is %s)", req.AuthVersion)
+	}
+	if !ValidUserID(c.UserID) {
+		return fault.Invalid("credentials.userId: must be a UUID such as 3f2504e0-4f89-41d3-9a0c-0305e82c3301")
+	}
+	if !secret.ImportableSecret(c.Password) {
+		return fault.Invalid("credentials.password: %d-%d printable ASCII characters without spaces", secret.MinImportedLen, secret.MaxImportedLen)
+	}
+	return nil
+}
+
+// ValidUserID reports whether id is a v2 user ID: a UUID in its 36-character
+// form (either letter case; it is kept as written, since clients log in
+// with it as they have it).
+func ValidUserID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	_, err := uuid.Parse(id)
+	return err == nil
+}
+
+// importConflict reports an imported key or user ID that another account
+// already has, as a conflict that does not say which account: the
+// operator chose the secret, and a clear "in use" lets them fix the
+// request (another import, or none).
+func (s *Service) importConflict(ctx context.Context, req CreateRequest) error {
+	if req.APIKey != "" {
+		_, err := s.store.APIKeyByHash(ctx, s.keys.Hash("apikey", req.APIKey))
+		if err == nil {
+			return fault.Conflict("apiKey: already in use by another account")
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	if c := req.Credentials; c != nil {
+		_, err := s.store.CredentialByUserID(ctx, c.UserID)
+		if err == nil {
+			return fault.Conflict("credentials.userId: already in use by another account")
+		}
+		if !errors.Is(err, storage.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
 }
 
 // randomID returns an 8-digit account id that does not start with 0.
@@ -270,6 +363,32 @@ func (s *Service) newCredential(accountID, userID string, now time.Time) (storag
 	pw := s.keys.Password(userID, seed)
 	c := storage.Credential{AccountID: accountID, UserID: userID, SecretHash: s.keys.Hash("password:"+userID, pw), Seed: seed, CreatedAt: now}
 	return c, Credentials{UserID: userID, Password: pw}
+}
+
+// sealedPrefix starts the Seed of an imported credential: the password
+// cannot be derived from a seed, so it is kept sealed (AES-GCM under the
+// server key, bound to the user ID) for the console to show again, which
+// gives no more back than a generated password's seed does with the same
+// key. Generated seeds are 16 bytes; a sealed password is longer.
+const sealedPrefix = "sealed:"
+
+func (s *Service) importedCredential(accountID string, in Credentials, now time.Time) (storage.Credential, Credentials) {
+	seed := append([]byte(sealedPrefix), s.keys.Seal([]byte(in.Password), "password:"+in.UserID)...)
+	c := storage.Credential{AccountID: accountID, UserID: in.UserID, SecretHash: s.keys.Hash("password:"+in.UserID, in.Password), Seed: seed, CreatedAt: now}
+	return c, in
+}
+
+// password gives back a credential's password: derived from its seed, or
+// opened when it was imported.
+func (s *Service) password(c storage.Credential) (string, error) {
+	if len(c.Seed) > 16 && bytes.HasPrefix(c.Seed, []byte(sealedPrefix)) {
+		pw, err := s.keys.Open(c.Seed[len(sealedPrefix):], "password:"+c.UserID)
+		if err != nil {
+			return "", fmt.Errorf("open password of %s: %w", c.UserID, err)
+		}
+		return string(pw), nil
+	}
+	return s.keys.Password(c.UserID, c.Seed), nil
 }
 
 func (s *Service) newConsoleUser(accountID, email, password string, now time.Time) (storage.ConsoleUser, ConsoleLogin, error) {
@@ -497,10 +616,11 @@ func (s *Service) AddConsoleUser(ctx context.Context, accountID, email, password
 }
 
 // AuthenticateAPIKey returns the account of a v1 key that is current or in
-// its grace period. Malformed keys are refused before any lookup. Results
+// its grace period. Malformed keys (neither ours nor in the shape of an
+// imported key) are refused before any lookup. Results
 // are remembered by keyed hash (never the key) until the account changes.
 func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (storage.Account, error) {
-	if !secret.WellFormedAPIKey(key) {
+	if !secret.PlausibleAPIKey(key) {
 		return storage.Account{}, ErrBadAPIKey
 	}
 	h := s.keys.Hash("apikey", key)
@@ -653,7 +773,11 @@ func (s *Service) Reveal(ctx context.Context, accountID string) (apiKey string, 
 	case err != nil:
 		return "", nil, err
 	}
-	return string(raw), &Credentials{UserID: c.UserID, Password: s.keys.Password(c.UserID, c.Seed)}, nil
+	pw, err := s.password(c)
+	if err != nil {
+		return "", nil, err
+	}
+	return string(raw), &Credentials{UserID: c.UserID, Password: pw}, nil
 }
 
 // AuthenticateConsole checks a console user's password (argon2id). Unknown

@@ -31,8 +31,10 @@ func (s *Server) guardV1(h http.Handler) http.Handler {
 		if key == "" {
 			return s.authFailure("invalid_api_key", "missing maven-api-key header", nil)
 		}
-		if !secret.WellFormedAPIKey(key) {
-			// A typo or a truncated copy: say so rather than "unknown".
+		if !secret.PlausibleAPIKey(key) {
+			// A typo or a truncated copy of one of our keys, or no key
+			// an operator could have imported: say so rather than
+			// "unknown".
 			return s.authFailure("invalid_api_key", "malformed API key", nil)
 		}
 		acct, err := s.Accounts.AuthenticateAPIKey(r.Context(), key)

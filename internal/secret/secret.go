@@ -223,6 +223,40 @@ func WellFormedAPIKey(s string) bool {
 	return subtle.ConstantTimeCompare([]byte(checksum(s[:cut])), []byte(s[cut:])) == 1
 }
 
+// Imported secrets (an existing tenant's v1 key or v2 password brought
+// in by the operator, SPEC §2) are 20–256 visible ASCII characters: no
+// spaces, which HTTP trims from header values, and nothing a header or a
+// Basic credential cannot carry.
+const (
+	MinImportedLen = 20
+	MaxImportedLen = 256
+)
+
+// ImportableSecret reports whether s may be imported as a v1 key or v2
+// password.
+func ImportableSecret(s string) bool {
+	if len(s) < MinImportedLen || len(s) > MaxImportedLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x21 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// PlausibleAPIKey reports whether s may be a v1 key and is worth a
+// lookup: a well-formed key of ours, or one in the shape of an imported
+// key that does not claim our prefix (so that typos in our keys are still
+// refused without a lookup).
+func PlausibleAPIKey(s string) bool {
+	if strings.HasPrefix(s, APIKeyPrefix) {
+		return WellFormedAPIKey(s)
+	}
+	return ImportableSecret(s)
+}
+
 // NewToken returns a random URL-safe token of n bytes of entropy (admin
 // tokens, session ids, CSRF tokens).
 func NewToken(n int) string { return base64.RawURLEncoding.EncodeToString(Random(n)) }
