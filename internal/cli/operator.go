@@ -134,7 +134,7 @@ func printAccount(g *Globals, raw []byte) error {
 
 // AccountCmd groups the account commands.
 type AccountCmd struct {
-	Create             AccountCreateCmd      `cmd:"" help:"Create an account (v2 unless --v1-only).\n\nExample: orchestrator account create --name Acme --json"`
+	Create             AccountCreateCmd      `cmd:"" help:"Create an account (v2 unless --v1-only), or bring an existing tenant with its key and credentials.\n\nExamples:\n  orchestrator account create --name Acme --json\n  orchestrator account create --name Acme --id 67005361 --api-key-file key.txt --user-id 3f2504e0-4f89-41d3-9a0c-0305e82c3301 --password-file pw.txt"`
 	List               AccountListCmd        `cmd:"" help:"List accounts.\n\nExample: orchestrator account list"`
 	Show               AccountShowCmd        `cmd:"" help:"Show an account.\n\nExample: orchestrator account show 67005361"`
 	Delete             AccountDeleteCmd      `cmd:"" help:"Delete an account and everything it owns.\n\nExample: orchestrator account delete 67005361"`
@@ -192,11 +192,75 @@ type AccountCreateCmd struct {
 	ID           string `name:"id" help:"Account id (decimal digits; default: generated)."`
 	V1Only       bool   `name:"v1-only" help:"Create a v1 account (API key only)."`
 	ConsoleEmail string `name:"console-email" help:"Also create a console user with this email."`
+	// Importing an existing tenant (SPEC §2). The secrets are read from
+	// files (or stdin with "-"), not argv, which other users of the
+	// machine can read; --api-key is there for keys already public
+	// enough. No environment variables: ORCH_API_KEY and ORCH_PASSWORD
+	// are the user-side commands' credentials, and an operator who has
+	// them set must not import them by accident.
+	APIKey       string `name:"api-key" help:"Import this v1 API key of an existing tenant instead of generating one (20-256 printable characters; prefer --api-key-file)."`
+	APIKeyFile   string `name:"api-key-file" help:"File holding the v1 API key to import (- for stdin)."`
+	UserID       string `name:"user-id" help:"Import this v2 user ID (a UUID) of an existing tenant; needs --password-file."`
+	PasswordFile string `name:"password-file" help:"File holding the v2 password to import with --user-id (- for stdin; 20-256 printable characters)."`
+}
+
+// readSecretFile reads a secret from a file, or from stdin for "-",
+// without its line ending.
+func readSecretFile(flag, file string) (string, error) {
+	var b []byte
+	var err error
+	if file == "-" {
+		b, err = io.ReadAll(io.LimitReader(Stdin, 64<<10))
+	} else {
+		b, err = os.ReadFile(file)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flag, err)
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// imports returns the secrets of an existing tenant the flags import.
+func (c *AccountCreateCmd) imports() (apiKey string, creds map[string]string, err error) {
+	switch {
+	case c.APIKey != "" && c.APIKeyFile != "":
+		return "", nil, errors.New("give --api-key or --api-key-file, not both")
+	case c.APIKeyFile == "-" && c.PasswordFile == "-":
+		return "", nil, errors.New("--api-key-file and --password-file cannot both read stdin")
+	case (c.UserID == "") != (c.PasswordFile == ""):
+		return "", nil, errors.New("--user-id and --password-file import v2 credentials together: give both or neither")
+	case c.UserID != "" && c.V1Only:
+		return "", nil, errors.New("--user-id: a --v1-only account has no v2 credentials")
+	}
+	apiKey = c.APIKey
+	if c.APIKeyFile != "" {
+		if apiKey, err = readSecretFile("--api-key-file", c.APIKeyFile); err != nil {
+			return "", nil, err
+		}
+		if apiKey == "" {
+			return "", nil, errors.New("--api-key-file: the file is empty")
+		}
+	}
+	if c.UserID != "" {
+		pw, err := readSecretFile("--password-file", c.PasswordFile)
+		if err != nil {
+			return "", nil, err
+		}
+		if pw == "" {
+			return "", nil, errors.New("--password-file: the file is empty")
+		}
+		creds = map[string]string{"userId": c.UserID, "password": pw}
+	}
+	return apiKey, creds, nil
 }
 
 // Run runs the command.
 func (c *AccountCreateCmd) Run(g *Globals) error {
-	body := map[string]string{"name": c.Name, "authVersion": "v2"}
+	apiKey, creds, err := c.imports()
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"name": c.Name, "authVersion": "v2"}
 	if c.V1Only {
 		body["authVersion"] = "v1"
 	}
@@ -205,6 +269,12 @@ func (c *AccountCreateCmd) Run(g *Globals) error {
 	}
 	if c.ConsoleEmail != "" {
 		body["consoleEmail"] = c.ConsoleEmail
+	}
+	if apiKey != "" {
+		body["apiKey"] = apiKey
+	}
+	if creds != nil {
+		body["credentials"] = creds
 	}
 	raw, err := c.call(g, "POST", "/admin/v1/accounts", body)
 	if err != nil {

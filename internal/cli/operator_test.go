@@ -215,3 +215,78 @@ func TestNextActionsV1Session(t *testing.T) {
 		t.Error("v1 with a session and a different group: want an error")
 	}
 }
+
+// TestAccountCreateImport: account create brings an existing tenant, its
+// secrets read from files (or stdin), and the user-side commands work
+// with them at once; the flags that cannot go together are refused
+// before any request.
+func TestAccountCreateImport(t *testing.T) {
+	env := servertest.Start(t)
+	operatorEnv(t, env)
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	dir := t.TempDir()
+	write := func(name, s string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	const (
+		key  = "tenant-maven-key-0123456789abcdef"
+		user = "5d8a3c1e-2b7f-4e90-a1c4-7f3e9b2d6a10"
+		pw   = "tenant-password-0123456789-abcdefgh"
+	)
+	keyFile, pwFile := write("key", key+"\n"), write("pw", pw+"\r\n")
+
+	out := mustRun(t, "--json", "account", "create", "--name", "Moved", "--id", "le67005361",
+		"--api-key-file", keyFile, "--user-id", user, "--password-file", pwFile)
+	var a struct {
+		AccountID, APIKey string
+		Credentials       struct{ UserID, Password string }
+	}
+	if err := json.Unmarshal([]byte(out), &a); err != nil || a.AccountID != "67005361" || a.APIKey != key ||
+		a.Credentials.UserID != user || a.Credentials.Password != pw {
+		t.Fatalf("create printed %q (%v)", out, err)
+	}
+	if tok := mustRun(t, "login", "--url", env.URL, "--user", user, "--password-file", pwFile); strings.Count(tok, ".") != 2 {
+		t.Errorf("login with the imported credentials printed %q", tok)
+	}
+	if _, err := run(t, "ccs", "namespaces", "--url", env.URL, "--account", a.AccountID, "--api-key", key); err != nil {
+		t.Errorf("ccs namespaces with the imported key: %v", err)
+	}
+
+	// The key on argv and from stdin; a v1 account imports a key alone.
+	terminal(t, "stdin-tenant-key-0123456789\n")
+	out = mustRun(t, "--json", "account", "create", "--name", "Stdin", "--v1-only", "--api-key-file", "-")
+	if !strings.Contains(out, `"apiKey":"stdin-tenant-key-0123456789"`) || strings.Contains(out, "credentials") {
+		t.Errorf("create --v1-only --api-key-file - printed %q", out)
+	}
+	out = mustRun(t, "account", "create", "--name", "Argv", "--api-key", "argv-tenant-key-0123456789")
+	if !strings.Contains(out, "argv-tenant-key-0123456789") {
+		t.Errorf("create --api-key printed %q", out)
+	}
+
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--api-key", key, "--api-key-file", keyFile}, "not both"},
+		{[]string{"--user-id", user}, "--password-file"},
+		{[]string{"--password-file", pwFile}, "--user-id"},
+		{[]string{"--v1-only", "--user-id", user, "--password-file", pwFile}, "--v1-only"},
+		{[]string{"--api-key-file", "-", "--user-id", user, "--password-file", "-"}, "stdin"},
+		{[]string{"--api-key-file", filepath.Join(dir, "missing")}, "--api-key-file"},
+		{[]string{"--api-key-file", write("empty", "\n")}, "empty"},
+		// The server's answers: the field, and no account.
+		{[]string{"--api-key", "short"}, "apiKey"},
+		{[]string{"--api-key", key}, "already in use"},
+		{[]string{"--user-id", "bob", "--password-file", pwFile}, "credentials.userId"},
+		{[]string{"--user-id", user, "--password-file", pwFile}, "already in use"},
+	} {
+		args := append([]string{"account", "create", "--name", "Bad"}, tc.args...)
+		if _, err := run(t, args...); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err %v, want one saying %q", tc.args, err, tc.want)
+		}
+	}
+}
