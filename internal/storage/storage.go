@@ -58,7 +58,9 @@ type APIKey struct {
 // Credential is the v2 client credential of an account: a user ID and the
 // keyed hash of a generated password. Seed lets the server derive the
 // password again (with its secret key) for the console; the store alone
-// cannot give the password back.
+// cannot give the password back. An imported password (one the operator
+// brought from an existing tenant) cannot be derived: its Seed holds it
+// sealed with the server key instead (package accounts).
 type Credential struct {
 	AccountID  string
 	UserID     string
