@@ -52,10 +52,11 @@ func TestCCSV2Routes(t *testing.T) {
 		{name: "no list deletes all", method: "DELETE", path: doc + "property/delete", body: body(`,"sessionId":"s1"`), status: 200, want: result(a + ":ns:s1")},
 		{name: "session document now empty", method: "GET", path: doc + a + "/ns/s1", status: 404, want: `{"message":"session \"s1\" of namespace \"ns\" not found"}`},
 		{name: "ttlSeconds 0 is forever", method: "POST", path: doc + "create", body: body(`,"sessionId":"s2","ttlSeconds":0,"payload":{"p":1}`), status: 201, want: result(a + ":ns:s2")},
+		{name: "capped at --max-retention (13 months by default)", method: "GET", path: doc + a + "/ns/s2", status: 200,
+			want: `{"accountId":"` + a + `","documentKey":"` + a + `:ns:s2","documentType":"CONTEXT","nameSpace":"ns","payload":{"p":1},"sessionId":"s2","tenantId":"` + a + `","ttl":"` + ttl(t0.Add(time.Minute).AddDate(0, 13, 0)) + `"}`},
 	}
 	later := []ccsStep{
-		{name: "no ttl when forever", method: "GET", path: doc + a + "/ns/s2", status: 200,
-			want: `{"accountId":"` + a + `","documentKey":"` + a + `:ns:s2","documentType":"CONTEXT","nameSpace":"ns","payload":{"p":1},"sessionId":"s2","tenantId":"` + a + `"}`},
+		{name: "forever is gone after the retention", method: "GET", path: doc + a + "/ns/s2", status: 404, want: `{"message":"session \"s2\" of namespace \"ns\" not found"}`},
 		{name: "default 13 months passed", method: "GET", path: doc + a + "/ns", status: 200,
 			want: `{"accountId":"` + a + `","documentKey":"` + a + `:ns:","documentType":"CONTEXT","nameSpace":"ns","payload":{},"tenantId":"` + a + `"}`},
 		{name: "delete whole document", method: "DELETE", path: doc + "delete", body: body(`,"sessionId":"s2"`), status: 200, want: result(a + ":ns:s2")},
