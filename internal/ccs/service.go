@@ -73,8 +73,10 @@ type Config struct {
 	MaxRetention storage.Retention
 }
 
-// CapBatch is the properties CapRetention looks at per transaction.
-const CapBatch = 10_000
+// CapBatch is the properties CapRetention looks at per transaction, so
+// that the writes queued behind one wait little: on SQLite about 10 ms a
+// batch (300,000 properties in 1.5 s).
+const CapBatch = 2000
 
 // Service is the Conversation Context Service. It validates names,
 // applies TTLs and the document size limit, and keeps expired data out of
