@@ -67,7 +67,16 @@ type Config struct {
 	// tenant shares (security review finding 3).
 	MaxProperties int64
 	MaxBytes      int64
+	// MaxRetention is the longest a property is kept after its last
+	// write, whatever its TTL (SPEC §5, --max-retention); zero: no cap.
+	// Run first brings the properties stored before it under it.
+	MaxRetention storage.Retention
 }
+
+// CapBatch is the properties CapRetention looks at per transaction, so
+// that the writes queued behind one wait little: on SQLite about 10 ms a
+// batch (300,000 properties in 1.5 s).
+const CapBatch = 2000
 
 // Service is the Conversation Context Service. It validates names,
 // applies TTLs and the document size limit, and keeps expired data out of
@@ -80,11 +89,12 @@ type Service struct {
 	batch int
 	docs  *docCache // nil: off
 	quota storage.ContextQuota
+	keep  storage.Retention
 }
 
 // New returns a service over store. It purges nothing until Run.
 func New(store storage.ContextStore, cfg Config) *Service {
-	s := &Service{store: store, now: cfg.Now, log: cfg.Log, every: cfg.PurgeEvery, batch: cfg.PurgeBatch}
+	s := &Service{store: store, now: cfg.Now, log: cfg.Log, every: cfg.PurgeEvery, batch: cfg.PurgeBatch, keep: cfg.MaxRetention}
 	switch {
 	case cfg.DocumentCacheBytes == 0:
 		s.docs = newDocCache(DefaultDocumentCacheBytes)
@@ -130,7 +140,19 @@ func (s *Service) Usage(ctx context.Context, accountID string) (storage.ContextU
 // Run purges expired properties in the background until ctx is done.
 // Each batch is one short write transaction; reads never wait for it, and
 // they filter expired data themselves, so the purge only reclaims space.
+// With a retention cap it first caps what was stored before
+// (CapRetention).
 func (s *Service) Run(ctx context.Context) {
+	if !s.keep.IsZero() {
+		until := s.keep.Until(s.now())
+		n, err := s.CapRetention(ctx, until)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			s.log.Warn("ccs: cap stored expiries to the retention", "err", err, "capped", n)
+		case n > 0:
+			s.log.Info("ccs: capped stored expiries to the retention", "capped", n, "until", until.UTC())
+		}
+	}
 	t := time.NewTimer(s.every)
 	defer t.Stop()
 	for {
@@ -152,6 +174,35 @@ func (s *Service) Run(ctx context.Context) {
 			}
 		}
 		t.Reset(s.every)
+	}
+}
+
+// CapRetention sets the expiry of every stored property that never
+// expires, or expires after until, to until, in batches of CapBatch (one
+// short transaction each, so that a large store is not stalled), and
+// returns how many it changed. Run calls it at start with the start time
+// plus the retention: the time of the last write of a property stored
+// before the cap took effect is not known, so its retention runs from
+// when the cap took effect.
+func (s *Service) CapRetention(ctx context.Context, until time.Time) (int, error) {
+	var (
+		from  storage.ContextPosition
+		total int
+	)
+	for {
+		next, n, err := s.store.CapContextExpiry(ctx, until, from, CapBatch)
+		if err != nil {
+			return total, err
+		}
+		total += n
+		if n > 0 && s.docs != nil {
+			// Cached copies carry the old expiries.
+			s.docs.invalidateWhere(func(storage.ContextKey) bool { return true })
+		}
+		if next == (storage.ContextPosition{}) {
+			return total, nil
+		}
+		from = next
 	}
 }
 
@@ -197,7 +248,7 @@ type Session struct {
 type Document struct {
 	Properties []storage.ContextProperty // ordered by name
 	// Expires is when the last of its properties expires; zero when one
-	// never expires or there are none.
+	// never expires (only without a retention cap) or there are none.
 	Expires time.Time
 }
 
@@ -360,7 +411,8 @@ func (s *Service) DeleteSession(ctx context.Context, k Key) error {
 }
 
 // Merge merges a JSON object into a document (v1 PATCH). Written
-// properties expire after the session's TTL, else the namespace's.
+// properties expire after the session's TTL, else the namespace's, at
+// the latest after the retention.
 func (s *Service) Merge(ctx context.Context, k Key, object []byte) error {
 	if err := s.checkKey(k, true); err != nil {
 		return err
@@ -373,7 +425,8 @@ func (s *Service) Merge(ctx context.Context, k Key, object []byte) error {
 }
 
 // Upsert merges a JSON object into a document (v2 create). Written
-// properties expire ttlSeconds after now; nil means 13 months, 0 never.
+// properties expire ttlSeconds after now; nil means 13 months, 0 never;
+// at the latest after the retention.
 func (s *Service) Upsert(ctx context.Context, k Key, payload []byte, ttlSeconds *int64) error {
 	if err := s.checkKey(k, true); err != nil {
 		return err
@@ -415,6 +468,7 @@ func (s *Service) merge(ctx context.Context, k Key, props []storage.ContextPrope
 func (s *Service) mergeAt(ctx context.Context, k Key, props []storage.ContextProperty, ttl time.Duration, hasTTL bool, now time.Time) error {
 	err := s.store.MergeProperties(ctx, storage.ContextMerge{
 		Key: k.storage(), Properties: props, TTL: ttl, HasTTL: hasTTL, Now: now, MaxChars: MaxDocumentChars, Quota: s.quota,
+		MaxRetention: s.keep,
 	})
 	s.written(k.storage())
 	return tooLarge(err)

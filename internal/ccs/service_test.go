@@ -191,6 +191,70 @@ func TestServiceTTL(t *testing.T) {
 	}
 }
 
+// TestServiceRetention checks the retention cap on every write, and that
+// CapRetention brings the properties stored before it under it, the
+// cached copies of their documents included.
+func TestServiceRetention(t *testing.T) {
+	ctx := context.Background()
+	s, c, st := newServiceConfig(t, ccs.Config{MaxRetention: storage.Retention{D: time.Hour}})
+	k := ccs.Key{AccountID: acct, Namespace: "ns", SessionID: "s"}
+	zero, day := int64(0), int64(86400)
+	if err := s.PutSession(ctx, k, &zero); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Merge(ctx, k, []byte(`{"v1":1}`)); err != nil { // the session's TTL 0: never
+		t.Fatal(err)
+	}
+	if err := s.Upsert(ctx, k, []byte(`{"forever":1}`), &zero); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Minute)
+	if err := s.Upsert(ctx, k, []byte(`{"day":1}`), &day); err != nil {
+		t.Fatal(err)
+	}
+	d, err := s.Get(ctx, k, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]time.Time{}
+	for _, p := range d.Properties {
+		got[p.Name] = p.ExpiresAt
+	}
+	want := map[string]time.Time{"v1": t0.Add(time.Hour), "forever": t0.Add(time.Hour), "day": t0.Add(time.Hour + time.Minute)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("expiries (-want +got):\n%s", diff)
+	}
+	if !d.Expires.Equal(t0.Add(time.Hour + time.Minute)) {
+		t.Errorf("document Expires = %v, want the last property's", d.Expires)
+	}
+	// The session's TTL setting is listed as set, not as the cap.
+	if list, err := s.Sessions(ctx, acct, "ns"); err != nil || len(list) != 1 || list[0].TTLSeconds != 0 {
+		t.Errorf("Sessions = %+v, %v; want s with TTL 0", list, err)
+	}
+
+	// A property stored before the cap took effect (written without
+	// it), read once so that the document cache holds it.
+	old := ccs.Key{AccountID: acct, Namespace: "ns", SessionID: "old"}
+	if err := st.MergeProperties(ctx, storage.ContextMerge{Key: storage.ContextKey{AccountID: acct, Namespace: "ns", SessionID: "old"},
+		Properties: []storage.ContextProperty{{Name: "p", Value: []byte("1")}}, Now: t0}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := s.Get(ctx, old, nil); err != nil || !d.Expires.IsZero() || len(d.Properties) != 1 {
+		t.Fatalf("before the cap: %+v, %v; want p, never expiring", d, err)
+	}
+	until := c.Now().Add(time.Hour)
+	if n, err := s.CapRetention(ctx, until); err != nil || n != 1 {
+		t.Errorf("CapRetention = %d, %v; want 1 (only p)", n, err)
+	}
+	if d, err := s.Get(ctx, old, nil); err != nil || !d.Expires.Equal(until) {
+		t.Errorf("after the cap: Expires = %v, %v; want %v", d.Expires, err, until)
+	}
+	c.Advance(time.Hour)
+	if _, err := s.Property(ctx, old, "p"); !errors.Is(kind(err), fault.ErrNotFound) {
+		t.Errorf("Property(p) at the cap: err = %v, want not found", err)
+	}
+}
+
 func TestServiceRunStopsWithContext(t *testing.T) {
 	s, _, _ := newService(t)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/orchestrator/orchestrator/internal/config"
 	"github.com/orchestrator/orchestrator/internal/server/servertest"
 )
 
@@ -338,7 +339,8 @@ func TestUserHelpHasExamples(t *testing.T) {
 // ccs sessions shows when each session's data expires (from its v2
 // document), not only the TTL later v1 writes get.
 func TestUserCCSSessionsShowExpiry(t *testing.T) {
-	env := servertest.Start(t)
+	// No retention cap: under one, "forever" expires too.
+	env := servertest.Start(t, func(c *config.Serve) { c.MaxRetention = "0" })
 	acct := env.CreateAccount(t, true)
 	userEnv(t, env, acct, true)
 	mustRun(t, "ccs", "set", "shop", "--session", "s1", "--ttl", "3600", "step=pay")

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/clientaddr"
+	"github.com/orchestrator/orchestrator/internal/storage"
 )
 
 // Serve is the configuration of one zone server.
@@ -46,6 +47,10 @@ type Serve struct {
 	AccountMaxProperties int64  `name:"account-max-properties" env:"ORCH_ACCOUNT_MAX_PROPERTIES" default:"100000" help:"Most Context Service properties one account may store (0: no limit)."`
 	AccountMaxBytes      string `name:"account-max-bytes" env:"ORCH_ACCOUNT_MAX_BYTES" default:"256MiB" help:"Most Context Service data one account may store, such as 256MiB or 1GiB (0: no limit)."`
 	MemoryLimit          string `name:"memory-limit" env:"ORCH_MEMORY_LIMIT" default:"100MiB" help:"Soft memory limit of the Go runtime, such as 100MiB or 1GiB (0: none; GOMEMLIMIT wins when set)."`
+
+	// MaxRetention caps how long a Context Service property is kept
+	// after its last write (SPEC §5).
+	MaxRetention string `name:"max-retention" env:"ORCH_MAX_RETENTION" default:"13mo" help:"Longest a Context Service property is kept after its last write, whatever its TTL: calendar months such as 13mo, or a duration such as 9480h (0: no cap)."`
 }
 
 // MinAdminTokenLen is the shortest operator token accepted: the operator
@@ -58,7 +63,34 @@ const MinAdminTokenLen = 32
 func Defaults() Serve {
 	return Serve{Addr: "127.0.0.1:8080", Data: "./data", Zone: "z1", TokenTTL: 24 * time.Hour,
 		AuthFailureStatus: 403, SigningAlg: "RS256", LogLevel: "info", MemoryLimit: "100MiB",
-		AccountMaxProperties: 100_000, AccountMaxBytes: "256MiB"}
+		AccountMaxProperties: 100_000, AccountMaxBytes: "256MiB", MaxRetention: DefaultMaxRetention}
+}
+
+// DefaultMaxRetention is --max-retention unless set: 13 calendar months,
+// the default TTL of a v2 write.
+const DefaultMaxRetention = "13mo"
+
+// maxRetentionMonths bounds --max-retention (100 years, the longest TTL).
+const maxRetentionMonths = 1200
+
+// Retention parses MaxRetention: whole calendar months ("13mo", counted
+// as time.AddDate counts them, like the 13-month v2 default TTL) or a Go
+// duration ("9480h"); "0" is no cap (the zero Retention).
+func (c Serve) Retention() (storage.Retention, error) {
+	bad := fmt.Errorf("--max-retention %q: want calendar months such as 13mo or a duration such as 9480h, at most 100 years (0: no cap)", c.MaxRetention)
+	v := strings.TrimSpace(c.MaxRetention)
+	if m, ok := strings.CutSuffix(v, "mo"); ok {
+		n, err := strconv.Atoi(m)
+		if err != nil || n < 0 || n > maxRetentionMonths {
+			return storage.Retention{}, bad
+		}
+		return storage.Retention{Months: n}, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 || d > maxRetentionMonths/12*365*24*time.Hour {
+		return storage.Retention{}, bad
+	}
+	return storage.Retention{D: d}, nil
 }
 
 // Sunset parses V1Sunset: an RFC 3339 date ("2027-01-31", midnight UTC) or
@@ -133,6 +165,9 @@ func (c Serve) Validate() error {
 		return fmt.Errorf("--account-max-properties must be 0 (no limit) or more")
 	}
 	if _, err := c.AccountMaxBytesValue(); err != nil {
+		return err
+	}
+	if _, err := c.Retention(); err != nil {
 		return err
 	}
 	if c.DebugAddr != "" {

@@ -1,6 +1,33 @@
 package config
 
-import "testing"
+import (
+	"testing"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/storage"
+)
+
+func TestRetention(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want storage.Retention
+		ok   bool
+	}{
+		{DefaultMaxRetention, storage.Retention{Months: 13}, true}, {"9480h", storage.Retention{D: 9480 * time.Hour}, true},
+		{"0", storage.Retention{}, true}, {"0mo", storage.Retention{}, true}, {"90m", storage.Retention{D: 90 * time.Minute}, true},
+		{"1200mo", storage.Retention{Months: 1200}, true},
+		{"1201mo", storage.Retention{}, false}, {"-1h", storage.Retention{}, false}, {"-3mo", storage.Retention{}, false},
+		{"13", storage.Retention{}, false}, {"13 months", storage.Retention{}, false}, {"", storage.Retention{}, false},
+		{"900000h", storage.Retention{}, false},
+	} {
+		c := Defaults()
+		c.MaxRetention = tc.in
+		got, err := c.Retention()
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("Retention(%q) = %+v, %v; want %+v, ok=%v", tc.in, got, err, tc.want, tc.ok)
+		}
+	}
+}
 
 func TestMemoryLimitBytes(t *testing.T) {
 	for _, tc := range []struct {

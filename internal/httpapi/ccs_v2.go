@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/fault"
@@ -66,6 +65,9 @@ func documentKey(account string, k ccs.Key) string {
 	return account + ":" + k.Namespace + ":" + k.SessionID
 }
 
+// v2Result is the answer of a v2 write: documentKey and tenantId carry
+// the account as the request wrote it (SPEC §5: "le12345678" stays
+// "le12345678"), like accountId of the GET answers.
 type v2Result struct {
 	DocumentKey string `json:"documentKey"`
 	TenantID    string `json:"tenantId"`
@@ -91,9 +93,13 @@ func (s *Server) ccsCreate(w http.ResponseWriter, r *http.Request) error {
 	if err := s.CCS.Upsert(r.Context(), k, body.Payload, body.TTLSeconds); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusCreated, v2Result{DocumentKey: documentKey(body.AccountID, k), TenantID: k.AccountID, Success: true})
+	writeJSON(w, http.StatusCreated, v2Result{DocumentKey: documentKey(body.AccountID, k), TenantID: body.AccountID, Success: true})
 	return nil
 }
+
+// ttlLayout is RFC 3339 in UTC with exactly three fractional digits
+// (SPEC §5: "2021-05-11T22:37:39.176Z"), ".000" included.
+const ttlLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // v2Document is the GET answer; Payload is encoded already.
 type v2Document struct {
@@ -104,8 +110,9 @@ type v2Document struct {
 	Payload      json.RawMessage `json:"payload"`
 	SessionID    string          `json:"sessionId,omitempty"`
 	TenantID     string          `json:"tenantId"`
-	// TTL is the RFC 3339 expiry of the document's last property; absent
-	// when a property never expires (or there is none).
+	// TTL is the RFC 3339 expiry (ttlLayout) of the document's last
+	// property; absent when a property never expires (or there is none),
+	// which with a retention cap (ccs.Config.MaxRetention) cannot be.
 	TTL string `json:"ttl,omitempty"`
 }
 
@@ -123,6 +130,8 @@ func (s *Server) ccsGet(w http.ResponseWriter, r *http.Request, sid string) erro
 	if err != nil {
 		return err
 	}
+	// The store is keyed by the bare account ID; the answer echoes a as
+	// written.
 	k := ccs.Key{AccountID: acct, Namespace: r.PathValue("ns"), SessionID: sid}
 	d, err := s.CCS.Get(r.Context(), k, nil)
 	if err != nil {
@@ -136,10 +145,10 @@ func (s *Server) ccsGet(w http.ResponseWriter, r *http.Request, sid string) erro
 	}
 	out := v2Document{
 		AccountID: a, DocumentKey: documentKey(a, k), DocumentType: "CONTEXT", NameSpace: k.Namespace,
-		Payload: ccs.AppendObject(make([]byte, 0, 256), d.Properties, ""), SessionID: sid, TenantID: acct,
+		Payload: ccs.AppendObject(make([]byte, 0, 256), d.Properties, ""), SessionID: sid, TenantID: a,
 	}
 	if !d.Expires.IsZero() {
-		out.TTL = d.Expires.UTC().Format(time.RFC3339)
+		out.TTL = d.Expires.UTC().Format(ttlLayout)
 	}
 	writeRawJSON(w, http.StatusOK, out.appendJSON(make([]byte, 0, 256+len(out.Payload))))
 	return nil
@@ -220,7 +229,7 @@ func (s *Server) ccsDeleteProperties(w http.ResponseWriter, r *http.Request) err
 	if err := s.CCS.DeleteProperties(r.Context(), k, body.PropertyToDelete); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v2Result{DocumentKey: documentKey(body.AccountID, k), TenantID: k.AccountID, Success: true})
+	writeJSON(w, http.StatusOK, v2Result{DocumentKey: documentKey(body.AccountID, k), TenantID: body.AccountID, Success: true})
 	return nil
 }
 
@@ -236,6 +245,6 @@ func (s *Server) ccsDelete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.CCS.DeleteSession(r.Context(), k); err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, v2Result{DocumentKey: documentKey(body.AccountID, k), TenantID: k.AccountID, Success: true})
+	writeJSON(w, http.StatusOK, v2Result{DocumentKey: documentKey(body.AccountID, k), TenantID: body.AccountID, Success: true})
 	return nil
 }

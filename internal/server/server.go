@@ -251,6 +251,7 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 	sunset, _ := cfg.Sunset()
 	proxies, _ := cfg.Proxies()
 	maxBytes, _ := cfg.AccountMaxBytesValue()
+	retention, _ := cfg.Retention()
 	clients := clientaddr.New(proxies)
 
 	acc := accounts.New(store, keys, cfg.Zone, now)
@@ -289,7 +290,7 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 	}
 	s.API = &httpapi.Server{
 		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
-		CCS:               ccs.New(store, ccs.Config{Now: now, Log: log, DocumentCacheBytes: docCache, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes)}),
+		CCS:               ccs.New(store, ccs.Config{Now: now, Log: log, DocumentCacheBytes: docCache, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes), MaxRetention: retention}),
 		Ready:             store.Ready,
 		AdminToken:        w.adminToken,
 		AuthFailureStatus: cfg.AuthFailureStatus,

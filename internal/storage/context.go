@@ -89,7 +89,7 @@ type ContextDocument struct {
 //
 // Each written property expires at Now plus the write's TTL when HasTTL,
 // else the session's TTL when set, else the namespace's TTL when set, else
-// never; a TTL of 0 means never.
+// never; a TTL of 0 means never. MaxRetention caps that (ExpiresAt).
 type ContextMerge struct {
 	Key        ContextKey
 	Properties []ContextProperty // Value must be compact JSON; ExpiresAt is ignored
@@ -105,6 +105,17 @@ type ContextMerge struct {
 	// a bound (and grows what it stores) fails with ErrQuotaExceeded and
 	// saves nothing.
 	Quota ContextQuota
+	// MaxRetention caps the expiry of the written properties at Now plus
+	// it, "never" included (zero: no cap).
+	MaxRetention Retention
+}
+
+// ContextPosition is a place in the properties of every account, taken
+// in key order (account, namespace, session, name). The zero position is
+// before the first.
+type ContextPosition struct {
+	Key  ContextKey
+	Name string
 }
 
 // ContextStore stores the data of the Conversation Context Service.
@@ -149,6 +160,15 @@ type ContextStore interface {
 
 	// ContextUsage returns what the account stores (zero when nothing).
 	ContextUsage(ctx context.Context, accountID string) (ContextUsage, error)
+
+	// CapContextExpiry looks at up to limit properties after from, in
+	// key order, and sets the expiry of those that never expire or expire
+	// after until to until (a retention cap that took effect after they
+	// were written). It returns the position of the last property it
+	// looked at, the zero position once none was left, and how many it
+	// changed. Each call is one short write transaction; values, sizes
+	// and usage are untouched.
+	CapContextExpiry(ctx context.Context, until time.Time, from ContextPosition, limit int) (next ContextPosition, changed int, err error)
 
 	// PurgeContext deletes up to limit properties expired at now, and the
 	// sessions that are left without properties and without a live TTL.

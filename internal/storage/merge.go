@@ -103,10 +103,33 @@ type TTLSetting struct {
 	Set bool
 }
 
+// Retention is the longest a property is kept after its last write,
+// whatever its TTL (SPEC §5, --max-retention): Months calendar months
+// plus D. The zero Retention is no cap.
+type Retention struct {
+	Months int
+	D      time.Duration
+}
+
+// IsZero reports whether r is no cap.
+func (r Retention) IsZero() bool { return r.Months == 0 && r.D == 0 }
+
+// Until returns when a property last written at t must be gone: t plus
+// r, calendar months first (as time.AddDate counts them); the zero time
+// when r is no cap.
+func (r Retention) Until(t time.Time) time.Time {
+	if r.IsZero() {
+		return time.Time{}
+	}
+	return t.AddDate(0, r.Months, 0).Add(r.D)
+}
+
 // ExpiresAt resolves when the properties of m expire: at m.Now plus the
 // write's TTL when it has one, else the session's when set, else the
 // namespace's when set; a TTL of 0, or none at all, is never (the zero
-// time).
+// time). m.MaxRetention caps the result: never, and anything later than
+// m.Now plus the retention, becomes m.Now plus the retention. Every
+// backend resolves expiry here, so that the cap is the same in each.
 func (m ContextMerge) ExpiresAt(session, namespace TTLSetting) time.Time {
 	ttl := TTLSetting{}
 	switch {
@@ -117,10 +140,14 @@ func (m ContextMerge) ExpiresAt(session, namespace TTLSetting) time.Time {
 	case namespace.Set:
 		ttl = namespace
 	}
-	if !ttl.Set || ttl.TTL <= 0 {
-		return time.Time{}
+	var at time.Time
+	if ttl.Set && ttl.TTL > 0 {
+		at = m.Now.Add(ttl.TTL)
 	}
-	return m.Now.Add(ttl.TTL)
+	if limit := m.MaxRetention.Until(m.Now); !limit.IsZero() && (at.IsZero() || at.After(limit)) {
+		at = limit
+	}
+	return at
 }
 
 // QuotaPurgeLimit bounds the expired properties a write over the quota

@@ -3,6 +3,7 @@ package postgres
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -435,6 +436,48 @@ func (s *Store) ListDocuments(ctx context.Context, accountID, namespace string, 
 		return err
 	})
 	return docs, err
+}
+
+// CapContextExpiry implements storage.ContextStore: one short
+// transaction over a range of the primary key, so that capping a large
+// store in batches reads each row once. Nodes starting together may cap
+// the same rows; the last cap written stands, each as good as the other.
+func (s *Store) CapContextExpiry(ctx context.Context, until time.Time, from storage.ContextPosition, limit int) (storage.ContextPosition, int, error) {
+	var (
+		next storage.ContextPosition
+		n    int
+	)
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		next, n = storage.ContextPosition{}, 0
+		k := from.Key
+		var last storage.ContextPosition
+		err := tx.QueryRow(ctx, `SELECT account_id, namespace, session_id, name FROM ccs_properties
+			WHERE (account_id, namespace, session_id, name) > ($1, $2, $3, $4)
+			ORDER BY account_id, namespace, session_id, name LIMIT 1 OFFSET $5`, k.AccountID, k.Namespace, k.SessionID, from.Name, limit-1).
+			Scan(&last.Key.AccountID, &last.Key.Namespace, &last.Key.SessionID, &last.Name)
+		// The rows with SKIP LOCKED, like the purge: a row a writer holds
+		// is being rewritten, with the cap of its own write.
+		q := `SELECT account_id, namespace, session_id, name FROM ccs_properties WHERE (expires_at = 0 OR expires_at > $1)
+			AND (account_id, namespace, session_id, name) > ($2, $3, $4, $5)`
+		args := []any{ms(until), k.AccountID, k.Namespace, k.SessionID, from.Name}
+		switch {
+		case errors.Is(err, pgx.ErrNoRows): // fewer than limit left: up to the end
+		case err != nil:
+			return err
+		default:
+			q += ` AND (account_id, namespace, session_id, name) <= ($6, $7, $8, $9)`
+			args = append(args, last.Key.AccountID, last.Key.Namespace, last.Key.SessionID, last.Name)
+			next = last
+		}
+		q = `UPDATE ccs_properties SET expires_at = $1 WHERE (account_id, namespace, session_id, name) IN (` + q + ` FOR UPDATE SKIP LOCKED)`
+		tag, err := tx.Exec(ctx, q, args...)
+		n = int(tag.RowsAffected())
+		return err
+	})
+	if err != nil {
+		return storage.ContextPosition{}, 0, fmt.Errorf("cap context expiry: %w", err)
+	}
+	return next, n, nil
 }
 
 // PurgeContext implements storage.ContextStore. It works in one short

@@ -493,6 +493,48 @@ func (s *Store) ListDocuments(ctx context.Context, accountID, namespace string, 
 	return docs, prows.Err()
 }
 
+// CapContextExpiry implements storage.ContextStore: one short write
+// transaction over a range of the primary key, so that capping a large
+// store in batches reads each row once.
+func (s *Store) CapContextExpiry(ctx context.Context, until time.Time, from storage.ContextPosition, limit int) (storage.ContextPosition, int, error) {
+	var (
+		next storage.ContextPosition
+		n    int
+	)
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		next, n = storage.ContextPosition{}, 0
+		after := []any{from.Key.AccountID, from.Key.Namespace, from.Key.SessionID, from.Name}
+		var last storage.ContextPosition
+		err := tx.QueryRowContext(ctx, `SELECT account_id, namespace, session_id, name FROM ccs_properties
+			WHERE (account_id, namespace, session_id, name) > (?, ?, ?, ?)
+			ORDER BY account_id, namespace, session_id, name LIMIT 1 OFFSET ?`, append(after, limit-1)...).
+			Scan(&last.Key.AccountID, &last.Key.Namespace, &last.Key.SessionID, &last.Name)
+		q := `UPDATE ccs_properties SET expires_at = ? WHERE (expires_at = 0 OR expires_at > ?)
+			AND (account_id, namespace, session_id, name) > (?, ?, ?, ?)`
+		args := append([]any{ms(until), ms(until)}, after...)
+		switch {
+		case err == sql.ErrNoRows: // fewer than limit left: up to the end
+		case err != nil:
+			return err
+		default:
+			q += ` AND (account_id, namespace, session_id, name) <= (?, ?, ?, ?)`
+			args = append(args, last.Key.AccountID, last.Key.Namespace, last.Key.SessionID, last.Name)
+			next = last
+		}
+		res, err := tx.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		changed, err := res.RowsAffected()
+		n = int(changed)
+		return err
+	})
+	if err != nil {
+		return storage.ContextPosition{}, 0, fmt.Errorf("cap context expiry: %w", err)
+	}
+	return next, n, nil
+}
+
 // PurgeContext implements storage.ContextStore. It deletes in one short
 // write transaction, so that requests wait at most one batch.
 func (s *Store) PurgeContext(ctx context.Context, now time.Time, limit int) (int, error) {

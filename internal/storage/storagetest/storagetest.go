@@ -30,6 +30,8 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("ContextAccountDelete", func(t *testing.T) { testContextAccountDelete(t, open(t)) })
 	t.Run("ContextUsage", func(t *testing.T) { testContextUsage(t, open(t)) })
 	t.Run("ContextQuota", func(t *testing.T) { testContextQuota(t, open(t)) })
+	t.Run("ContextRetention", func(t *testing.T) { testContextRetention(t, open(t)) })
+	t.Run("ContextCapExpiry", func(t *testing.T) { testContextCapExpiry(t, open(t)) })
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
 	t.Run("PoliciesConcurrentCreate", func(t *testing.T) { testPoliciesConcurrentCreate(t, open(t)) })
 	t.Run("PolicyEvaluations", func(t *testing.T) { testPolicyEvaluations(t, open(t)) })
