@@ -324,6 +324,38 @@ func TestE2EPoliciesAndNextActions(t *testing.T) {
 	}
 }
 
+func TestE2EAttributesAndRequestVariables(t *testing.T) {
+	env := servertest.Start(t)
+	acct := env.CreateAccount(t, true)
+	ctx := context.Background()
+	c, err := New(Config{BaseURL: env.URL, AccountID: acct.AccountID, UserID: acct.UserID, Password: acct.Password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Attributes(ctx); err != nil || len(got) != 0 {
+		t.Fatalf("attributes before PUT = %v, %v; want none", got, err)
+	}
+	if _, err := c.PutAttributes(ctx, map[string]any{"vipSkill": 42}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Attributes(ctx); err != nil || !cmp.Equal(got, map[string]any{"vipSkill": float64(42)}) {
+		t.Errorf("attributes = %v, %v", got, err)
+	}
+	if _, err := c.CreatePolicy(ctx, Policy{
+		Name:       "idle",
+		Conditions: []Condition{{Property: "conversation.minutesSincePreviousMessage", Type: "GREATER_THAN", Value: json.RawMessage(`10`)}},
+		Actions:    []Action{{Type: "TRANSFER_TO_SKILL", Payload: json.RawMessage(`{"skillId":"{{custom.vipSkill}}"}`)}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	actions, err := c.NextActions(ctx, NextActionsRequest{ConversationID: "c1",
+		Conversation: map[string]any{"minutesSincePreviousMessage": 12},
+		SDE:          map[string]any{"visitorinfo": map[string]any{"customerinfo": map[string]any{"customerid": "c9"}}}})
+	if diff := cmp.Diff([]Action{{Type: "TRANSFER_TO_SKILL", Payload: json.RawMessage(`{"skillId":42}`)}}, actions); err != nil || diff != "" {
+		t.Errorf("next actions: %v (-want +got):\n%s", err, diff)
+	}
+}
+
 // TestE2EForbiddenDoesNotLogInAgain: a valid token used on another
 // account's path is 403 {"error":"forbidden"}; logging in again would not
 // help, so the client returns it without a new login (SPEC §4, §8).

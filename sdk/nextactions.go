@@ -63,6 +63,11 @@ type NextActionsRequest struct {
 	GroupID        string `json:"groupId,omitempty"`
 	VisitorID      string `json:"visitorId,omitempty"`
 	PolicyID       string `json:"policyId,omitempty"`
+	// Conversation holds conversation.* variables other than the ids
+	// above (e.g. "minutesSincePreviousMessage"); SDE the sde.* ones
+	// (e.g. {"visitorinfo":{"customerinfo":{"customerid":"c9"}}}).
+	Conversation map[string]any `json:"conversation,omitempty"`
+	SDE          map[string]any `json:"sde,omitempty"`
 }
 
 // NextActions evaluates the account's policies (v2) and returns the
@@ -214,4 +219,29 @@ func (c *Client) PolicyLogs(ctx context.Context, conversationID string) ([]Polic
 	}
 	out := []PolicyLog{}
 	return out, c.v2(ctx, http.MethodGet, p, nil, &out)
+}
+
+// PutAttributes replaces the account's static policy attributes (the
+// custom.* variables of policies) with attrs and returns them (v2).
+func (c *Client) PutAttributes(ctx context.Context, attrs map[string]any) (map[string]any, error) {
+	a, err := c.account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	out := map[string]any{}
+	return out, c.v2(ctx, http.MethodPut, path("v2", "config", "attributes", a), attrs, &out)
+}
+
+// Attributes returns the account's static policy attributes, empty when
+// none are set (v2).
+func (c *Client) Attributes(ctx context.Context) (map[string]any, error) {
+	a, err := c.account(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]any{}
+	return out, c.v2(ctx, http.MethodGet, path("v2", "config", "attributes", a), nil, &out)
 }

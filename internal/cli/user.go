@@ -523,6 +523,20 @@ type NextActionsCmd struct {
 	Consumer     string `name:"consumer" help:"Consumer id (conversation.consumerId)."`
 	Group        string `name:"group" help:"Group id (conversation.groupId; in v1 also the session)."`
 	Policy       string `name:"policy" help:"Evaluate this policy only (v2)."`
+	Vars         string `name:"conversation-vars" placeholder:"JSON" help:"JSON object of further conversation.* variables (v2), e.g. '{\"minutesSincePreviousMessage\":12}'."`
+	SDE          string `name:"sde" placeholder:"JSON" help:"JSON object of the sde.* variables (v2), e.g. '{\"visitorinfo\":{\"customerinfo\":{\"customerid\":\"c9\"}}}'."`
+}
+
+// jsonObject decodes the JSON object of a flag ("" is nil).
+func jsonObject(flag, v string) (map[string]any, error) {
+	if v == "" {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(v), &m); err != nil || m == nil {
+		return nil, fmt.Errorf("--%s: want a JSON object", flag)
+	}
+	return m, nil
 }
 
 func printActions(w io.Writer, actions []sdk.Action) error {
@@ -536,16 +550,28 @@ func printActions(w io.Writer, actions []sdk.Action) error {
 
 // Run evaluates the policies.
 func (c *NextActionsCmd) Run(g *Globals) error {
+	conv, err := jsonObject("conversation-vars", c.Vars)
+	if err != nil {
+		return err
+	}
+	sde, err := jsonObject("sde", c.SDE)
+	if err != nil {
+		return err
+	}
 	cl, v2, err := c.client(c.V1)
 	if err != nil {
 		return err
+	}
+	if !v2 && (conv != nil || sde != nil) {
+		return errors.New("next-actions: --conversation-vars and --sde are v2 only")
 	}
 	var actions []sdk.Action
 	var v1 *sdk.NextActionsV1Result
 	printed, err := call(g, func(ctx context.Context) error {
 		var err error
 		if v2 {
-			actions, err = cl.NextActions(ctx, sdk.NextActionsRequest{ConversationID: c.Conversation, SessionID: c.Session, ConsumerID: c.Consumer, GroupID: c.Group, PolicyID: c.Policy})
+			actions, err = cl.NextActions(ctx, sdk.NextActionsRequest{ConversationID: c.Conversation, SessionID: c.Session, ConsumerID: c.Consumer, GroupID: c.Group, PolicyID: c.Policy,
+				Conversation: conv, SDE: sde})
 		} else {
 			v1, err = cl.NextActionsV1(ctx, sdk.NextActionsV1Request{ConversationID: c.Conversation, ConsumerID: c.Consumer, GroupID: c.Group, SessionID: c.Session})
 		}
@@ -571,12 +597,90 @@ func (c *NextActionsCmd) Run(g *Globals) error {
 
 // ConfigCmd manages policies (v2).
 type ConfigCmd struct {
-	Create ConfigCreateCmd `cmd:"" help:"Create a policy from a JSON file (- for stdin); it goes last in evaluation order.\n\nExample: orchestrator config create --file vip.json"`
-	List   ConfigListCmd   `cmd:"" help:"List the policies in evaluation order.\n\nExample: orchestrator config list"`
-	Get    ConfigGetCmd    `cmd:"" help:"Print one policy.\n\nExample: orchestrator config get 3f2a9c"`
-	Update ConfigUpdateCmd `cmd:"" help:"Replace a policy with the JSON of a file (- for stdin); the id comes from the argument or the file.\n\nExample: orchestrator config update 3f2a9c --file vip.json"`
-	Delete ConfigDeleteCmd `cmd:"" help:"Delete a policy.\n\nExample: orchestrator config delete 3f2a9c"`
-	Logs   ConfigLogsCmd   `cmd:"" help:"Print the policy evaluations of the last 7 days.\n\nExample: orchestrator config logs --conversation conv-1"`
+	Create     ConfigCreateCmd     `cmd:"" help:"Create a policy from a JSON file (- for stdin); it goes last in evaluation order.\n\nExample: orchestrator config create --file vip.json"`
+	List       ConfigListCmd       `cmd:"" help:"List the policies in evaluation order.\n\nExample: orchestrator config list"`
+	Get        ConfigGetCmd        `cmd:"" help:"Print one policy.\n\nExample: orchestrator config get 3f2a9c"`
+	Update     ConfigUpdateCmd     `cmd:"" help:"Replace a policy with the JSON of a file (- for stdin); the id comes from the argument or the file.\n\nExample: orchestrator config update 3f2a9c --file vip.json"`
+	Delete     ConfigDeleteCmd     `cmd:"" help:"Delete a policy.\n\nExample: orchestrator config delete 3f2a9c"`
+	Logs       ConfigLogsCmd       `cmd:"" help:"Print the policy evaluations of the last 7 days.\n\nExample: orchestrator config logs --conversation conv-1"`
+	Attributes ConfigAttributesCmd `cmd:"" help:"Print or replace the account's static attributes, the custom.* variables of policies.\n\nExample: orchestrator config attributes set --file attributes.json"`
+}
+
+// ConfigAttributesCmd manages the account's static attributes.
+type ConfigAttributesCmd struct {
+	Get ConfigAttributesGetCmd `cmd:"" help:"Print the attributes ({} when none).\n\nExample: orchestrator config attributes get"`
+	Set ConfigAttributesSetCmd `cmd:"" help:"Replace the whole set of attributes with the JSON object of a file (- for stdin).\n\nExample: orchestrator config attributes set --file attributes.json"`
+}
+
+// ConfigAttributesGetCmd prints the attributes.
+type ConfigAttributesGetCmd struct {
+	UserFlags
+}
+
+// Run prints the attributes.
+func (c *ConfigAttributesGetCmd) Run(g *Globals) error {
+	cl, err := c.v2Client()
+	if err != nil {
+		return err
+	}
+	var attrs map[string]any
+	printed, err := call(g, func(ctx context.Context) error {
+		var err error
+		attrs, err = cl.Attributes(ctx)
+		return err
+	})
+	if err != nil || printed {
+		return err
+	}
+	return printAttributes(g.Stdout, attrs)
+}
+
+// ConfigAttributesSetCmd replaces the attributes.
+type ConfigAttributesSetCmd struct {
+	UserFlags
+	File string `name:"file" short:"f" required:"" help:"JSON object file, - for stdin."`
+}
+
+// Run replaces the attributes.
+func (c *ConfigAttributesSetCmd) Run(g *Globals) error {
+	var b []byte
+	var err error
+	if c.File == "-" {
+		b, err = io.ReadAll(io.LimitReader(os.Stdin, 8<<20))
+	} else {
+		b, err = os.ReadFile(c.File)
+	}
+	if err != nil {
+		return fmt.Errorf("--file: %w", err)
+	}
+	attrs, err := jsonObject("file", string(b))
+	if err != nil || attrs == nil {
+		return fmt.Errorf("--file %s: want a JSON object", c.File)
+	}
+	cl, err := c.v2Client()
+	if err != nil {
+		return err
+	}
+	var out map[string]any
+	printed, err := call(g, func(ctx context.Context) error {
+		var err error
+		out, err = cl.PutAttributes(ctx, attrs)
+		return err
+	})
+	if err != nil || printed {
+		return err
+	}
+	_, err = fmt.Fprintf(g.Stdout, "Saved %d attributes.\n", len(out))
+	return err
+}
+
+func printAttributes(w io.Writer, attrs map[string]any) error {
+	b, err := json.MarshalIndent(attrs, "", "  ") // keys sorted
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
 }
 
 func (f *UserFlags) v2Client() (*sdk.Client, error) {

@@ -266,8 +266,32 @@ func TestUserNextActionsAndConfig(t *testing.T) {
 	if _, err := run(t, "config", "get", p.ID); err == nil {
 		t.Errorf("get of a deleted policy succeeded")
 	}
+
+	// Attributes and request variables.
+	if out := mustRun(t, "config", "attributes", "get"); out != "{}\n" {
+		t.Errorf("attributes get without attributes printed %q", out)
+	}
+	attrs := filepath.Join(t.TempDir(), "attributes.json")
+	if err := os.WriteFile(attrs, []byte(`{"vipSkill":42}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := mustRun(t, "config", "attributes", "set", "--file", attrs); out != "Saved 1 attributes.\n" {
+		t.Errorf("attributes set printed %q", out)
+	}
+	if out := mustRun(t, "--json", "config", "attributes", "get"); out != `{"vipSkill":42}`+"\n" {
+		t.Errorf("attributes get --json printed %q", out)
+	}
+	idle := `{"name":"idle","conditions":[{"property":"conversation.minutesSincePreviousMessage","type":"GREATER_THAN","value":10}],
+		"actions":[{"type":"TRANSFER_TO_SKILL","payload":{"skillId":"{{custom.vipSkill}}"}}]}`
+	if err := os.WriteFile(file, []byte(idle), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	mustRun(t, "config", "create", "--file", file)
+	if out := mustRun(t, "next-actions", "--conversation", "c1", "--conversation-vars", `{"minutesSincePreviousMessage":12}`); out != `TRANSFER_TO_SKILL {"skillId":42}`+"\n" {
+		t.Errorf("next-actions --conversation-vars printed %q", out)
+	}
 	if got := env.Metric(t, loginsOK); got != 1 {
-		t.Errorf("logins over seven invocations = %v, want 1", got)
+		t.Errorf("logins over many invocations = %v, want 1", got)
 	}
 }
 
@@ -322,7 +346,8 @@ func TestUserHelpHasExamples(t *testing.T) {
 	for _, cmd := range [][]string{
 		{"login"}, {"ccs"}, {"ccs", "set"}, {"ccs", "get"}, {"ccs", "delete"}, {"ccs", "namespaces"}, {"ccs", "sessions"},
 		{"next-actions"}, {"config"}, {"config", "create"}, {"config", "list"}, {"config", "get"}, {"config", "update"},
-		{"config", "delete"}, {"config", "logs"},
+		{"config", "delete"}, {"config", "logs"}, {"config", "attributes"}, {"config", "attributes", "get"},
+		{"config", "attributes", "set"},
 	} {
 		t.Run(strings.Join(cmd, " "), func(t *testing.T) {
 			out, err := run(t, append(cmd, "--help")...)

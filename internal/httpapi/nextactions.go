@@ -20,6 +20,40 @@ func (s *Server) nextActionsV2Routes(handle func(pattern string, h HandlerFunc))
 	handle("DELETE /v2/config/delete", s.configDelete)
 	handle("POST /v2/policy/nextaction", s.policyNextAction)
 	handle("GET /v2/policy/logs/{a}", s.policyLogs)
+	handle("PUT /v2/config/attributes/{a}", s.attributesPut)
+	handle("GET /v2/config/attributes/{a}", s.attributesGet)
+}
+
+// attributesPut replaces the account's static policy attributes (the
+// custom.* variables) with the body, a JSON object.
+func (s *Server) attributesPut(w http.ResponseWriter, r *http.Request) error {
+	acct, err := Authorize(r, r.PathValue("a"))
+	if err != nil {
+		return err
+	}
+	var attrs map[string]any
+	if err := DecodeJSON(r, &attrs, false); err != nil {
+		return err
+	}
+	out, err := s.NextActions.PutAttributes(r.Context(), acct, attrs)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+func (s *Server) attributesGet(w http.ResponseWriter, r *http.Request) error {
+	acct, err := Authorize(r, r.PathValue("a"))
+	if err != nil {
+		return err
+	}
+	out, err := s.NextActions.Attributes(r.Context(), acct)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
 }
 
 // bodyAccount authorizes the accountId of a request body against the
@@ -163,6 +197,10 @@ func (s *Server) policyNextAction(w http.ResponseWriter, r *http.Request) error 
 		GroupID        string `json:"groupId"`
 		VisitorID      string `json:"visitorId"`
 		PolicyID       string `json:"policyId"`
+		// Conversation and SDE hold the conversation.* and sde.*
+		// variables (free-form JSON objects).
+		Conversation map[string]any `json:"conversation"`
+		SDE          map[string]any `json:"sde"`
 	}
 	if err := DecodeJSON(r, &body, false); err != nil {
 		return err
@@ -175,6 +213,7 @@ func (s *Server) policyNextAction(w http.ResponseWriter, r *http.Request) error 
 		AccountID: acct, ConversationID: body.ConversationID, SessionID: body.SessionID,
 		ConsumerID: body.ConsumerID, GroupID: body.GroupID, CustomerID: body.CustomerID,
 		VisitorID: body.VisitorID, PolicyID: body.PolicyID,
+		Conversation: body.Conversation, SDE: body.SDE,
 	}
 	if err := checkRequest(req); err != nil {
 		return err
@@ -239,9 +278,14 @@ func (s *Server) serveV1NextActions(w http.ResponseWriter, r *http.Request) erro
 	if session == "" {
 		session = q.Get("groupId")
 	}
+	// userId is the v1 name of consumerId (SPEC §6); consumerId wins.
+	consumer := q.Get("consumerId")
+	if consumer == "" {
+		consumer = q.Get("userId")
+	}
 	req := nextactions.Request{
 		AccountID: acct, ConversationID: q.Get("conversationId"), SessionID: session,
-		ConsumerID: q.Get("consumerId"), GroupID: q.Get("groupId"),
+		ConsumerID: consumer, GroupID: q.Get("groupId"),
 	}
 	if err := checkRequest(req); err != nil {
 		return err

@@ -28,8 +28,12 @@ type Compiled struct {
 	Policy Policy
 	when   rule
 	except *rule
-	// vars lists every variable the policy reads ("ns.name").
+	// vars lists every variable the policy reads ("ns.name"), those of
+	// its action payloads included.
 	vars []string
+	// templated and exceptTemplated: the actions (or the exception's)
+	// hold variable references to substitute.
+	templated, exceptTemplated bool
 	// invalid is why a stored policy does not compile (see Invalid).
 	invalid error
 }
@@ -76,6 +80,20 @@ func Compile(field string, p Policy) (*Compiled, error) {
 			return nil, err
 		}
 		c.except = &r
+	}
+	for _, a := range p.Actions {
+		for _, v := range a.Payload {
+			_ = payloadRefs("", v, use) // validated by Normalize
+		}
+	}
+	c.templated = templated(p.Actions)
+	if e := p.Exception; e != nil {
+		for _, a := range e.Actions {
+			for _, v := range a.Payload {
+				_ = payloadRefs("", v, use)
+			}
+		}
+		c.exceptTemplated = templated(e.Actions)
 	}
 	return c, nil
 }

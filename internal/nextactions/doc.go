@@ -6,7 +6,10 @@
 //
 // Evaluation reads variables through the Variables interface, which the
 // composition root backs with the Context Service (see CCSVariables);
-// conversation.* variables come from the request. The clock is injected.
+// conversation.* and sde.* variables come from the request, custom.* from
+// the account's static attributes (PutAttributes), and {{ns.var}} in
+// action payloads is substituted from the same sources. The clock is
+// injected.
 //
 // The service returns fault errors (invalid → 400, not found → 404); it
 // never chooses HTTP statuses.

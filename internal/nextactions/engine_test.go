@@ -248,7 +248,25 @@ func TestCompileErrors(t *testing.T) {
 		{"unknown operator", func(p *Policy) { p.Conditions[0].Type = "EQUALS" }, "policy.conditions[0].type:"},
 		{"property without namespace", func(p *Policy) { p.Conditions[0].Property = "intent" }, "policy.conditions[0].property:"},
 		{"bad namespace", func(p *Policy) { p.Conditions[0].Property = "a-b.c" }, "policy.conditions[0].property:"},
-		{"unknown conversation variable", func(p *Policy) { p.Conditions[0].Property = "conversation.foo" }, "policy.conditions[0].property:"},
+		{"payload reference without namespace", func(p *Policy) {
+			p.Actions = []Action{{Type: ActionTransferToSkill, Payload: map[string]any{"skillId": "{{vipSkill}}"}}}
+		}, "policy.actions[0].payload.skillId:"},
+		{"payload reference unterminated", func(p *Policy) {
+			p.Actions = []Action{{Type: ActionSendMessage, Payload: map[string]any{"message": "hello {{orchestrator.name!"}}}
+		}, "policy.actions[0].payload.message:"},
+		{"payload closing braces alone", func(p *Policy) {
+			p.Actions = []Action{{Type: ActionSendMessage, Payload: map[string]any{"message": "hello }} there"}}}
+		}, "policy.actions[0].payload.message:"},
+		{"payload nested braces", func(p *Policy) {
+			p.Actions = []Action{{Type: ActionSendMessage, Payload: map[string]any{"message": "a {{x.{{y.z}}}}"}}}
+		}, "policy.actions[0].payload.message:"},
+		{"payload bad namespace", func(p *Policy) {
+			p.Actions = []Action{{Type: ActionTransferToAgent, Payload: map[string]any{"agentId": "{{a-b.c}}"}}}
+		}, "policy.actions[0].payload.agentId:"},
+		{"exception payload reference", func(p *Policy) {
+			p.Exception = &Exception{Conditions: []Condition{{Property: "vip.tier", Type: "EQUAL", Value: "g"}},
+				Actions: []Action{{Type: ActionTransferToSkill, Payload: map[string]any{"skillId": "{{ x }}"}}}}
+		}, "policy.exception.actions[0].payload.skillId:"},
 		{"missing value", func(p *Policy) { p.Conditions[0].Value = nil }, "policy.conditions[0].value:"},
 		{"malformed reference", func(p *Policy) { p.Conditions[0].Value = "{{intent}}" }, "policy.conditions[0].value:"},
 		{"unclosed reference", func(p *Policy) { p.Conditions[0].Value = "{{a.b" }, "policy.conditions[0].value:"},
@@ -276,7 +294,7 @@ func TestCompileErrors(t *testing.T) {
 		{"expression bad time", func(p *Policy) { p.Expression = "isTimeRange('9am','17:00:00','UTC')" }, "policy.expression:"},
 		{"expression bad date", func(p *Policy) { p.Expression = "isDateRange('2026-01-31','12/31/26','UTC')" }, "policy.expression:"},
 		{"expression bad day", func(p *Policy) { p.Expression = "isTimeRange('09:00:00','17:00:00','UTC',['MOON'])" }, "policy.expression:"},
-		{"expression bad conversation variable", func(p *Policy) { p.Expression = "conversation.x == 1" }, "policy.expression:"},
+		{"expression bad variable", func(p *Policy) { p.Expression = "Var('conversation') == 1" }, "policy.expression:"},
 		{"expression too long", func(p *Policy) { p.Expression = strings.Repeat("a.b == 1 or ", 400) + "true" }, "policy.expression:"},
 		{"exception without conditions", func(p *Policy) { p.Exception = &Exception{Actions: skill42} }, "policy.exception.conditions:"},
 		{"exception bad operator", func(p *Policy) {

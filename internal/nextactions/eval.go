@@ -114,8 +114,7 @@ func evaluate(policies []*Compiled, lookup Lookup, now time.Time, b *budget) (Re
 			res.Trace = append(res.Trace, Trace{PolicyID: c.Policy.ID, State: StateFalse})
 			continue
 		}
-		res.Trace = append(res.Trace, Trace{PolicyID: c.Policy.ID, State: StateTrue})
-		res.Matched, res.Actions = c, c.Policy.Actions
+		actions, subst, exception := c.Policy.Actions, c.templated, false
 		if c.except != nil {
 			// An exception that fails to run does not hold: the
 			// policy's own actions stand.
@@ -124,9 +123,24 @@ func evaluate(policies []*Compiled, lookup Lookup, now time.Time, b *budget) (Re
 				return res, e.abort
 			}
 			if exc {
-				res.Actions, res.Exception = c.Policy.Exception.Actions, true
+				actions, subst, exception = c.Policy.Exception.Actions, c.exceptTemplated, true
 			}
 		}
+		if subst {
+			// A reference that cannot be resolved makes the policy
+			// ERROR, and evaluation goes on (SPEC §6).
+			var err error
+			actions, err = e.substitute(actions)
+			if e.abort != nil {
+				return res, e.abort
+			}
+			if err != nil {
+				res.Trace = append(res.Trace, Trace{PolicyID: c.Policy.ID, State: StateError, Err: err})
+				continue
+			}
+		}
+		res.Trace = append(res.Trace, Trace{PolicyID: c.Policy.ID, State: StateTrue})
+		res.Matched, res.Actions, res.Exception = c, actions, exception
 	}
 	return res, nil
 }

@@ -34,15 +34,14 @@ const (
 	ActionSendMessage     = "SEND_MESSAGE"
 )
 
-// ConversationNamespace is the namespace of the variables that come from
-// the request instead of the Context Service.
-const ConversationNamespace = "conversation"
-
-// conversationVars are the variables of ConversationNamespace.
-var conversationVars = map[string]bool{
-	"conversationId": true, "consumerId": true, "groupId": true,
-	"customerId": true, "visitorId": true, "sessionId": true,
-}
+// Namespaces of the variables that do not come from the Context Service
+// (SPEC §6): ConversationNamespace and SDENamespace from the request,
+// CustomNamespace from the account's static attributes.
+const (
+	ConversationNamespace = "conversation"
+	SDENamespace          = "sde"
+	CustomNamespace       = "custom"
+)
 
 // Limits that keep a policy, and so an evaluation, small.
 const (
@@ -210,6 +209,14 @@ func normalizeAction(field string, a *Action) error {
 			}
 			continue
 		}
+		if err := payloadRefs(field+".payload."+k, v, func(string) {}); err != nil {
+			return fault.Invalid("%v", err)
+		}
+		if str, ok := v.(string); ok {
+			if t, _ := parseTemplate(str); t.whole() {
+				continue // any JSON value, once substituted
+			}
+		}
 		if !scalarID(v, a.Type == ActionSendMessage) {
 			if a.Type == ActionSendMessage {
 				return fault.Invalid("%s.payload.%s: must be a non-empty string of at most %d characters", field, k, MaxPayloadChars)
@@ -233,8 +240,8 @@ func scalarID(v any, text bool) bool {
 }
 
 // parseVariable splits "ns.var" into its namespace ([A-Za-z0-9_]{1,64})
-// and property name (1–256 printable characters). A conversation variable
-// must be one the request carries.
+// and property name (1–256 printable characters). Any conversation.* or
+// sde.* name is accepted: the request may carry it.
 func parseVariable(s string) (ns, name string, err error) {
 	ns, name, ok := strings.Cut(s, ".")
 	if !ok {
@@ -245,9 +252,6 @@ func parseVariable(s string) (ns, name string, err error) {
 	}
 	if !validName(name) {
 		return "", "", fmt.Errorf("%q: the property name must be 1 to 256 printable characters", printable(s))
-	}
-	if ns == ConversationNamespace && !conversationVars[name] {
-		return "", "", fmt.Errorf("%q: unknown conversation variable (want conversationId, consumerId, groupId, customerId, visitorId or sessionId)", printable(s))
 	}
 	return ns, name, nil
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -102,10 +104,11 @@ type Config struct {
 // for concurrent use. Evaluation logs are written by Run in the
 // background; without Run they are written synchronously.
 type Service struct {
-	store storage.Policies
+	store Store
 	vars  Variables
 	cfg   Config
 	cache *cache
+	attrs *attrCache
 
 	logq    chan []storage.PolicyEvaluation
 	flushq  chan chan struct{}
@@ -113,8 +116,15 @@ type Service struct {
 	stopped chan struct{} // closed when Run returns
 }
 
+// Store is what the service keeps: policies, their evaluation log and
+// the accounts' static attributes.
+type Store interface {
+	storage.Policies
+	storage.Attributes
+}
+
 // New returns a service over store, reading variables from vars.
-func New(store storage.Policies, vars Variables, cfg Config) *Service {
+func New(store Store, vars Variables, cfg Config) *Service {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -138,6 +148,7 @@ func New(store storage.Policies, vars Variables, cfg Config) *Service {
 	}
 	return &Service{
 		store: store, vars: vars, cfg: cfg, cache: newCache(uint64(cfg.CacheBytes)),
+		attrs:   newAttrCache(uint64(cfg.CacheBytes)),
 		logq:    make(chan []storage.PolicyEvaluation, cfg.LogQueue),
 		flushq:  make(chan chan struct{}),
 		running: make(chan struct{}),
@@ -319,6 +330,11 @@ type Request struct {
 	VisitorID  string
 	// PolicyID, when set, evaluates that policy alone.
 	PolicyID string
+	// Conversation and SDE are the v2 body's "conversation" and "sde"
+	// objects (decoded JSON): conversation.<name> variables other than
+	// the request's ids, and sde.<path> variables, read from them.
+	Conversation map[string]any
+	SDE          map[string]any
 }
 
 // Decision is the outcome of one evaluation.
@@ -371,6 +387,7 @@ func (s *Service) nextActions(ctx context.Context, req Request) (Decision, error
 	b := newBudget(ctx, EvalBudget)
 	f := newFetcher(ctx, s.vars, req, policies)
 	f.budget = b
+	f.custom = func() (map[string]any, error) { return s.customVars(ctx, req.AccountID, b) }
 	res, err := evaluate(policies, f.lookup, now, b)
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluation of account %s: %w", req.AccountID, err)
@@ -434,6 +451,8 @@ type fetcher struct {
 	session string
 	names   map[string][]string       // namespace → names the policies read
 	docs    map[string]map[string]any // namespace → name → value
+	// custom returns the account's static attributes (nil: none).
+	custom func() (map[string]any, error)
 }
 
 func newFetcher(ctx context.Context, vars Variables, req Request, policies []*Compiled) *fetcher {
@@ -460,6 +479,25 @@ func newFetcher(ctx context.Context, vars Variables, req Request, policies []*Co
 }
 
 func (f *fetcher) lookup(ns, name string) (any, bool, error) {
+	switch ns {
+	case SDENamespace:
+		v, ok := walk(f.req.SDE, name)
+		return v, ok, nil
+	case CustomNamespace:
+		if f.custom == nil {
+			return nil, false, nil
+		}
+		doc, ok := f.docs[ns]
+		if !ok {
+			var err error
+			if doc, err = f.custom(); err != nil {
+				return nil, false, err
+			}
+			f.docs[ns] = doc
+		}
+		v, ok := doc[name]
+		return v, ok, nil
+	}
 	if ns == ConversationNamespace {
 		var v string
 		switch name {
@@ -481,6 +519,9 @@ func (f *fetcher) lookup(ns, name string) (any, bool, error) {
 			v = f.req.VisitorID
 		case "sessionId":
 			v = f.session
+		default:
+			x, ok := walk(f.req.Conversation, name)
+			return x, ok, nil
 		}
 		return v, v != "", nil
 	}
@@ -504,6 +545,31 @@ func (f *fetcher) lookup(ns, name string) (any, bool, error) {
 		return nil, false, &ValueError{Var: ns + "." + name, Err: bad.err}
 	}
 	return v, ok, nil
+}
+
+// walk returns the value at a dotted path of a request object: "a.b.c"
+// is member c of member b of member a; a segment that is a whole number
+// indexes a list.
+func walk(doc map[string]any, path string) (any, bool) {
+	var v any = doc
+	for seg := range strings.SplitSeq(path, ".") {
+		switch x := v.(type) {
+		case map[string]any:
+			var ok bool
+			if v, ok = x[seg]; !ok {
+				return nil, false
+			}
+		case []any:
+			i, err := strconv.Atoi(seg)
+			if err != nil || i < 0 || i >= len(x) {
+				return nil, false
+			}
+			v = x[i]
+		default:
+			return nil, false
+		}
+	}
+	return v, v != nil
 }
 
 // badValue stands for a stored value that cannot be decoded.

@@ -70,3 +70,27 @@ type Policies interface {
 	// returns how many it deleted.
 	PurgeEvaluations(ctx context.Context, before time.Time, limit int) (int, error)
 }
+
+// AccountAttributes is an account's static policy attributes (the
+// custom.* variables of Next Actions): one JSON object owned by the
+// policy service.
+type AccountAttributes struct {
+	AccountID string
+	// Revision changes on every write (the service sets it); decoded
+	// forms are cached by it.
+	Revision  string
+	Body      []byte // nil when the caller already has Revision
+	UpdatedAt time.Time
+}
+
+// Attributes stores the static policy attributes of accounts.
+type Attributes interface {
+	// PutAccountAttributes replaces the account's attributes.
+	// ErrNotFound if the account does not exist.
+	PutAccountAttributes(ctx context.Context, a AccountAttributes) error
+	// GetAccountAttributes returns the account's attributes, or
+	// ErrNotFound when it has none. When their revision is
+	// knownRevision, Body is left nil: a caller that has them decoded
+	// reads the revision alone.
+	GetAccountAttributes(ctx context.Context, accountID, knownRevision string) (AccountAttributes, error)
+}

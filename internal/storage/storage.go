@@ -277,6 +277,7 @@ type Store interface {
 	Pinger
 	ContextStore
 	Policies
+	Attributes
 	// Ready reports whether the store answers and accepts writes
 	// (/readyz), with the reason when not.
 	Ready(ctx context.Context) error

@@ -294,3 +294,40 @@ func (s *Store) PurgeEvaluations(ctx context.Context, before time.Time, limit in
 	})
 	return n, err
 }
+
+var _ storage.Attributes = (*Store)(nil)
+
+// PutAccountAttributes implements storage.Attributes.
+func (s *Store) PutAccountAttributes(ctx context.Context, a storage.AccountAttributes) error {
+	if !storable(a.AccountID) {
+		return fmt.Errorf("account %s: %w", a.AccountID, storage.ErrNotFound)
+	}
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `INSERT INTO account_attributes (account_id, revision, body, updated_at) VALUES ($1,$2,$3,$4)
+			ON CONFLICT (account_id) DO UPDATE SET revision = EXCLUDED.revision, body = EXCLUDED.body, updated_at = EXCLUDED.updated_at`,
+			a.AccountID, a.Revision, a.Body, ms(a.UpdatedAt))
+		if isForeignKey(err) {
+			return fmt.Errorf("account %s: %w", a.AccountID, storage.ErrNotFound)
+		}
+		return err
+	})
+}
+
+// GetAccountAttributes implements storage.Attributes.
+func (s *Store) GetAccountAttributes(ctx context.Context, accountID, knownRevision string) (storage.AccountAttributes, error) {
+	if !storable(accountID, knownRevision) {
+		return storage.AccountAttributes{}, storage.ErrNotFound
+	}
+	a := storage.AccountAttributes{AccountID: accountID}
+	err := s.read(ctx, func(ctx context.Context, q querier) error {
+		var updated int64
+		err := q.QueryRow(ctx, `SELECT revision, CASE WHEN revision = $2 THEN NULL ELSE body END, updated_at
+			FROM account_attributes WHERE account_id = $1`, accountID, knownRevision).Scan(&a.Revision, &a.Body, &updated)
+		a.UpdatedAt = fromMS(updated)
+		return notFound(err)
+	})
+	if err != nil {
+		return storage.AccountAttributes{}, err
+	}
+	return a, nil
+}

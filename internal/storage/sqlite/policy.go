@@ -258,3 +258,28 @@ func isForeignKeyViolation(err error) bool {
 	var se *sqlite.Error
 	return errors.As(err, &se) && se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
 }
+
+var _ storage.Attributes = (*Store)(nil)
+
+// PutAccountAttributes implements storage.Attributes.
+func (s *Store) PutAccountAttributes(ctx context.Context, a storage.AccountAttributes) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO account_attributes (account_id, revision, body, updated_at) VALUES (?,?,?,?)
+			ON CONFLICT (account_id) DO UPDATE SET revision = excluded.revision, body = excluded.body, updated_at = excluded.updated_at`,
+			a.AccountID, a.Revision, a.Body, ms(a.UpdatedAt))
+		if isForeignKeyViolation(err) {
+			return fmt.Errorf("account %s: %w", a.AccountID, storage.ErrNotFound)
+		}
+		return err
+	})
+}
+
+// GetAccountAttributes implements storage.Attributes.
+func (s *Store) GetAccountAttributes(ctx context.Context, accountID, knownRevision string) (storage.AccountAttributes, error) {
+	a := storage.AccountAttributes{AccountID: accountID}
+	var updated int64
+	err := s.r.QueryRowContext(ctx, `SELECT revision, CASE WHEN revision = ? THEN NULL ELSE body END, updated_at
+		FROM account_attributes WHERE account_id = ?`, knownRevision, accountID).Scan(&a.Revision, &a.Body, &updated)
+	a.UpdatedAt = fromMS(updated)
+	return a, notFound(err)
+}

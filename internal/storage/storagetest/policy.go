@@ -315,3 +315,53 @@ func testPoliciesAccountDelete(t *testing.T, b Backend) {
 		t.Errorf("evaluations after account delete = %v, %v; want none", evs, err)
 	}
 }
+
+func testAccountAttributes(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustCreate(t, b, newAccount("750", true))
+	mustCreate(t, b, newAccount("751", true))
+
+	_, err := b.GetAccountAttributes(ctx, "750", "")
+	wantErr(t, "GetAccountAttributes(none)", err, storage.ErrNotFound)
+	err = b.PutAccountAttributes(ctx, storage.AccountAttributes{AccountID: "nope", Revision: "r1", Body: []byte(`{}`), UpdatedAt: t0})
+	wantErr(t, "PutAccountAttributes(unknown account)", err, storage.ErrNotFound)
+
+	put := func(account, rev, body string) {
+		t.Helper()
+		if err := b.PutAccountAttributes(ctx, storage.AccountAttributes{AccountID: account, Revision: rev, Body: []byte(body), UpdatedAt: t0}); err != nil {
+			t.Fatalf("PutAccountAttributes(%s, %s): %v", account, rev, err)
+		}
+	}
+	put("750", "r1", `{"vipSkill":42}`)
+	put("751", "x1", `{"other":true}`)
+	got, err := b.GetAccountAttributes(ctx, "750", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := storage.AccountAttributes{AccountID: "750", Revision: "r1", Body: []byte(`{"vipSkill":42}`), UpdatedAt: t0}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("GetAccountAttributes (-want +got):\n%s", diff)
+	}
+	// The revision the caller has: no body.
+	got, err = b.GetAccountAttributes(ctx, "750", "r1")
+	if err != nil || got.Revision != "r1" || got.Body != nil {
+		t.Errorf("GetAccountAttributes(known revision) = %+v, %v; want revision r1 without a body", got, err)
+	}
+	// A put replaces the whole set.
+	put("750", "r2", `{"b":"x"}`)
+	got, err = b.GetAccountAttributes(ctx, "750", "r1")
+	if err != nil || got.Revision != "r2" || string(got.Body) != `{"b":"x"}` {
+		t.Errorf("after replace = %+v, %v; want r2 {\"b\":\"x\"}", got, err)
+	}
+	if got, _ := b.GetAccountAttributes(ctx, "751", ""); string(got.Body) != `{"other":true}` {
+		t.Errorf("another account's attributes = %s", got.Body)
+	}
+
+	// Deleting the account deletes them; an account created again with the id has none.
+	if err := b.DeleteAccount(ctx, "750"); err != nil {
+		t.Fatal(err)
+	}
+	mustCreate(t, b, newAccount("750", true))
+	_, err = b.GetAccountAttributes(ctx, "750", "")
+	wantErr(t, "GetAccountAttributes(after account delete)", err, storage.ErrNotFound)
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("PoliciesConcurrentCreate", func(t *testing.T) { testPoliciesConcurrentCreate(t, open(t)) })
 	t.Run("PolicyEvaluations", func(t *testing.T) { testPolicyEvaluations(t, open(t)) })
 	t.Run("PoliciesAccountDelete", func(t *testing.T) { testPoliciesAccountDelete(t, open(t)) })
+	t.Run("AccountAttributes", func(t *testing.T) { testAccountAttributes(t, open(t)) })
 	t.Run("MaxCharsRace", func(t *testing.T) { b := open(t); testMaxCharsRace(t, b, b) })
 	t.Run("QuotaRace", func(t *testing.T) { b := open(t); testQuotaRace(t, b, b) })
 	t.Run("PolicyOrderRace", func(t *testing.T) { b := open(t); testPolicyOrderRace(t, b, b) })

@@ -110,6 +110,7 @@ func fillAll(t testing.TB) func(s *sqlite.Store) {
 			es = append(es, storage.PolicyEvaluation{Time: t0.Add(time.Duration(5-i) * time.Second), AccountID: "alpha", ConversationID: "c1", PolicyID: "p1", State: "TRUE"})
 		}
 		must(t, s.AppendEvaluations(ctx, es, 1000))
+		must(t, s.PutAccountAttributes(ctx, storage.AccountAttributes{AccountID: "alpha", Revision: "a1", Body: []byte(`{"vipSkill":42}`), UpdatedAt: t0}))
 	}
 }
 
@@ -255,6 +256,9 @@ func TestCopy(t *testing.T) {
 		{"policy positions",
 			`SELECT id, position, revision, body FROM policies ORDER BY position`,
 			`SELECT id, position, revision, body FROM policies ORDER BY position`},
+		{"account attributes",
+			`SELECT account_id, revision, body, updated_at FROM account_attributes ORDER BY account_id`,
+			`SELECT account_id, revision, body, updated_at FROM account_attributes ORDER BY account_id COLLATE "C"`},
 		{"evaluations in append order",
 			`SELECT time, state FROM policy_evaluations ORDER BY rowid`,
 			`SELECT time, state FROM policy_evaluations ORDER BY seq`},

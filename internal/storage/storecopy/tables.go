@@ -99,6 +99,10 @@ var tables = []table{
 	{name: "policy_log_counts", key: []string{"account_id"}, cols: []column{
 		{name: "account_id", kind: text}, {name: "n", kind: integer},
 	}},
+	{name: "account_attributes", key: []string{"account_id"}, cols: []column{
+		{name: "account_id", kind: text}, {name: "revision", kind: text}, {name: "body", kind: blob},
+		{name: "updated_at", kind: integer},
+	}},
 }
 
 // skippedSource are the SQLite tables that are not copied: migration
