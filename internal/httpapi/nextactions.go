@@ -197,6 +197,10 @@ func (s *Server) policyNextAction(w http.ResponseWriter, r *http.Request) error 
 		GroupID        string `json:"groupId"`
 		VisitorID      string `json:"visitorId"`
 		PolicyID       string `json:"policyId"`
+		// LPToken is LivePerson's "Bearer …" for its own services, in
+		// the Next Actions v2 page's example body; accepted so that
+		// body works unchanged, never used, never logged.
+		LPToken string `json:"lpToken"`
 		// Conversation and SDE hold the conversation.* and sde.*
 		// variables (free-form JSON objects).
 		Conversation map[string]any `json:"conversation"`
