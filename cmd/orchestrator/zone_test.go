@@ -377,6 +377,47 @@ func TestZoneRevocation(t *testing.T) {
 	}
 }
 
+// Token revocation everywhere (SPEC §3, §9): a token revoked through one
+// node (RFC 7009) is refused by the other nodes on the first request
+// that starts after the revocation returned, their caches warm.
+func TestZoneTokenRevoke(t *testing.T) {
+	z := startRedisZone(t, 3)
+	a := z.lb.createAccount(t, map[string]string{"name": "Acme", "authVersion": "v2"})
+	path := "/v2/context/document/" + a.AccountID + "/shop"
+	accepted := 0
+	const trials = 100
+	for i := range trials {
+		tok := z.nodes[0].login(t, a)
+		bearer := map[string]string{"Authorization": "Bearer " + tok}
+		for _, n := range z.nodes[1:] { // warm the caches
+			if st, b := n.exchange(t, "GET", path, bearer, nil); st != 404 {
+				t.Fatalf("trial %d: the live token: %d %s", i, st, b)
+			}
+		}
+		form := url.Values{"token": {tok}}
+		req, _ := http.NewRequest("POST", z.nodes[0].base+"/oauth2/revoke", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(a.Credentials.UserID, a.Credentials.Password)
+		resp, err := testClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("trial %d: revoke: %d", i, resp.StatusCode)
+		}
+		for _, n := range z.nodes[1:] {
+			if st, _ := n.exchange(t, "GET", path, bearer, nil); st != 403 {
+				accepted++
+			}
+		}
+	}
+	t.Logf("%d revocations through node 1: %d requests on nodes 2 and 3 accepted the token after the call returned (of %d)", trials, accepted, 2*trials)
+	if accepted != 0 {
+		t.Errorf("%d requests accepted a revoked token after the revocation returned", accepted)
+	}
+}
+
 // Limits per zone: 10 wrong passwords spread over the three nodes, then
 // the 11th attempt is 429 whichever node gets it.
 func TestZoneLoginLimit(t *testing.T) {

@@ -27,6 +27,7 @@ type Store interface {
 	storage.Accounts
 	storage.APIKeys
 	storage.Credentials
+	storage.RevokedTokens
 	storage.ConsoleUsers
 }
 
@@ -584,6 +585,24 @@ func (s *Service) RegeneratePassword(ctx context.Context, id string, grace time.
 	return creds, nil
 }
 
+// RevokeToken revokes one token of the account (RFC 7009) until it
+// expires at expiresAt. Like a regeneration, the account's remembered
+// credentials are dropped on every node before it returns, so the very
+// next request anywhere refuses the token (SPEC §3, §9).
+func (s *Service) RevokeToken(ctx context.Context, accountID, jti string, expiresAt time.Time) error {
+	if err := s.store.RevokeToken(ctx, storage.RevokedToken{AccountID: accountID, JTI: jti, ExpiresAt: expiresAt}); err != nil {
+		return err
+	}
+	s.changed(ctx, accountID)
+	return nil
+}
+
+// PurgeRevokedTokens deletes up to limit denylist entries whose tokens
+// have expired (RevokeToken) and returns how many.
+func (s *Service) PurgeRevokedTokens(ctx context.Context, limit int) (int, error) {
+	return s.store.PurgeRevokedTokens(ctx, s.now(), limit)
+}
+
 // StillCurrent reports whether c, as authenticated by AuthenticateClient,
 // is still the account's credential, read from the store (not the cache).
 // A login checks it after issuing its token: a password regenerated
@@ -707,7 +726,8 @@ func (s *Service) AuthenticateClient(ctx context.Context, userID, password strin
 }
 
 // Credential returns the credential of a user ID (for token verification),
-// remembered until the account changes.
+// with the jtis its account revoked one by one (RevokedJTIs), remembered
+// until the account changes: verifying a token reads no store.
 func (s *Service) Credential(ctx context.Context, userID string) (storage.Credential, error) {
 	e, ok := s.cache.creds.GetIfPresent(userID)
 	if !ok || e.epoch != s.epochs.Epoch(ctx, e.owner) {
@@ -747,6 +767,18 @@ func (s *Service) readCredential(ctx context.Context, userID, owner string) (cre
 		e := credEntry{cred: c, found: err == nil, owner: newCredentials, epoch: epoch}
 		if e.found {
 			e.owner = c.AccountID
+			// Under the same epoch: a revocation committed after it was
+			// taken bumps it, and this entry is read again.
+			jtis, err := s.store.RevokedTokens(ctx, c.AccountID, s.now())
+			if err != nil {
+				return credEntry{}, false, err
+			}
+			if len(jtis) > 0 {
+				e.cred.RevokedJTIs = make(map[string]struct{}, len(jtis))
+				for _, j := range jtis {
+					e.cred.RevokedJTIs[j] = struct{}{}
+				}
+			}
 		}
 		if e.owner == owner || try == 1 {
 			return e, e.owner == owner, nil

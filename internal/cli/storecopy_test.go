@@ -90,7 +90,7 @@ func TestStoreCopy(t *testing.T) {
 			}
 		}
 	}
-	if lines != 14 {
+	if lines != 15 {
 		t.Errorf("%d table lines marked ok, want 14:\n%s", lines, out)
 	}
 	if !strings.Contains(progress, "copied accounts: 2 rows") {
@@ -116,7 +116,7 @@ func TestStoreCopyJSONFromEnv(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &v); err != nil {
 		t.Fatalf("%v:\n%s", err, out)
 	}
-	if len(v.Tables) != 14 || v.Tables[0].Name != "accounts" || v.Tables[0].Rows != 2 || v.From != filepath.Join(dir, "orchestrator.db") {
+	if len(v.Tables) != 15 || v.Tables[0].Name != "accounts" || v.Tables[0].Rows != 2 || v.From != filepath.Join(dir, "orchestrator.db") {
 		t.Fatalf("JSON %+v", v)
 	}
 	for _, tb := range v.Tables {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
+	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
 
@@ -122,38 +123,32 @@ func (ca clientAuth) candidates() (user string, passwords []string) {
 	return user, passwords
 }
 
-// authenticateClient applies the brute-force limits and checks the
+// clientCredential applies the brute-force limits and checks the
 // credentials. One failure is reserved on the user ID's and the client
 // address's budgets before each password check and given back on success,
 // so a burst of parallel attempts gets no further than the budget allows.
-// On failure the error is ready to be written.
-func (s *Server) authenticateClient(r *http.Request, ca clientAuth) (*tokens.Issued, error) {
+// Every endpoint that authenticates a client (login, token, introspection,
+// revocation) goes through it and so shares those budgets. On failure the
+// error is ready to be written.
+func (s *Server) clientCredential(r *http.Request, ca clientAuth) (storage.Credential, error) {
 	ctx := r.Context()
 	addr := s.Clients.LimitKey(r)
 	user, passwords := ca.candidates()
-	failed := func() error {
-		s.Metrics.Logins.WithLabelValues("failure").Inc()
-		e := &Error{Status: http.StatusUnauthorized, Code: "invalid_client", Message: "invalid user ID or password"}
-		if ca.basic {
-			e.Header = map[string]string{"WWW-Authenticate": `Basic realm="orchestrator"`}
-		}
-		return e
-	}
 	if len(user) > maxUserIDLen {
 		// No such user can exist; charge the address only, and keep the
 		// ID out of every map.
 		if _, d, ok := s.AddrLimiter.Reserve(addr); !ok {
-			return nil, s.limited(d)
+			return storage.Credential{}, s.limited(d)
 		}
 		s.Accounts.AuthenticateClient(ctx, user, ca.pass) // refuses without a lookup, in the same time
-		return nil, failed()
+		return storage.Credential{}, s.clientFailed(ca)
 	}
 	limiters := []ratelimit.Interface{s.UserLimiter, s.AddrLimiter}
 	keys := []string{user, addr}
 	for _, pass := range passwords {
 		attempt, d, ok := ratelimit.ReserveAll(limiters, keys)
 		if !ok {
-			return nil, s.limited(d)
+			return storage.Credential{}, s.limited(d)
 		}
 		cred, err := s.Accounts.AuthenticateClient(ctx, user, pass)
 		if errors.Is(err, accounts.ErrBadCredentials) {
@@ -161,23 +156,45 @@ func (s *Server) authenticateClient(r *http.Request, ca clientAuth) (*tokens.Iss
 		}
 		attempt.Refund()
 		if err != nil {
-			return nil, err
+			return storage.Credential{}, err
 		}
-		issued, err := s.Tokens.Issue(ctx, cred, tokens.UseAccess)
-		if err != nil {
-			return nil, err
-		}
-		// The password may have been regenerated between the check and
-		// the token: a token of the old password is not handed out.
-		if ok, err := s.Accounts.StillCurrent(ctx, cred); err != nil {
-			return nil, err
-		} else if !ok {
-			return nil, failed()
-		}
-		s.Metrics.Logins.WithLabelValues("success").Inc()
-		return &issued, nil
+		return cred, nil
 	}
-	return nil, failed()
+	return storage.Credential{}, s.clientFailed(ca)
+}
+
+// clientFailed counts a failed client authentication and returns its
+// answer: 401 invalid_client (RFC 6749 §5.2).
+func (s *Server) clientFailed(ca clientAuth) *Error {
+	s.Metrics.Logins.WithLabelValues("failure").Inc()
+	e := &Error{Status: http.StatusUnauthorized, Code: "invalid_client", Message: "invalid user ID or password"}
+	if ca.basic {
+		e.Header = map[string]string{"WWW-Authenticate": `Basic realm="orchestrator"`}
+	}
+	return e
+}
+
+// authenticateClient authenticates the client (clientCredential) and
+// issues its token.
+func (s *Server) authenticateClient(r *http.Request, ca clientAuth) (*tokens.Issued, error) {
+	ctx := r.Context()
+	cred, err := s.clientCredential(r, ca)
+	if err != nil {
+		return nil, err
+	}
+	issued, err := s.Tokens.Issue(ctx, cred, tokens.UseAccess)
+	if err != nil {
+		return nil, err
+	}
+	// The password may have been regenerated between the check and the
+	// token: a token of the old password is not handed out.
+	if ok, err := s.Accounts.StillCurrent(ctx, cred); err != nil {
+		return nil, err
+	} else if !ok {
+		return nil, s.clientFailed(ca)
+	}
+	s.Metrics.Logins.WithLabelValues("success").Inc()
+	return &issued, nil
 }
 
 func (s *Server) limited(d time.Duration) *Error {
@@ -265,7 +282,12 @@ func (s *Server) metadata(w http.ResponseWriter, r *http.Request) error {
 		"jwks_uri":                              s.Issuer + "/.well-known/jwks.json",
 		"grant_types_supported":                 []string{"client_credentials"},
 		"token_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
-		"response_types_supported":              []string{},
+		// RFC 7662, RFC 7009: client-authenticated like the token endpoint.
+		"introspection_endpoint":                        s.Issuer + "/oauth2/introspect",
+		"introspection_endpoint_auth_methods_supported": []string{"client_secret_basic", "client_secret_post"},
+		"revocation_endpoint":                           s.Issuer + "/oauth2/revoke",
+		"revocation_endpoint_auth_methods_supported":    []string{"client_secret_basic", "client_secret_post"},
+		"response_types_supported":                      []string{},
 	})
 	return nil
 }

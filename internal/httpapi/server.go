@@ -106,6 +106,8 @@ func (s *Server) Handler() http.Handler {
 	route("GET /v2/authenticate/login", HandlerFunc(s.login))
 	route("POST /v2/authenticate/login", HandlerFunc(s.login))
 	route("POST /oauth2/token", HandlerFunc(s.token))
+	route("POST /oauth2/introspect", HandlerFunc(s.introspect))
+	route("POST /oauth2/revoke", HandlerFunc(s.revoke))
 	route("GET /.well-known/oauth-authorization-server", HandlerFunc(s.metadata))
 	route("GET /.well-known/jwks.json", HandlerFunc(s.jwks))
 	s.csdsRoutes(route)

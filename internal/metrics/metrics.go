@@ -18,6 +18,10 @@ type Metrics struct {
 	Panics prometheus.Counter
 	// StorageFull counts writes refused for lack of space (answered 507).
 	StorageFull prometheus.Counter
+	// Revocations counts tokens revoked one by one (RFC 7009).
+	Revocations prometheus.Counter
+	// Introspections counts RFC 7662 answers by active: true, false.
+	Introspections *prometheus.CounterVec
 }
 
 // New returns metrics registered on a fresh registry (with Go and process
@@ -41,11 +45,20 @@ func New() *Metrics {
 		StorageFull: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "orchestrator_storage_full_total", Help: "Requests refused with 507 because the store had no space left.",
 		}),
+		Revocations: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orchestrator_revocations_total", Help: "Tokens revoked through POST /oauth2/revoke (RFC 7009).",
+		}),
+		Introspections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "orchestrator_introspections_total", Help: "Answers of POST /oauth2/introspect (RFC 7662) by whether the token was active.",
+		}, []string{"active"}),
 	}
 	for _, r := range []string{"success", "failure", "limited"} {
 		m.Logins.WithLabelValues(r)
 	}
-	m.reg.MustRegister(m.Logins, m.Requests, m.Duration, m.Panics, m.StorageFull,
+	for _, a := range []string{"true", "false"} {
+		m.Introspections.WithLabelValues(a)
+	}
+	m.reg.MustRegister(m.Logins, m.Requests, m.Duration, m.Panics, m.StorageFull, m.Revocations, m.Introspections,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -355,7 +355,16 @@ func minRotationDelay(shared bool) time.Duration {
 	return 0
 }
 
-// background refreshes signing keys (rotations made by another process).
+// revokedPurgeEvery is how often the denylist of revoked tokens loses
+// the entries whose tokens have expired, revokedPurgeBatch rows per write.
+const (
+	revokedPurgeEvery = time.Minute
+	revokedPurgeBatch = 1000
+)
+
+// background refreshes signing keys (rotations made by another process)
+// and purges revoked tokens that have expired (on PostgreSQL one node of
+// the zone at a time does it).
 func (s *Server) background(ctx context.Context) {
 	every := embeddedReload
 	if s.cfg.Shared() {
@@ -363,6 +372,8 @@ func (s *Server) background(ctx context.Context) {
 	}
 	t := time.NewTicker(every)
 	defer t.Stop()
+	purge := time.NewTicker(revokedPurgeEvery)
+	defer purge.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -370,6 +381,16 @@ func (s *Server) background(ctx context.Context) {
 		case <-t.C:
 			if err := s.Tokens.Reload(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("reload signing keys", "err", err)
+			}
+		case <-purge.C:
+			for ctx.Err() == nil {
+				n, err := s.Accounts.PurgeRevokedTokens(ctx, revokedPurgeBatch)
+				if err != nil && ctx.Err() == nil {
+					s.log.Warn("purge expired revoked tokens", "err", err)
+				}
+				if err != nil || n < revokedPurgeBatch {
+					break
+				}
 			}
 		}
 	}

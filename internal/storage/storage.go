@@ -69,6 +69,12 @@ type Credential struct {
 	CreatedAt  time.Time
 	// Revocation says which tokens issued for the credential are dead.
 	Revocation Revocation
+	// RevokedJTIs holds the jtis of the account's tokens revoked one by
+	// one (RFC 7009, RevokedTokens) that have not expired. The
+	// Credentials methods leave it nil; the accounts service reads it
+	// with the credential it remembers for token verification, so that
+	// checking it costs no store read per request.
+	RevokedJTIs map[string]struct{}
 }
 
 // Revocation is the token revocation state of a credential. It only ever
@@ -135,6 +141,14 @@ func (r Revocation) Then(now, revokeAt time.Time) Revocation {
 		r.PendingAt = revokeAt
 	}
 	return r
+}
+
+// RevokedToken is one token revoked before it expires (RFC 7009). It is
+// kept until ExpiresAt, when the token would have expired anyway.
+type RevokedToken struct {
+	AccountID string
+	JTI       string
+	ExpiresAt time.Time
 }
 
 // ConsoleUser is a person who may open one account's console.
@@ -216,6 +230,24 @@ type Credentials interface {
 	ReplaceCredential(ctx context.Context, c Credential, revokeAt time.Time) (Credential, error)
 }
 
+// RevokedTokens stores the denylist of tokens revoked one by one. An
+// account's entries go with the account.
+type RevokedTokens interface {
+	// RevokeToken adds t to the denylist. Adding a jti again is no error
+	// (the later ExpiresAt is kept). ErrNotFound when the account does
+	// not exist.
+	RevokeToken(ctx context.Context, t RevokedToken) error
+	// RevokedTokens returns the jtis of the account's entries that
+	// expire after now, in no particular order (empty, not nil, when
+	// there are none).
+	RevokedTokens(ctx context.Context, accountID string, now time.Time) ([]string, error)
+	// PurgeRevokedTokens deletes up to limit entries that expired at or
+	// before now and returns how many. It may run on several instances
+	// at once: each entry is deleted once (on a shared store, one
+	// instance at a time does the work).
+	PurgeRevokedTokens(ctx context.Context, now time.Time, limit int) (int, error)
+}
+
 // ConsoleUsers stores console users.
 type ConsoleUsers interface {
 	CreateConsoleUser(ctx context.Context, u ConsoleUser) error
@@ -263,14 +295,15 @@ type Pinger interface {
 //     increasing positions, and the policy limit holds under them.
 //   - ReplaceCredential and RotateAPIKey apply Revocation.Then (and the
 //     key retirement rule) to the stored state, never to a stale copy.
-//   - PurgeContext and PurgeEvaluations may run on several instances at
-//     once: each row is deleted once, and they do not block writers for
-//     more than one batch.
+//   - PurgeContext, PurgeEvaluations and PurgeRevokedTokens may run on
+//     several instances at once: each row is deleted once, and they do
+//     not block writers for more than one batch.
 //   - Deletes are idempotent where documented.
 type Store interface {
 	Accounts
 	APIKeys
 	Credentials
+	RevokedTokens
 	ConsoleUsers
 	SigningKeys
 	Audit

@@ -41,8 +41,10 @@ type Config struct {
 	MinRotationDelay time.Duration
 }
 
-// CredentialSource gives the current credential of a user ID, for
-// revocation checks.
+// CredentialSource gives the current credential of a user ID, with the
+// jtis its account revoked one by one (Credential.RevokedJTIs), for
+// revocation checks. It is called on every verification: it must answer
+// from memory, not the store.
 type CredentialSource interface {
 	Credential(ctx context.Context, userID string) (storage.Credential, error)
 }
@@ -438,6 +440,9 @@ func (s *Service) checkRevoked(ctx context.Context, cl *Claims) error {
 	}
 	if c.Revocation.Kills(issued, s.cfg.Now()) {
 		return fmt.Errorf("%w: credentials were regenerated", ErrRevoked)
+	}
+	if _, ok := c.RevokedJTIs[cl.ID]; ok {
+		return fmt.Errorf("%w: token was revoked", ErrRevoked)
 	}
 	return nil
 }

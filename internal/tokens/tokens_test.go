@@ -167,6 +167,27 @@ func TestVerifyIssuerZoneAndExpiry(t *testing.T) {
 	}
 }
 
+// A token whose jti the account revoked (RFC 7009) is refused, cached or
+// not; the account's other tokens are not.
+func TestRevokedJTI(t *testing.T) {
+	f := newFixture(t, RS256)
+	ctx := context.Background()
+	tok, _ := f.svc.Issue(ctx, f.creds["u1"], UseAccess)
+	other, _ := f.svc.Issue(ctx, f.creds["u1"], UseAccess)
+	if _, err := f.svc.Verify(ctx, tok.Token); err != nil {
+		t.Fatal(err)
+	}
+	c := f.creds["u1"]
+	c.RevokedJTIs = map[string]struct{}{tok.Claims.ID: {}}
+	f.creds["u1"] = c
+	if _, err := f.svc.Verify(ctx, tok.Token); !errors.Is(err, ErrRevoked) {
+		t.Errorf("revoked jti: Verify = %v, want ErrRevoked", err)
+	}
+	if _, err := f.svc.Verify(ctx, other.Token); err != nil {
+		t.Errorf("another token of the account: %v", err)
+	}
+}
+
 func TestRevocation(t *testing.T) {
 	f := newFixture(t, RS256)
 	ctx := context.Background()

@@ -393,6 +393,9 @@ func storable(ss ...string) bool {
 const (
 	purgeContextLock     int32 = 0x6f726301 // "orc" 1
 	purgeEvaluationsLock int32 = 0x6f726302
+	// purgeRevokedTokensLock stands apart from the numbers above, which
+	// other purges may take next.
+	purgeRevokedTokensLock int32 = 0x6f726310
 )
 
 // zoneTurn takes the transaction-scoped advisory lock of class in this

@@ -29,6 +29,17 @@ var legacyAt = time.Date(2026, 3, 4, 5, 6, 7, 890e6, time.UTC)
 // executed in one transaction together with its schema_migrations row
 // (version = the file name without ".sql", applied_at in ms). goose's
 // annotations are SQL comments to it.
+// migrationCount is the number of migration files: goose applies them
+// all to a new store, and after the legacy runner's on adoption.
+func migrationCount(t *testing.T) int {
+	t.Helper()
+	names, err := fs.Glob(sqlite.Migrations(), "*.sql")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(names)
+}
+
 func legacyStore(t *testing.T, path string, n int) *sql.DB {
 	t.Helper()
 	q := url.Values{}
@@ -260,8 +271,8 @@ func TestOpenAdoptsLegacyStore(t *testing.T) {
 			}
 			s.Close()
 			got := gooseRows(t, path)
-			if len(got) != 9 || got[0].Version != 0 {
-				t.Fatalf("goose_db_version = %+v, want the zero row and versions 1 to 8", got)
+			if len(got) != 1+migrationCount(t) || got[0].Version != 0 {
+				t.Fatalf("goose_db_version = %+v, want the zero row and versions 1 to %d", got, migrationCount(t))
 			}
 			for i, r := range got[1:] {
 				if r.Version != int64(i+1) || !r.Applied {
@@ -289,8 +300,7 @@ func TestOpenAdoptsLegacyStore(t *testing.T) {
 // runner built from them.
 func TestGooseSchemaIsLegacySchema(t *testing.T) {
 	dir := t.TempDir()
-	names, _ := fs.Glob(sqlite.Migrations(), "*.sql")
-	legacy := legacyStore(t, filepath.Join(dir, "legacy.db"), len(names))
+	legacy := legacyStore(t, filepath.Join(dir, "legacy.db"), migrationCount(t))
 	path := filepath.Join(dir, "goose.db")
 	s, err := sqlite.Open(context.Background(), path)
 	if err != nil {
@@ -326,8 +336,8 @@ func TestOpenAdoptsDespiteEmptyGooseTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
-	if got := gooseRows(t, path); len(got) != 9 {
-		t.Errorf("goose_db_version = %+v, want the zero row and versions 1 to 8", got)
+	if got := gooseRows(t, path); len(got) != 1+migrationCount(t) {
+		t.Errorf("goose_db_version = %+v, want the zero row and versions 1 to %d", got, migrationCount(t))
 	}
 }
 
@@ -367,6 +377,7 @@ func TestMigrationStatusFreshAndMigrate(t *testing.T) {
 		{Version: 3, Name: "0003_policies.sql"}, {Version: 4, Name: "0004_policy_logs.sql"},
 		{Version: 5, Name: "0005_revocation.sql"}, {Version: 6, Name: "0006_context_quota.sql"},
 		{Version: 7, Name: "0007_health_probe.sql"}, {Version: 8, Name: "0008_account_attributes.sql"},
+		{Version: 9, Name: "0009_revoked_tokens.sql"},
 	}
 	if diff := cmp.Diff(want, st); diff != "" {
 		t.Errorf("status of a missing file (-want +got):\n%s", diff)

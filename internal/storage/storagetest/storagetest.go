@@ -16,6 +16,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("APIKeys", func(t *testing.T) { testAPIKeys(t, open(t)) })
 	t.Run("Credentials", func(t *testing.T) { testCredentials(t, open(t)) })
 	t.Run("RevocationMonotonic", func(t *testing.T) { testRevocationMonotonic(t, open(t)) })
+	t.Run("RevokedTokens", func(t *testing.T) { testRevokedTokens(t, open(t)) })
 	t.Run("ConsoleUsers", func(t *testing.T) { testConsoleUsers(t, open(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })

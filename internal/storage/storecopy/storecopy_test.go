@@ -74,6 +74,7 @@ func fillAll(t testing.TB) func(s *sqlite.Store) {
 		// A regeneration with a grace (pending) and one without (hard).
 		_, err := s.ReplaceCredential(ctx, storage.Credential{AccountID: "alpha", UserID: "user-alpha", SecretHash: []byte("secret-2"), Seed: []byte("seed-2"), CreatedAt: t0.Add(time.Hour)}, t0.Add(2*time.Hour))
 		must(t, err)
+		must(t, s.RevokeToken(ctx, storage.RevokedToken{AccountID: "alpha", JTI: "0190f1e2-0000-7000-8000-000000000001", ExpiresAt: t0.Add(24 * time.Hour)}))
 		_, err = s.ReplaceCredential(ctx, storage.Credential{AccountID: "émile", UserID: "user-émile", SecretHash: []byte("secret-3"), Seed: []byte("seed-3"), CreatedAt: t0.Add(time.Hour)}, t0)
 		must(t, err)
 		// Keys added in an order their kids do not sort in, two signing
@@ -241,6 +242,9 @@ func TestCopy(t *testing.T) {
 		{"revocation columns",
 			`SELECT account_id, secret_hash, seed, revoked_before_ms, pending_before_ms, pending_at FROM credentials ORDER BY account_id`,
 			`SELECT account_id, secret_hash, seed, revoked_before_ms, pending_before_ms, pending_at FROM credentials ORDER BY account_id COLLATE "C"`},
+		{"revoked tokens",
+			`SELECT account_id, jti, expires_at FROM revoked_tokens ORDER BY account_id, jti`,
+			`SELECT account_id, jti, expires_at FROM revoked_tokens ORDER BY account_id COLLATE "C", jti COLLATE "C"`},
 		{"signing keys in the order added",
 			`SELECT kid, alg, private FROM signing_keys ORDER BY signs_from, rowid`,
 			`SELECT kid, alg, private FROM signing_keys ORDER BY signs_from, seq`},

@@ -57,6 +57,9 @@ var tables = []table{
 		{name: "seed", kind: blob}, {name: "created_at", kind: integer}, {name: "revoked_before_ms", kind: integer},
 		{name: "pending_before_ms", kind: integer}, {name: "pending_at", kind: integer},
 	}},
+	{name: "revoked_tokens", key: []string{"account_id", "jti"}, cols: []column{
+		{name: "account_id", kind: text}, {name: "jti", kind: text}, {name: "expires_at", kind: integer},
+	}},
 	{name: "console_users", key: []string{"account_id", "email"}, cols: []column{
 		{name: "account_id", kind: text}, {name: "email", kind: text}, {name: "password_hash", kind: text},
 		{name: "created_at", kind: integer},

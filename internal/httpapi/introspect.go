@@ -1,0 +1,119 @@
+package httpapi
+
+import (
+	"errors"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/internal/tokens"
+)
+
+// oauthClient reads the form body of an introspection or revocation
+// request and authenticates its client exactly as /oauth2/token does
+// (RFC 6749 §2.3.1; the same limits, the same §5.2 errors). It returns
+// the client's credential and the token parameter.
+func (s *Server) oauthClient(r *http.Request) (storage.Credential, string, error) {
+	if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct != "application/x-www-form-urlencoded" {
+		return storage.Credential{}, "", &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "body must be application/x-www-form-urlencoded"}
+	}
+	if err := r.ParseForm(); err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return storage.Credential{}, "", &Error{Status: http.StatusRequestEntityTooLarge, Message: "request body too large"}
+		}
+		return storage.Credential{}, "", &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "malformed form body", Err: err}
+	}
+	ca, herr := readClientAuth(r)
+	if herr != nil {
+		if herr.Status == http.StatusUnauthorized {
+			herr.Code = "invalid_client" // RFC 6749 §5.2
+		}
+		return storage.Credential{}, "", herr
+	}
+	cred, err := s.clientCredential(r, ca)
+	if err != nil {
+		return storage.Credential{}, "", err
+	}
+	// token_type_hint is only a hint (RFC 7662 §2.1, RFC 7009 §2.1):
+	// there is one kind of token here, so it is ignored, whatever it says.
+	tok := r.PostForm.Get("token")
+	if tok == "" {
+		return storage.Credential{}, "", &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "missing token"}
+	}
+	return cred, tok, nil
+}
+
+// ownToken verifies raw and returns its claims when it is live and a
+// token of the client's own account; nil otherwise. An account may
+// introspect or revoke only its own tokens (SPEC §3): another account's
+// token is treated as an unknown one, so that nothing about it leaks.
+func (s *Server) ownToken(r *http.Request, cred storage.Credential, raw string) (*tokens.Claims, error) {
+	cl, err := s.Tokens.Verify(r.Context(), raw)
+	if errors.Is(err, tokens.ErrInvalid) || errors.Is(err, tokens.ErrRevoked) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cl.Name != cred.AccountID || cl.Subject != cred.UserID {
+		return nil, nil
+	}
+	return cl, nil
+}
+
+// introspection is the RFC 7662 §2.2 answer: {"active":false} alone, or
+// the token's claims (SPEC §3) with token_type.
+type introspection struct {
+	Active bool `json:"active"`
+	*tokens.Claims
+	TokenType string `json:"token_type,omitempty"`
+}
+
+// introspect serves POST /oauth2/introspect (RFC 7662).
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
+	noStore(w)
+	cred, raw, err := s.oauthClient(r)
+	if err != nil {
+		return err
+	}
+	cl, err := s.ownToken(r, cred, raw)
+	if err != nil {
+		return err
+	}
+	if cl == nil {
+		s.Metrics.Introspections.WithLabelValues("false").Inc()
+		writeJSON(w, http.StatusOK, introspection{})
+		return nil
+	}
+	s.Metrics.Introspections.WithLabelValues("true").Inc()
+	writeJSON(w, http.StatusOK, introspection{Active: true, Claims: cl, TokenType: "Bearer"})
+	return nil
+}
+
+// revoke serves POST /oauth2/revoke (RFC 7009). It answers 200 whether or
+// not there was anything to revoke (§2.2): an unknown, expired, already
+// revoked or other account's token is left as it is.
+func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
+	noStore(w)
+	cred, raw, err := s.oauthClient(r)
+	if err != nil {
+		return err
+	}
+	cl, err := s.ownToken(r, cred, raw)
+	if err != nil {
+		return err
+	}
+	if cl != nil {
+		err := s.Accounts.RevokeToken(r.Context(), cl.Name, cl.ID, time.Unix(cl.ExpiresAt, 0))
+		switch {
+		case err == nil:
+			s.Metrics.Revocations.Inc()
+		case !errors.Is(err, storage.ErrNotFound): // a deleted account's tokens are dead already
+			return err
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
