@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -70,6 +71,10 @@ func Defaults() Serve {
 // the default TTL of a v2 write.
 const DefaultMaxRetention = "13mo"
 
+// minuteUnit finds a minute (or shorter) unit in a duration: "13m",
+// "1h30m", "500ms", "10s".
+var minuteUnit = regexp.MustCompile(`[0-9.](m|s|ms|us|µs|ns)([0-9]|$)`)
+
 // maxRetentionMonths bounds --max-retention (100 years, the longest TTL).
 const maxRetentionMonths = 1200
 
@@ -89,6 +94,16 @@ func (c Serve) Retention() (storage.Retention, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 || d > maxRetentionMonths/12*365*24*time.Hour {
 		return storage.Retention{}, bad
+	}
+	// The cap rewrites every stored expiry at start, and a shorter one
+	// cannot be undone: "13m" meant as 13 months would delete every
+	// tenant's data 13 minutes later. So minutes (and anything shorter)
+	// are refused, and a cap is at least an hour.
+	if minuteUnit.MatchString(v) {
+		return storage.Retention{}, fmt.Errorf("--max-retention %q: \"m\" is minutes, which this flag refuses; write months as %smo, or hours such as 9480h", c.MaxRetention, strings.TrimSuffix(v, "m"))
+	}
+	if d != 0 && d < time.Hour {
+		return storage.Retention{}, fmt.Errorf("--max-retention %q: at least 1h (0: no cap); every stored property would expire within the hour", c.MaxRetention)
 	}
 	return storage.Retention{D: d}, nil
 }

@@ -14,7 +14,8 @@ func TestRetention(t *testing.T) {
 		ok   bool
 	}{
 		{DefaultMaxRetention, storage.Retention{Months: 13}, true}, {"9480h", storage.Retention{D: 9480 * time.Hour}, true},
-		{"0", storage.Retention{}, true}, {"0mo", storage.Retention{}, true}, {"90m", storage.Retention{D: 90 * time.Minute}, true},
+		{"0", storage.Retention{}, true}, {"0mo", storage.Retention{}, true}, {"90m", storage.Retention{}, false}, {"13m", storage.Retention{}, false}, {"1h30m", storage.Retention{}, false},
+		{"30s", storage.Retention{}, false}, {"0.5h", storage.Retention{}, false}, {"1h", storage.Retention{D: time.Hour}, true},
 		{"1200mo", storage.Retention{Months: 1200}, true},
 		{"1201mo", storage.Retention{}, false}, {"-1h", storage.Retention{}, false}, {"-3mo", storage.Retention{}, false},
 		{"13", storage.Retention{}, false}, {"13 months", storage.Retention{}, false}, {"", storage.Retention{}, false},
