@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"regexp"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -111,14 +112,24 @@ func (s *Server) limitBody(h http.Handler) http.Handler {
 	})
 }
 
-// secretParams are query parameters whose values are never logged.
-var secretParams = map[string]bool{
-	"access_token": true, "token": true, "client_secret": true, "password": true,
-	"api_key": true, "apikey": true, "maven-api-key": true, "code": true, "refresh_token": true, "id_token": true,
+// loggedParams are the query parameters whose values are logged: the
+// ones the API reads that carry no secret. Every other value is
+// replaced, so a secret sent in a parameter no one here foresaw
+// (LivePerson's lpToken, a client's own api_key spelling) never reaches
+// a log line.
+var loggedParams = map[string]bool{
+	"ttlsecond": true, "include": true, "page": true, "perpage": true, "limit": true, "version": true,
+	"conversationid": true, "sessionid": true, "groupid": true, "consumerid": true, "userid": true,
+	"customerid": true, "visitorid": true, "policyid": true,
 }
 
-// RedactQuery returns raw with the values of secret parameters replaced.
-// An unparsable query is dropped whole, since it cannot be checked.
+// plainParam is a parameter name that is logged as written; any other
+// name (a bare token sent as "?eyJ…") is replaced too.
+var plainParam = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,23}$`)
+
+// RedactQuery returns raw with every value but those of loggedParams
+// replaced, and names that do not look like names replaced whole. An
+// unparsable query is dropped whole, since it cannot be checked.
 func RedactQuery(raw string) string {
 	if raw == "" {
 		return ""
@@ -127,14 +138,20 @@ func RedactQuery(raw string) string {
 	if err != nil {
 		return "[unparsable query redacted]"
 	}
+	out := url.Values{}
 	for k, vs := range q {
-		if secretParams[strings.ToLower(k)] {
-			for i := range vs {
-				vs[i] = "REDACTED"
+		switch {
+		case loggedParams[strings.ToLower(k)]:
+			out[k] = vs
+		case plainParam.MatchString(k):
+			for range vs {
+				out.Add(k, "REDACTED")
 			}
+		default:
+			out.Add("REDACTED", "REDACTED")
 		}
 	}
-	return q.Encode()
+	return out.Encode()
 }
 
 // record is what a request's access line says beyond the request

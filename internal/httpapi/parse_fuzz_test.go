@@ -93,10 +93,13 @@ func FuzzTokenFromHeader(f *testing.F) {
 func TestRedactQuery(t *testing.T) {
 	for in, want := range map[string]string{
 		"":                                "",
-		"access_token=eyJ.secret.sig&x=1": "access_token=REDACTED&x=1",
+		"access_token=eyJ.secret.sig&x=1": "access_token=REDACTED&x=REDACTED",
 		"ACCESS_TOKEN=s":                  "ACCESS_TOKEN=REDACTED",
 		"client_secret=s&page=2":          "client_secret=REDACTED&page=2",
 		"a=%zz&access_token=s":            "[unparsable query redacted]",
+		"conversationId=c1&lpToken=Bearer+LPSECRET": "conversationId=c1&lpToken=REDACTED",
+		"eyJhbGciOi.eyJzdWIi.sig":                   "REDACTED=REDACTED",
+		"ttlSecond=60&page=1&perPage=10":            "page=1&perPage=10&ttlSecond=60",
 	} {
 		if got := RedactQuery(in); got != want {
 			t.Errorf("RedactQuery(%q) = %q, want %q", in, got, want)
