@@ -61,7 +61,7 @@ type Config struct {
 	// shows no secret whose view it could not record.
 	Audit *audit.Recorder
 	Log   *slog.Logger
-	Now      func() time.Time // nil: time.Now
+	Now   func() time.Time // nil: time.Now
 	// PublicURL is the server's public URL (for the login endpoint shown
 	// on the page). An https URL makes the cookies Secure, as Secure
 	// does: behind a TLS-terminating proxy the process speaks plain HTTP,
@@ -180,9 +180,9 @@ func New(cfg Config) *Console {
 // templates are embedded, so a parse error is a build defect.
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"utc": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
-		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"day": func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+		"utc":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"day":   func(t time.Time) string { return t.UTC().Format("2 January 2006") },
 		"stamp": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
 	}
 	pages := map[string]*template.Template{}
