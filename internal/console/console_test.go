@@ -683,3 +683,31 @@ func TestSessionLifetime(t *testing.T) {
 		}
 	})
 }
+
+// TestKeyLastUsed: the API Authorization page says when the key and the
+// credentials were last used, once the use is written.
+func TestKeyLastUsed(t *testing.T) {
+	s := newStack(t)
+	u := s.account(t, "v2")
+	b := s.browser(t)
+	b.mustSignIn(u)
+	pg := b.get("/console/api-authorization")
+	if !strings.Contains(pg.body, `id="api-key-last-used">Last used: never`) {
+		t.Errorf("page before any use lacks \"Last used: never\" for the key")
+	}
+	ctx := context.Background()
+	if _, err := s.accounts.AuthenticateAPIKey(ctx, u.apiKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.accounts.FlushLastUsed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pg = b.get("/console/api-authorization")
+	want := `id="api-key-last-used">Last used: <time datetime="` + s.clock.Now().UTC().Format(time.RFC3339) + `">`
+	if !strings.Contains(pg.body, want) {
+		t.Errorf("page after a use lacks %q", want)
+	}
+	if !strings.Contains(pg.body, `id="credentials-last-used">Last used: never`) {
+		t.Errorf("credentials never used: page lacks \"Last used: never\" for them")
+	}
+}
