@@ -275,7 +275,7 @@ func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if _, err := s.Accounts.Get(r.Context(), id); err != nil {
+	if _, err := s.Accounts.Record(r.Context(), id); err != nil {
 		return err
 	}
 	return s.writeAudit(w, r, id, limit)
