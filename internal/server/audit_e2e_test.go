@@ -1,7 +1,11 @@
 package server_test
 
 import (
+	"io"
 	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -111,5 +115,67 @@ func TestAuditOperatorActions(t *testing.T) {
 	}
 	if v := e.Metric(t, "orchestrator_audit_write_failures_total"); v != 0 {
 		t.Errorf("orchestrator_audit_write_failures_total = %v, want 0", v)
+	}
+}
+
+var consoleCSRF = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+// TestConsoleActionsInAccountAudit: through the real server, the
+// console's key view and regeneration appear in the operator's
+// `GET /admin/v1/accounts/{id}/audit`, actor the console user's email.
+func TestConsoleActionsInAccountAudit(t *testing.T) {
+	e := servertest.Start(t)
+	var a struct {
+		AccountID   string `json:"accountId"`
+		ConsoleUser struct{ Email, Password string }
+	}
+	if st := e.Admin(t, "POST", "/admin/v1/accounts", map[string]string{"name": "Console", "authVersion": "v1", "consoleEmail": "ops@example.com"}, &a); st != 201 {
+		t.Fatalf("create: %d", st)
+	}
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	csrf := func(path string) string {
+		t.Helper()
+		resp, err := c.Get(e.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		m := consoleCSRF.FindSubmatch(b)
+		if resp.StatusCode != 200 || m == nil {
+			t.Fatalf("GET %s: %d, no CSRF token", path, resp.StatusCode)
+		}
+		return string(m[1])
+	}
+	post := func(path string, form url.Values) {
+		t.Helper()
+		resp, err := c.PostForm(e.URL+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("POST %s: %d", path, resp.StatusCode)
+		}
+	}
+	post("/console/sign-in", url.Values{"csrf": {csrf("/console/")}, "account": {a.AccountID}, "email": {a.ConsoleUser.Email}, "password": {a.ConsoleUser.Password}})
+	post("/console/api-authorization/regenerate-key", url.Values{"csrf": {csrf("/console/api-authorization")}})
+
+	var got []string
+	for _, en := range accountAudit(t, e, a.AccountID) {
+		if en.Actor == "ops@example.com" {
+			if en.Address != "127.0.0.1" || en.Time.IsZero() {
+				t.Errorf("console entry %+v: want address 127.0.0.1 and a time", en)
+			}
+			got = append(got, en.Action)
+		}
+	}
+	// Newest first: the page the regeneration redirects to, the
+	// regeneration, the page that gave its CSRF token, the page the
+	// sign-in redirects to, the sign-in.
+	want := []string{"api_key.view", "api_key.regenerate", "api_key.view", "api_key.view", "console.sign_in"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("console entries = %q, want %q", got, want)
 	}
 }
