@@ -29,6 +29,7 @@ type Store interface {
 	storage.Credentials
 	storage.RevokedTokens
 	storage.ConsoleUsers
+	storage.LastUse
 }
 
 // Service manages accounts and authenticates their credentials.
@@ -56,6 +57,9 @@ type Service struct {
 	// them, so the hot path skips the map when there are none.
 	deleting  sync.Map // account id → struct{}
 	deletions atomic.Int64
+	// used gathers the last uses of keys and credentials until
+	// FlushLastUsed writes them.
+	used *usage
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -64,7 +68,7 @@ func New(store Store, keys *secret.Keys, zone string, now func() time.Time) *Ser
 		now = time.Now
 	}
 	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}, onDelete: func(string) {},
-		cache: newAuthCache(cacheTTL), epochs: invalidation.NewLocal(), log: slog.Default()}
+		cache: newAuthCache(cacheTTL), epochs: invalidation.NewLocal(), log: slog.Default(), used: newUsage()}
 }
 
 // SharedStore tells the service that other processes change the same
@@ -159,6 +163,14 @@ type Account struct {
 	APIKey      string        `json:"apiKey,omitempty"`
 	Credentials *Credentials  `json:"credentials,omitempty"`
 	ConsoleUser *ConsoleLogin `json:"consoleUser,omitempty"`
+	// The last uses (Get only; absent: never used, or not yet written,
+	// which happens at most a minute after the use): of the current v1
+	// key, of the keys still in the grace of a regeneration, and of the
+	// v2 credentials (a login, token, introspection or revocation
+	// request that authenticated with them).
+	APIKeyLastUsedAt      *time.Time `json:"apiKeyLastUsedAt,omitempty"`
+	GraceAPIKeys          []KeyUse   `json:"graceApiKeys,omitempty"`
+	CredentialsLastUsedAt *time.Time `json:"credentialsLastUsedAt,omitempty"`
 }
 
 func (s *Service) view(a storage.Account) Account {
@@ -408,13 +420,18 @@ func (s *Service) newConsoleUser(accountID, email, password string, now time.Tim
 	return storage.ConsoleUser{AccountID: accountID, Email: email, PasswordHash: secret.HashHumanPassword(password), CreatedAt: now}, login, nil
 }
 
-// Get returns an account without secrets.
+// Get returns an account without secrets, with the last uses of its
+// keys and credentials.
 func (s *Service) Get(ctx context.Context, id string) (Account, error) {
 	a, err := s.store.GetAccount(ctx, id)
 	if err != nil {
 		return Account{}, err
 	}
-	return s.view(a), nil
+	v := s.view(a)
+	if err := s.addUsage(ctx, &v); err != nil && !errors.Is(err, storage.ErrNotFound) {
+		return Account{}, err
+	}
+	return v, nil
 }
 
 // Exists reports whether an account exists, for routes that answer
@@ -664,9 +681,13 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (storage.A
 			s.cache.keys.Set(ck, e)
 		}
 	}
-	if !e.retiredAt.IsZero() && !s.now().Before(e.retiredAt) || s.beingDeleted(e.account.ID) {
+	now := s.now()
+	if !e.retiredAt.IsZero() && !now.Before(e.retiredAt) || s.beingDeleted(e.account.ID) {
 		return storage.Account{}, ErrBadAPIKey
 	}
+	// A key in its grace records its use too: that is what tells the
+	// operator whether it is still called before it dies.
+	s.used.key(h, now)
 	return e.account, nil
 }
 
@@ -722,6 +743,7 @@ func (s *Service) AuthenticateClient(ctx context.Context, userID, password strin
 	if !secret.Equal(got, want) || err != nil || s.beingDeleted(c.AccountID) {
 		return storage.Credential{}, ErrBadCredentials
 	}
+	s.used.cred(userID, s.now())
 	return c, nil
 }
 
@@ -834,4 +856,11 @@ func (s *Service) AuthenticateConsole(ctx context.Context, accountID, email, pas
 // unchanged (not deleted, re-created or given a new password).
 func (s *Service) ConsoleUser(ctx context.Context, accountID, email string) (storage.ConsoleUser, error) {
 	return s.store.GetConsoleUser(ctx, accountID, strings.ToLower(email))
+}
+
+// AccountOfUser returns the account whose v2 user ID is userID
+// (storage.ErrNotFound when none), for audit entries of login failures.
+func (s *Service) AccountOfUser(ctx context.Context, userID string) (string, error) {
+	c, err := s.store.CredentialByUserID(ctx, userID)
+	return c.AccountID, err
 }

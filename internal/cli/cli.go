@@ -82,6 +82,7 @@ type root struct {
 	Serve       ServeCmd       `cmd:"" help:"Run one zone server.\n\nExample: orchestrator serve --zone z1 --addr 127.0.0.1:8080"`
 	Account     AccountCmd     `cmd:"" help:"Manage accounts (operator)."`
 	Keys        KeysCmd        `cmd:"" help:"Manage token signing keys (operator)."`
+	Audit       AuditCmd       `cmd:"" help:"Print the zone's own audit log (signing-key rotations, failed logins of user IDs no account has), newest first (operator).\n\nExample: orchestrator audit --limit 20"`
 	Store       StoreCmd       `cmd:"" help:"Migrate the store's schema or list its migrations (operator, without a server)."`
 	Login       LoginCmd       `cmd:"" help:"Log in with v2 credentials and print a token."`
 	CCS         CCSCmd         `cmd:"" name:"ccs" help:"Conversation Context Service."`

@@ -105,9 +105,31 @@ type accountView struct {
 		Email    string `json:"email"`
 		Password string `json:"password"`
 	} `json:"consoleUser"`
+	// Last uses: GET /admin/v1/accounts/{id} only (show).
+	APIKeyLastUsedAt *time.Time `json:"apiKeyLastUsedAt"`
+	GraceAPIKeys     []struct {
+		CreatedAt  time.Time  `json:"createdAt"`
+		RetiresAt  time.Time  `json:"retiresAt"`
+		LastUsedAt *time.Time `json:"lastUsedAt"`
+	} `json:"graceApiKeys"`
+	CredentialsLastUsedAt *time.Time `json:"credentialsLastUsedAt"`
+}
+
+// lastUsed formats a last-use time for the table output.
+func lastUsed(t *time.Time) string {
+	if t == nil {
+		return "never (or in the last minute)"
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func printAccount(g *Globals, raw []byte) error {
+	return printAccountUsage(g, raw, false)
+}
+
+// printAccountUsage is printAccount, with the last uses of the keys and
+// credentials when usage (account show).
+func printAccountUsage(g *Globals, raw []byte, usage bool) error {
 	if g.JSON {
 		return printJSON(g, raw)
 	}
@@ -129,6 +151,15 @@ func printAccount(g *Globals, raw []byte) error {
 			fmt.Fprintf(w, "Console password:\t%s\n", u.Password)
 		}
 	}
+	if usage {
+		fmt.Fprintf(w, "v1 API key last used:\t%s\n", lastUsed(a.APIKeyLastUsedAt))
+		for _, k := range a.GraceAPIKeys {
+			fmt.Fprintf(w, "Old v1 API key (in grace until %s) last used:\t%s\n", k.RetiresAt.UTC().Format(time.RFC3339), lastUsed(k.LastUsedAt))
+		}
+		if a.AuthVersion == "v2" {
+			fmt.Fprintf(w, "v2 credentials last used:\t%s\n", lastUsed(a.CredentialsLastUsedAt))
+		}
+	}
 	return w.Flush()
 }
 
@@ -142,6 +173,7 @@ type AccountCmd struct {
 	RegenerateKey      RegenerateKeyCmd      `cmd:"" name:"regenerate-key" help:"Replace the v1 API key; the old one stops working at once (or after --grace).\n\nExample: orchestrator account regenerate-key 67005361 --grace 10m"`
 	RegeneratePassword RegeneratePasswordCmd `cmd:"" name:"regenerate-password" help:"Replace the v2 password and revoke earlier tokens (at once or after --grace).\n\nExample: orchestrator account regenerate-password 67005361"`
 	ConsoleUser        ConsoleUserCmd        `cmd:"" name:"console-user" help:"Manage the console users of an account."`
+	Audit              AccountAuditCmd       `cmd:"" help:"Print the account's audit log, newest first: who changed or viewed a secret, from where, when.\n\nExample: orchestrator account audit 67005361 --limit 20"`
 }
 
 // ConsoleUserCmd groups the console user commands.
@@ -324,7 +356,56 @@ func (c *AccountShowCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	return printAccount(g, raw)
+	return printAccountUsage(g, raw, true)
+}
+
+// AccountAuditCmd prints an account's audit log.
+type AccountAuditCmd struct {
+	AccountIDArg
+	Limit int `default:"100" help:"Most entries to print, newest first (1-1000)."`
+}
+
+// Run runs the command.
+func (c *AccountAuditCmd) Run(g *Globals) error {
+	return printAudit(g, &c.OperatorFlags, fmt.Sprintf("%s/audit?limit=%d", c.path(), c.Limit))
+}
+
+// AuditCmd prints the zone's own audit log.
+type AuditCmd struct {
+	OperatorFlags
+	Limit int `default:"100" help:"Most entries to print, newest first (1-1000)."`
+}
+
+// Run runs the command.
+func (c *AuditCmd) Run(g *Globals) error {
+	return printAudit(g, &c.OperatorFlags, fmt.Sprintf("/admin/v1/audit?limit=%d", c.Limit))
+}
+
+// printAudit prints the audit entries at path: the JSON as is (--json),
+// else a table.
+func printAudit(g *Globals, o *OperatorFlags, path string) error {
+	raw, err := o.call(g, "GET", path, nil)
+	if err != nil || g.JSON {
+		if err == nil {
+			err = printJSON(g, raw)
+		}
+		return err
+	}
+	var es []struct {
+		Time    time.Time `json:"time"`
+		Actor   string    `json:"actor"`
+		Action  string    `json:"action"`
+		Address string    `json:"address"`
+	}
+	if err := json.Unmarshal(raw, &es); err != nil {
+		return err
+	}
+	w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
+	fmt.Fprintln(w, "TIME\tACTOR\tADDRESS\tACTION")
+	for _, e := range es {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", e.Time.UTC().Format(time.RFC3339), e.Actor, e.Address, e.Action)
+	}
+	return w.Flush()
 }
 
 // AccountDeleteCmd deletes an account.

@@ -75,8 +75,8 @@ func TestStoreSQLite(t *testing.T) {
 		t.Fatal(err)
 	}
 	sources, err := migrate.Sources(sqlite.Migrations())
-	if err != nil || len(sources) != 9 {
-		t.Fatalf("SQLite migrations: %v, %v; want 9", sources, err)
+	if err != nil || len(sources) != 10 {
+		t.Fatalf("SQLite migrations: %v, %v; want 10", sources, err)
 	}
 
 	checkStates(t, storeStatus(t, "--data", data), sources, "pending")

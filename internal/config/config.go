@@ -52,6 +52,13 @@ type Serve struct {
 	// MaxRetention caps how long a Context Service property is kept
 	// after its last write (SPEC §5).
 	MaxRetention string `name:"max-retention" env:"ORCH_MAX_RETENTION" default:"13mo" help:"Longest a Context Service property is kept after its last write, whatever its TTL: calendar months such as 13mo, or a duration such as 9480h (0: no cap)."`
+
+	// AuditRetention is how long audit log entries are kept.
+	AuditRetention time.Duration `name:"audit-retention" env:"ORCH_AUDIT_RETENTION" default:"9600h" help:"How long audit log entries are kept (default 9600h, 400 days; 0: forever)."`
+	// UsageFlushEvery is how often the last uses of keys and credentials
+	// and the aggregated login failures are written (0: once a minute).
+	// Not a flag: tests shorten it rather than wait a minute.
+	UsageFlushEvery time.Duration `kong:"-"`
 }
 
 // MinAdminTokenLen is the shortest operator token accepted: the operator
@@ -64,8 +71,12 @@ const MinAdminTokenLen = 32
 func Defaults() Serve {
 	return Serve{Addr: "127.0.0.1:8080", Data: "./data", Zone: "z1", TokenTTL: 24 * time.Hour,
 		AuthFailureStatus: 403, SigningAlg: "RS256", LogLevel: "info", MemoryLimit: "100MiB",
-		AccountMaxProperties: 100_000, AccountMaxBytes: "256MiB", MaxRetention: DefaultMaxRetention}
+		AccountMaxProperties: 100_000, AccountMaxBytes: "256MiB", MaxRetention: DefaultMaxRetention,
+		AuditRetention: DefaultAuditRetention}
 }
+
+// DefaultAuditRetention is --audit-retention unless set: 400 days.
+const DefaultAuditRetention = 400 * 24 * time.Hour
 
 // DefaultMaxRetention is --max-retention unless set: 13 calendar months,
 // the default TTL of a v2 write.
@@ -184,6 +195,9 @@ func (c Serve) Validate() error {
 	}
 	if _, err := c.Retention(); err != nil {
 		return err
+	}
+	if c.AuditRetention < 0 {
+		return fmt.Errorf("--audit-retention must be 0 (keep forever) or more, such as 9600h")
 	}
 	if c.DebugAddr != "" {
 		host, _, err := net.SplitHostPort(c.DebugAddr)

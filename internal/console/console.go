@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/clientaddr"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/secret"
@@ -36,6 +37,9 @@ type Accounts interface {
 	Record(ctx context.Context, id string) (storage.Account, error)
 	Reveal(ctx context.Context, accountID string) (apiKey string, creds *accounts.Credentials, err error)
 	RegenerateAPIKey(ctx context.Context, id string, grace time.Duration) (string, error)
+	// Get returns the account with the last uses of its key and
+	// credentials.
+	Get(ctx context.Context, id string) (accounts.Account, error)
 	Credential(ctx context.Context, userID string) (storage.Credential, error)
 	// ConsoleUser returns the stored console user (storage.ErrNotFound
 	// when there is none); sessions are checked against it.
@@ -53,9 +57,11 @@ type Tokens interface {
 type Config struct {
 	Accounts Accounts
 	Tokens   Tokens
-	Audit    storage.Audit
-	Log      *slog.Logger
-	Now      func() time.Time // nil: time.Now
+	// Audit records every view and change of a secret; the console
+	// shows no secret whose view it could not record.
+	Audit *audit.Recorder
+	Log   *slog.Logger
+	Now   func() time.Time // nil: time.Now
 	// PublicURL is the server's public URL (for the login endpoint shown
 	// on the page). An https URL makes the cookies Secure, as Secure
 	// does: behind a TLS-terminating proxy the process speaks plain HTTP,
@@ -174,9 +180,10 @@ func New(cfg Config) *Console {
 // templates are embedded, so a parse error is a build defect.
 func parsePages() map[string]*template.Template {
 	funcs := template.FuncMap{
-		"utc": func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
-		"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-		"day": func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+		"utc":   func(t time.Time) string { return t.UTC().Format("2 Jan 2006, 15:04 UTC") },
+		"iso":   func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+		"day":   func(t time.Time) string { return t.UTC().Format("2 January 2006") },
+		"stamp": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
 	}
 	pages := map[string]*template.Template{}
 	for _, name := range []string{"signin", "authorization", "confirm", "message"} {
@@ -410,9 +417,7 @@ func (c *Console) deleteSession(r *http.Request, id string) {
 // audit records a security event. A failure is returned: a key is not
 // shown or changed when its view or change cannot be recorded.
 func (c *Console) audit(r *http.Request, ss session, action string) error {
-	return c.cfg.Audit.AppendAudit(r.Context(), storage.AuditEvent{
-		Time: c.now().UTC(), AccountID: ss.accountID, Actor: ss.email, Action: action, Address: c.cfg.Clients.String(r),
-	})
+	return c.cfg.Audit.Record(r.Context(), ss.accountID, ss.email, c.cfg.Clients.String(r), action)
 }
 
 // takeFlash returns and clears the session's one-time message; a store

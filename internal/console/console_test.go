@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/console"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/secret"
@@ -60,6 +61,12 @@ type user struct {
 
 func newStack(t *testing.T, adjust ...func(*console.Config)) *stack {
 	t.Helper()
+	return newStackAudit(t, nil, adjust...)
+}
+
+// newStackAudit is newStack with the audit store wrapped by wrap.
+func newStackAudit(t *testing.T, wrap func(storage.Audit) storage.Audit, adjust ...func(*console.Config)) *stack {
+	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)}
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "db"))
@@ -77,8 +84,13 @@ func newStack(t *testing.T, adjust ...func(*console.Config)) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := console.Config{Accounts: acc, Tokens: tok, Audit: store, Now: clk.Now, PublicURL: "http://orch.test",
+	cfg := console.Config{Accounts: acc, Tokens: tok, Now: clk.Now, PublicURL: "http://orch.test",
 		Log: slog.New(slog.DiscardHandler)}
+	auditStore := storage.Audit(store)
+	if wrap != nil {
+		auditStore = wrap(auditStore)
+	}
+	cfg.Audit = audit.New(auditStore, audit.Config{Now: clk.Now, Log: cfg.Log})
 	for _, a := range adjust {
 		a(&cfg)
 	}
@@ -583,7 +595,7 @@ func (f failingAudit) AppendAudit(ctx context.Context, e storage.AuditEvent) err
 func TestNoKeyShownWithoutAudit(t *testing.T) {
 	for _, action := range []string{console.ActionAPIKeyView, console.ActionCredentialsView, console.ActionTestTokenIssue} {
 		t.Run(action, func(t *testing.T) {
-			s := newStack(t, func(c *console.Config) { c.Audit = failingAudit{Audit: c.Audit, action: action} })
+			s := newStackAudit(t, func(a storage.Audit) storage.Audit { return failingAudit{Audit: a, action: action} })
 			u := s.account(t, "v2")
 			b := s.browser(t)
 			if p := b.signIn(u.accountID, u.email, u.password); p.status != http.StatusSeeOther {
@@ -601,8 +613,8 @@ func TestNoKeyShownWithoutAudit(t *testing.T) {
 		})
 	}
 	t.Run("regenerate", func(t *testing.T) {
-		s := newStack(t, func(c *console.Config) {
-			c.Audit = failingAudit{Audit: c.Audit, action: console.ActionAPIKeyRegenerate}
+		s := newStackAudit(t, func(a storage.Audit) storage.Audit {
+			return failingAudit{Audit: a, action: console.ActionAPIKeyRegenerate}
 		})
 		u := s.account(t, "v1")
 		b := s.browser(t)
@@ -670,4 +682,32 @@ func TestSessionLifetime(t *testing.T) {
 			t.Fatalf("deleted account: %d", p.status)
 		}
 	})
+}
+
+// TestKeyLastUsed: the API Authorization page says when the key and the
+// credentials were last used, once the use is written.
+func TestKeyLastUsed(t *testing.T) {
+	s := newStack(t)
+	u := s.account(t, "v2")
+	b := s.browser(t)
+	b.mustSignIn(u)
+	pg := b.get("/console/api-authorization")
+	if !strings.Contains(pg.body, `id="api-key-last-used">Last used: never`) {
+		t.Errorf("page before any use lacks \"Last used: never\" for the key")
+	}
+	ctx := context.Background()
+	if _, err := s.accounts.AuthenticateAPIKey(ctx, u.apiKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.accounts.FlushLastUsed(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pg = b.get("/console/api-authorization")
+	want := `id="api-key-last-used">Last used: <time datetime="` + s.clock.Now().UTC().Format(time.RFC3339) + `">`
+	if !strings.Contains(pg.body, want) {
+		t.Errorf("page after a use lacks %q", want)
+	}
+	if !strings.Contains(pg.body, `id="credentials-last-used">Last used: never`) {
+		t.Errorf("credentials never used: page lacks \"Last used: never\" for them")
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
@@ -17,13 +18,13 @@ import (
 // Audit actions written by the console. The actor is the console user's
 // email.
 const (
-	ActionSignIn             = "console.sign_in"
-	ActionSignOut            = "console.sign_out"
-	ActionAPIKeyView         = "api_key.view"
-	ActionCredentialsView    = "credentials.view"
-	ActionTestTokenIssue     = "test_token.issue"
-	ActionAPIKeyRegenerate   = "api_key.regenerate"
-	ActionAPIKeyRegenerateKO = "api_key.regenerate_failed"
+	ActionSignIn             = audit.ConsoleSignIn
+	ActionSignOut            = audit.ConsoleSignOut
+	ActionAPIKeyView         = audit.APIKeyView
+	ActionCredentialsView    = audit.CredentialsView
+	ActionTestTokenIssue     = audit.TestTokenIssue
+	ActionAPIKeyRegenerate   = audit.APIKeyRegenerate
+	ActionAPIKeyRegenerateKO = audit.APIKeyRegenerateFailed
 )
 
 // pageURL is the API Authorization page.
@@ -280,6 +281,16 @@ func (c *Console) authorization(w http.ResponseWriter, r *http.Request) error {
 	data := map[string]any{
 		"Title": "API Authorization", "CSRF": ss.csrf, "Email": ss.email, "AccountID": a.ID, "AccountName": a.Name,
 		"V2": creds != nil, "APIKey": apiKey, "Flash": c.takeFlash(r, id),
+	}
+	usage, err := c.cfg.Accounts.Get(r.Context(), a.ID)
+	if err != nil {
+		return err
+	}
+	if usage.APIKeyLastUsedAt != nil {
+		data["APIKeyLastUsed"] = *usage.APIKeyLastUsedAt
+	}
+	if usage.CredentialsLastUsedAt != nil {
+		data["CredentialsLastUsed"] = *usage.CredentialsLastUsedAt
 	}
 	if creds != nil {
 		tok, exp, err := c.testingToken(r, id, ss, creds.UserID)

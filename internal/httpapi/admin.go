@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/secret"
 )
@@ -39,6 +40,13 @@ func (s *Server) admin(h HandlerFunc) http.Handler {
 	})
 }
 
+// audit records an operator action on an account (audit.Zone: on the
+// zone). It runs after the change and does not fail the request: the
+// change is made, and the recorder logs and counts a lost entry.
+func (s *Server) audit(r *http.Request, accountID, action string) {
+	s.Audit.Record(r.Context(), accountID, audit.Operator, s.Clients.String(r), action)
+}
+
 func (s *Server) adminRoutes(handle func(pattern string, h HandlerFunc)) {
 	handle("POST /admin/v1/accounts", s.adminCreate)
 	handle("GET /admin/v1/accounts", s.adminList)
@@ -48,6 +56,8 @@ func (s *Server) adminRoutes(handle func(pattern string, h HandlerFunc)) {
 	handle("POST /admin/v1/accounts/{id}/api-key/regenerate", s.adminRegenerateKey)
 	handle("POST /admin/v1/accounts/{id}/credentials/regenerate", s.adminRegeneratePassword)
 	handle("POST /admin/v1/accounts/{id}/console-users", s.adminConsoleUser)
+	handle("GET /admin/v1/accounts/{id}/audit", s.adminAudit)
+	handle("GET /admin/v1/audit", s.adminZoneAudit)
 	handle("POST /admin/v1/keys/rotate", s.adminRotate)
 }
 
@@ -68,6 +78,14 @@ func (s *Server) adminCreate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	action := audit.AccountCreate + " " + a.AuthVersion
+	if a.ConsoleUser != nil {
+		action += " console_user=" + a.ConsoleUser.Email
+	}
+	if req.APIKey != "" || req.Credentials != nil {
+		action += " imported"
+	}
+	s.audit(r, a.AccountID, action)
 	writeJSON(w, http.StatusCreated, a)
 	return nil
 }
@@ -102,6 +120,7 @@ func (s *Server) adminDelete(w http.ResponseWriter, r *http.Request) error {
 	if err := s.Accounts.Delete(r.Context(), id); err != nil {
 		return err
 	}
+	s.audit(r, id, audit.AccountDelete)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -115,6 +134,7 @@ func (s *Server) adminUpgrade(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	s.audit(r, id, audit.AccountUpgrade)
 	writeJSON(w, http.StatusOK, a)
 	return nil
 }
@@ -151,6 +171,7 @@ func (s *Server) adminRegenerateKey(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
+	s.audit(r, id, audit.APIKeyRegenerate+" grace="+grace.String())
 	writeJSON(w, http.StatusOK, map[string]string{"apiKey": key})
 	return nil
 }
@@ -168,6 +189,7 @@ func (s *Server) adminRegeneratePassword(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
+	s.audit(r, id, audit.CredentialsRegenerate+" grace="+grace.String())
 	writeJSON(w, http.StatusOK, c)
 	return nil
 }
@@ -188,6 +210,7 @@ func (s *Server) adminConsoleUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	s.audit(r, id, audit.ConsoleUserCreate+" email="+login.Email)
 	writeJSON(w, http.StatusCreated, login)
 	return nil
 }
@@ -213,6 +236,70 @@ func (s *Server) adminRotate(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	// Not an account's: the zone's log (GET /admin/v1/audit).
+	s.audit(r, audit.Zone, audit.SigningKeyRotate+" kid="+k.KID+" signs_from="+k.SignsFrom.UTC().Format(time.RFC3339))
 	writeJSON(w, http.StatusOK, map[string]any{"kid": k.KID, "alg": k.Alg, "publishedAt": k.CreatedAt, "signsFrom": k.SignsFrom})
+	return nil
+}
+
+// auditEntry is one entry of GET /admin/v1/accounts/{id}/audit.
+type auditEntry struct {
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Address string    `json:"address"`
+}
+
+// auditLimit reads ?limit= (1-1000, default 100).
+func auditLimit(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("limit")
+	if v == "" {
+		return 100, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1000 {
+		return 0, fault.Invalid("limit: a number from 1 to 1000")
+	}
+	return n, nil
+}
+
+// adminAudit serves an account's audit log, newest first; 404 for an
+// account that does not exist (its entries, kept after a deletion, are
+// not listed).
+func (s *Server) adminAudit(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathAccount(r)
+	if err != nil {
+		return err
+	}
+	limit, err := auditLimit(r)
+	if err != nil {
+		return err
+	}
+	if _, err := s.Accounts.Record(r.Context(), id); err != nil {
+		return err
+	}
+	return s.writeAudit(w, r, id, limit)
+}
+
+// adminZoneAudit serves the zone's own audit log (signing-key rotations,
+// login failures of user IDs no account has), newest first.
+func (s *Server) adminZoneAudit(w http.ResponseWriter, r *http.Request) error {
+	limit, err := auditLimit(r)
+	if err != nil {
+		return err
+	}
+	return s.writeAudit(w, r, audit.Zone, limit)
+}
+
+func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, accountID string, limit int) error {
+	es, err := s.Audit.List(r.Context(), accountID, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]auditEntry, len(es))
+	for i, e := range es {
+		out[i] = auditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Address: e.Address}
+	}
+	writeJSON(w, http.StatusOK, out)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
@@ -110,6 +111,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case err == nil:
 			s.Metrics.Revocations.Inc()
+			s.Audit.Record(r.Context(), cl.Name, cred.UserID, s.Clients.String(r), audit.TokenRevoke+" jti="+cl.ID)
 		case !errors.Is(err, storage.ErrNotFound): // a deleted account's tokens are dead already
 			return err
 		}

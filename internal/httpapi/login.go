@@ -141,7 +141,7 @@ func (s *Server) clientCredential(r *http.Request, ca clientAuth) (storage.Crede
 			return storage.Credential{}, s.limited(d)
 		}
 		s.Accounts.AuthenticateClient(ctx, user, ca.pass) // refuses without a lookup, in the same time
-		return storage.Credential{}, s.clientFailed(ca)
+		return storage.Credential{}, s.clientFailed(r, ca, "")
 	}
 	limiters := []ratelimit.Interface{s.UserLimiter, s.AddrLimiter}
 	keys := []string{user, addr}
@@ -160,13 +160,18 @@ func (s *Server) clientCredential(r *http.Request, ca clientAuth) (storage.Crede
 		}
 		return cred, nil
 	}
-	return storage.Credential{}, s.clientFailed(ca)
+	return storage.Credential{}, s.clientFailed(r, ca, user)
 }
 
 // clientFailed counts a failed client authentication and returns its
-// answer: 401 invalid_client (RFC 6749 §5.2).
-func (s *Server) clientFailed(ca clientAuth) *Error {
+// answer: 401 invalid_client (RFC 6749 §5.2). A failure of user ID user
+// ("" when it cannot be one) goes to the audit log, aggregated per user
+// ID and minute off the request path.
+func (s *Server) clientFailed(r *http.Request, ca clientAuth, user string) *Error {
 	s.Metrics.Logins.WithLabelValues("failure").Inc()
+	if user != "" {
+		s.Audit.LoginFailed(user, s.Clients.String(r))
+	}
 	e := &Error{Status: http.StatusUnauthorized, Code: "invalid_client", Message: "invalid user ID or password"}
 	if ca.basic {
 		e.Header = map[string]string{"WWW-Authenticate": `Basic realm="orchestrator"`}
@@ -191,7 +196,7 @@ func (s *Server) authenticateClient(r *http.Request, ca clientAuth) (*tokens.Iss
 	if ok, err := s.Accounts.StillCurrent(ctx, cred); err != nil {
 		return nil, err
 	} else if !ok {
-		return nil, s.clientFailed(ca)
+		return nil, s.clientFailed(r, ca, "")
 	}
 	s.Metrics.Logins.WithLabelValues("success").Inc()
 	return &issued, nil

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/clientaddr"
 	"github.com/orchestrator/orchestrator/internal/metrics"
@@ -61,6 +62,9 @@ type Server struct {
 	Console http.Handler
 	// Clients finds the client address of a request (nil: the peer).
 	Clients *clientaddr.Resolver
+	// Audit records what the operator API and the OAuth endpoints change
+	// or reveal, and failed client authentications (required).
+	Audit *audit.Recorder
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
 

@@ -22,6 +22,10 @@ type Metrics struct {
 	Revocations prometheus.Counter
 	// Introspections counts RFC 7662 answers by active: true, false.
 	Introspections *prometheus.CounterVec
+	// AuditWriteFailures counts audit entries the store refused (each
+	// logged; the request they describe was not failed for it unless it
+	// would have revealed a secret).
+	AuditWriteFailures prometheus.Counter
 }
 
 // New returns metrics registered on a fresh registry (with Go and process
@@ -51,6 +55,9 @@ func New() *Metrics {
 		Introspections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "orchestrator_introspections_total", Help: "Answers of POST /oauth2/introspect (RFC 7662) by whether the token was active.",
 		}, []string{"active"}),
+		AuditWriteFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "orchestrator_audit_write_failures_total", Help: "Audit log entries that could not be written (each logged).",
+		}),
 	}
 	for _, r := range []string{"success", "failure", "limited"} {
 		m.Logins.WithLabelValues(r)
@@ -58,7 +65,7 @@ func New() *Metrics {
 	for _, a := range []string{"true", "false"} {
 		m.Introspections.WithLabelValues(a)
 	}
-	m.reg.MustRegister(m.Logins, m.Requests, m.Duration, m.Panics, m.StorageFull, m.Revocations, m.Introspections,
+	m.reg.MustRegister(m.Logins, m.Requests, m.Duration, m.Panics, m.StorageFull, m.Revocations, m.Introspections, m.AuditWriteFailures,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
+	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/clientaddr"
 	"github.com/orchestrator/orchestrator/internal/config"
@@ -67,6 +68,7 @@ type Server struct {
 	Accounts       *accounts.Service
 	Tokens         *tokens.Service
 	Metrics        *metrics.Metrics
+	Audit          *audit.Recorder
 }
 
 // New builds a server from cfg: it creates <data> (0700) and locks it,
@@ -283,10 +285,12 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 		docCache = -1
 	}
 	m := metrics.New()
+	// The one writer of the audit log, for every entry point.
+	rec := audit.New(store, audit.Config{Now: now, Log: log, WriteFailed: m.AuditWriteFailures.Inc, AccountOf: acc.AccountOfUser})
 	bgCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg: cfg, log: log, store: store, bg: cancel, zone: w.zone,
-		AdminToken: w.adminToken, AdminTokenFile: w.adminFile, Accounts: acc, Tokens: tok, Metrics: m,
+		AdminToken: w.adminToken, AdminTokenFile: w.adminFile, Accounts: acc, Tokens: tok, Metrics: m, Audit: rec,
 	}
 	s.API = &httpapi.Server{
 		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
@@ -300,8 +304,9 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 		AdminLimiter:      w.zone.limiter("admin-addr", 20, time.Minute, now),
 		Degraded:          w.zone.degraded,
 		Clients:           clients,
+		Audit:             rec,
 		SeparateAdmin:     cfg.AdminAddr != "",
-		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: store, Log: log, Now: now, Clients: clients,
+		Console: console.New(console.Config{Accounts: acc, Tokens: tok, Audit: rec, Log: log, Now: now, Clients: clients,
 			PublicURL: cfg.Issuer(), Secure: cfg.TLSCert != "", V1Sunset: sunset,
 			// Derived from the server secret, the same on every node, so a
 			// sign-in form served by one node can be posted to another.
@@ -362,9 +367,16 @@ const (
 	revokedPurgeBatch = 1000
 )
 
-// background refreshes signing keys (rotations made by another process)
-// and purges revoked tokens that have expired (on PostgreSQL one node of
-// the zone at a time does it).
+// usageFlushEvery is how often the last uses of keys and credentials and
+// the aggregated login failures are written (config.Serve.UsageFlushEvery
+// shortens it for tests).
+const usageFlushEvery = time.Minute
+
+// background refreshes signing keys (rotations made by another process),
+// purges revoked tokens that have expired and audit entries past
+// --audit-retention (on PostgreSQL one node of the zone at a time does
+// it), and writes the last uses of secrets and the login failures of the
+// minutes that are over.
 func (s *Server) background(ctx context.Context) {
 	every := embeddedReload
 	if s.cfg.Shared() {
@@ -374,10 +386,18 @@ func (s *Server) background(ctx context.Context) {
 	defer t.Stop()
 	purge := time.NewTicker(revokedPurgeEvery)
 	defer purge.Stop()
+	flushEvery := s.cfg.UsageFlushEvery
+	if flushEvery <= 0 {
+		flushEvery = usageFlushEvery
+	}
+	flush := time.NewTicker(flushEvery)
+	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-flush.C:
+			s.flushUsage(ctx, false)
 		case <-t.C:
 			if err := s.Tokens.Reload(ctx); err != nil && ctx.Err() == nil {
 				s.log.Warn("reload signing keys", "err", err)
@@ -392,8 +412,21 @@ func (s *Server) background(ctx context.Context) {
 					break
 				}
 			}
+			if _, err := s.Audit.Purge(ctx, s.cfg.AuditRetention); err != nil && ctx.Err() == nil {
+				s.log.Warn("purge audit entries past their retention", "err", err)
+			}
 		}
 	}
+}
+
+// flushUsage writes the last uses of keys and credentials and the
+// aggregated login failures (of every minute when final, at shutdown).
+func (s *Server) flushUsage(ctx context.Context, final bool) {
+	if err := s.Accounts.FlushLastUsed(ctx); err != nil && ctx.Err() == nil {
+		s.log.Warn("write last uses of keys and credentials", "err", err)
+	}
+	// Each lost entry is logged and counted by the recorder.
+	s.Audit.Flush(ctx, final)
 }
 
 // checkStore refuses to start from a store that does not go with the
@@ -640,6 +673,10 @@ func (s *Server) Close() error {
 	s.closing.Do(func() {
 		s.bg()
 		s.running.Wait()
+		// What the loop had not written yet, before the store goes.
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		s.flushUsage(ctx, true)
+		cancel()
 		s.closed = s.store.Close()
 		if s.zone != nil {
 			s.closed = errors.Join(s.closed, s.zone.Close())

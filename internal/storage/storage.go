@@ -53,6 +53,9 @@ type APIKey struct {
 	Sealed    []byte
 	CreatedAt time.Time
 	RetiredAt time.Time // zero: current
+	// LastUsedAt is when the key last authenticated a request, as far as
+	// it was written (LastUse.MarkUsed); zero: never.
+	LastUsedAt time.Time
 }
 
 // Credential is the v2 client credential of an account: a user ID and the
@@ -69,6 +72,11 @@ type Credential struct {
 	CreatedAt  time.Time
 	// Revocation says which tokens issued for the credential are dead.
 	Revocation Revocation
+	// LastUsedAt is when the credential last authenticated a client
+	// (login, token, introspection, revocation), as far as it was
+	// written (LastUse.MarkUsed); zero: never. ReplaceCredential keeps
+	// it.
+	LastUsedAt time.Time
 	// RevokedJTIs holds the jtis of the account's tokens revoked one by
 	// one (RFC 7009, RevokedTokens) that have not expired. The
 	// Credentials methods leave it nil; the accounts service reads it
@@ -171,13 +179,22 @@ type SigningKey struct {
 	SignsFrom time.Time
 }
 
-// AuditEvent is one entry of the security audit log.
+// AuditEvent is one entry of the security audit log. Events of the
+// zone as a whole (a signing-key rotation) have an empty AccountID.
 type AuditEvent struct {
 	Time      time.Time
 	AccountID string
-	Actor     string // "operator", or a console user's email
-	Action    string // e.g. "api_key.view", "api_key.regenerate"
+	Actor     string // "operator", a console user's email, or a v2 user ID
+	Action    string // e.g. "api_key.view", "api_key.regenerate grace=10m"
 	Address   string
+}
+
+// SecretUse says that a secret was used at At: an API key (Hash, its
+// APIKey.Hash) or a credential (UserID), one of the two.
+type SecretUse struct {
+	Hash   []byte
+	UserID string
+	At     time.Time
 }
 
 // NewAccount bundles everything created with an account, stored atomically.
@@ -264,10 +281,33 @@ type SigningKeys interface {
 	DeleteSigningKey(ctx context.Context, kid string) error
 }
 
-// Audit appends and reads the audit log.
+// Audit appends and reads the audit log. Entries outlive their account
+// (the trail of a deleted account is still there when its id is created
+// again) until PurgeAudit removes them.
 type Audit interface {
 	AppendAudit(ctx context.Context, e AuditEvent) error
+	// ListAudit returns up to limit entries of the account ("" for the
+	// zone's own), newest first.
 	ListAudit(ctx context.Context, accountID string, limit int) ([]AuditEvent, error)
+	// PurgeAudit deletes up to limit entries older than before and
+	// returns how many. It may run on several instances at once: each
+	// entry is deleted once (on a shared store, one instance at a time
+	// does the work).
+	PurgeAudit(ctx context.Context, before time.Time, limit int) (int, error)
+}
+
+// LastUse records when keys and credentials were last used. The
+// accounts service gathers uses in memory and writes them at most once a
+// minute, off the request path.
+type LastUse interface {
+	// MarkUsed sets the LastUsedAt of every key and credential named in
+	// uses to the later of its stored one and the use's At, in one
+	// write; secrets that no longer exist are skipped.
+	MarkUsed(ctx context.Context, uses []SecretUse) error
+	// ListAPIKeys returns the account's stored keys: the current one
+	// first, then retired ones (in their grace, or past it and not yet
+	// deleted), the latest retirement first.
+	ListAPIKeys(ctx context.Context, accountID string) ([]APIKey, error)
 }
 
 // Pinger reports whether the backend answers (readiness).
@@ -295,7 +335,7 @@ type Pinger interface {
 //     increasing positions, and the policy limit holds under them.
 //   - ReplaceCredential and RotateAPIKey apply Revocation.Then (and the
 //     key retirement rule) to the stored state, never to a stale copy.
-//   - PurgeContext, PurgeEvaluations and PurgeRevokedTokens may run on
+//   - PurgeContext, PurgeEvaluations, PurgeRevokedTokens and PurgeAudit may run on
 //     several instances at once: each row is deleted once, and they do
 //     not block writers for more than one batch.
 //   - Deletes are idempotent where documented.
@@ -307,6 +347,7 @@ type Store interface {
 	ConsoleUsers
 	SigningKeys
 	Audit
+	LastUse
 	Pinger
 	ContextStore
 	Policies

@@ -302,15 +302,15 @@ func (s *Store) RotateAPIKey(ctx context.Context, k storage.APIKey, retireAt tim
 	})
 }
 
-const keyCols = `hash, account_id, sealed, created_at, retired_at`
+const keyCols = `hash, account_id, sealed, created_at, retired_at, last_used_at`
 
 func scanKey(row pgx.Row) (storage.APIKey, error) {
 	var k storage.APIKey
-	var created, retired int64
-	if err := row.Scan(&k.Hash, &k.AccountID, &k.Sealed, &created, &retired); err != nil {
+	var created, retired, used int64
+	if err := row.Scan(&k.Hash, &k.AccountID, &k.Sealed, &created, &retired, &used); err != nil {
 		return storage.APIKey{}, notFound(err)
 	}
-	k.CreatedAt, k.RetiredAt = fromMS(created), fromMS(retired)
+	k.CreatedAt, k.RetiredAt, k.LastUsedAt = fromMS(created), fromMS(retired), fromMS(used)
 	return k, nil
 }
 
@@ -339,15 +339,53 @@ func (s *Store) CurrentAPIKey(ctx context.Context, accountID string) (storage.AP
 	return k, err
 }
 
-const credCols = `account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, pending_before_ms, pending_at`
+// ListAPIKeys implements storage.LastUse.
+func (s *Store) ListAPIKeys(ctx context.Context, accountID string) ([]storage.APIKey, error) {
+	if !storable(accountID) {
+		return []storage.APIKey{}, nil
+	}
+	var out []storage.APIKey
+	err := s.read(ctx, func(ctx context.Context, q querier) error {
+		rows, _ := q.Query(ctx, `SELECT `+keyCols+` FROM api_keys WHERE account_id = $1 ORDER BY retired_at = 0 DESC, retired_at DESC, created_at DESC`, accountID)
+		var err error
+		out, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (storage.APIKey, error) { return scanKey(r) })
+		return err
+	})
+	if out == nil && err == nil {
+		out = []storage.APIKey{}
+	}
+	return out, err
+}
+
+// MarkUsed implements storage.LastUse, in one transaction. A time only
+// moves forward, so nodes flushing the same secret in any order leave
+// the latest.
+func (s *Store) MarkUsed(ctx context.Context, uses []storage.SecretUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, u := range uses {
+			if u.Hash != nil {
+				b.Queue(`UPDATE api_keys SET last_used_at = $1 WHERE hash = $2 AND last_used_at < $1`, ms(u.At), u.Hash)
+			} else if storable(u.UserID) {
+				b.Queue(`UPDATE credentials SET last_used_at = $1 WHERE user_id = $2 AND last_used_at < $1`, ms(u.At), u.UserID)
+			}
+		}
+		return tx.SendBatch(ctx, b).Close()
+	})
+}
+
+const credCols = `account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, pending_before_ms, pending_at, last_used_at`
 
 func scanCred(row pgx.Row) (storage.Credential, error) {
 	var c storage.Credential
-	var created, pendingAt int64
-	if err := row.Scan(&c.AccountID, &c.UserID, &c.SecretHash, &c.Seed, &created, &c.Revocation.BeforeMs, &c.Revocation.PendingBeforeMs, &pendingAt); err != nil {
+	var created, pendingAt, used int64
+	if err := row.Scan(&c.AccountID, &c.UserID, &c.SecretHash, &c.Seed, &created, &c.Revocation.BeforeMs, &c.Revocation.PendingBeforeMs, &pendingAt, &used); err != nil {
 		return storage.Credential{}, notFound(err)
 	}
-	c.CreatedAt, c.Revocation.PendingAt = fromMS(created), fromMS(pendingAt)
+	c.CreatedAt, c.Revocation.PendingAt, c.LastUsedAt = fromMS(created), fromMS(pendingAt), fromMS(used)
 	return c, nil
 }
 
@@ -397,6 +435,7 @@ func (s *Store) ReplaceCredential(ctx context.Context, c storage.Credential, rev
 			return err
 		}
 		n.CreatedAt, n.Revocation.PendingAt = fromMS(ms(n.CreatedAt)), fromMS(ms(r.PendingAt))
+		n.LastUsedAt = old.LastUsedAt
 		out = n
 		return nil
 	})
@@ -521,4 +560,21 @@ func (s *Store) ListAudit(ctx context.Context, accountID string, limit int) ([]s
 		out = []storage.AuditEvent{}
 	}
 	return out, err
+}
+
+// PurgeAudit implements storage.Audit. One node of the zone does the
+// work at a time (SPEC §9).
+func (s *Store) PurgeAudit(ctx context.Context, before time.Time, limit int) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		n = 0
+		if ok, err := zoneTurn(ctx, tx, purgeAuditLock); err != nil || !ok {
+			return err
+		}
+		tag, err := tx.Exec(ctx, `DELETE FROM audit_log WHERE seq IN (
+			SELECT seq FROM audit_log WHERE time < $1 ORDER BY time LIMIT $2 FOR UPDATE SKIP LOCKED)`, ms(before), limit)
+		n = tag.RowsAffected()
+		return err
+	})
+	return int(n), err
 }

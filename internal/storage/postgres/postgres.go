@@ -396,6 +396,7 @@ const (
 	// purgeRevokedTokensLock stands apart from the numbers above, which
 	// other purges may take next.
 	purgeRevokedTokensLock int32 = 0x6f726310
+	purgeAuditLock         int32 = 0x6f726311
 )
 
 // zoneTurn takes the transaction-scoped advisory lock of class in this

@@ -19,6 +19,7 @@ var (
 	_ storage.ConsoleUsers = (*Store)(nil)
 	_ storage.SigningKeys  = (*Store)(nil)
 	_ storage.Audit        = (*Store)(nil)
+	_ storage.LastUse      = (*Store)(nil)
 	_ storage.Pinger       = (*Store)(nil)
 )
 
@@ -309,13 +310,15 @@ func (s *Store) RotateAPIKey(ctx context.Context, k storage.APIKey, retireAt tim
 	})
 }
 
+const keyCols = `hash, account_id, sealed, created_at, retired_at, last_used_at`
+
 func scanKey(row interface{ Scan(...any) error }) (storage.APIKey, error) {
 	var k storage.APIKey
-	var created, retired int64
-	if err := row.Scan(&k.Hash, &k.AccountID, &k.Sealed, &created, &retired); err != nil {
+	var created, retired, used int64
+	if err := row.Scan(&k.Hash, &k.AccountID, &k.Sealed, &created, &retired, &used); err != nil {
 		return k, notFound(err)
 	}
-	k.CreatedAt, k.RetiredAt = fromMS(created), fromMS(retired)
+	k.CreatedAt, k.RetiredAt, k.LastUsedAt = fromMS(created), fromMS(retired), fromMS(used)
 	return k, nil
 }
 
@@ -326,18 +329,55 @@ func (s *Store) APIKeyByHash(ctx context.Context, hash []byte) (storage.APIKey, 
 
 // CurrentAPIKey implements storage.APIKeys.
 func (s *Store) CurrentAPIKey(ctx context.Context, accountID string) (storage.APIKey, error) {
-	return scanKey(s.r.QueryRowContext(ctx, `SELECT hash, account_id, sealed, created_at, retired_at FROM api_keys WHERE account_id = ? AND retired_at = 0`, accountID))
+	return scanKey(s.r.QueryRowContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE account_id = ? AND retired_at = 0`, accountID))
 }
 
-const credCols = `account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, pending_before_ms, pending_at`
+// ListAPIKeys implements storage.LastUse.
+func (s *Store) ListAPIKeys(ctx context.Context, accountID string) ([]storage.APIKey, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT `+keyCols+` FROM api_keys WHERE account_id = ? ORDER BY retired_at = 0 DESC, retired_at DESC, created_at DESC`, accountID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []storage.APIKey{}
+	for rows.Next() {
+		k, err := scanKey(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, k)
+	}
+	return out, rows.Err()
+}
+
+// MarkUsed implements storage.LastUse, in one write.
+func (s *Store) MarkUsed(ctx context.Context, uses []storage.SecretUse) error {
+	if len(uses) == 0 {
+		return nil
+	}
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		for _, u := range uses {
+			q, arg := `UPDATE api_keys SET last_used_at = ?1 WHERE hash = ?2 AND last_used_at < ?1`, any(u.Hash)
+			if u.Hash == nil {
+				q, arg = `UPDATE credentials SET last_used_at = ?1 WHERE user_id = ?2 AND last_used_at < ?1`, u.UserID
+			}
+			if _, err := tx.ExecContext(ctx, q, ms(u.At), arg); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+const credCols = `account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, pending_before_ms, pending_at, last_used_at`
 
 func scanCred(row interface{ Scan(...any) error }) (storage.Credential, error) {
 	var c storage.Credential
-	var created, pendingAt int64
-	if err := row.Scan(&c.AccountID, &c.UserID, &c.SecretHash, &c.Seed, &created, &c.Revocation.BeforeMs, &c.Revocation.PendingBeforeMs, &pendingAt); err != nil {
+	var created, pendingAt, used int64
+	if err := row.Scan(&c.AccountID, &c.UserID, &c.SecretHash, &c.Seed, &created, &c.Revocation.BeforeMs, &c.Revocation.PendingBeforeMs, &pendingAt, &used); err != nil {
 		return c, notFound(err)
 	}
-	c.CreatedAt, c.Revocation.PendingAt = fromMS(created), fromMS(pendingAt)
+	c.CreatedAt, c.Revocation.PendingAt, c.LastUsedAt = fromMS(created), fromMS(pendingAt), fromMS(used)
 	return c, nil
 }
 
@@ -369,6 +409,7 @@ func (s *Store) ReplaceCredential(ctx context.Context, c storage.Credential, rev
 			return err
 		}
 		c.CreatedAt, c.Revocation.PendingAt = fromMS(ms(c.CreatedAt)), fromMS(ms(r.PendingAt))
+		c.LastUsedAt = old.LastUsedAt
 		out = c
 		return nil
 	})
@@ -478,4 +519,20 @@ func (s *Store) ListAudit(ctx context.Context, accountID string, limit int) ([]s
 		out = append(out, e)
 	}
 	return out, rows.Err()
+}
+
+// PurgeAudit implements storage.Audit, in one short write of at most
+// limit rows (found by the time index).
+func (s *Store) PurgeAudit(ctx context.Context, before time.Time, limit int) (int, error) {
+	var n int64
+	err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `DELETE FROM audit_log WHERE seq IN
+			(SELECT seq FROM audit_log WHERE time < ? ORDER BY time LIMIT ?)`, ms(before), limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	return int(n), err
 }

@@ -39,7 +39,7 @@ func TestContextQuotaMigrationSeedsUsage(t *testing.T) {
 	}
 	s.Close()
 
-	// Back to the schema before 0006, data kept (0007 to 0009 undone
+	// Back to the schema before 0006, data kept (0007 to 0010 undone
 	// too: goose applies no migration older than the newest applied).
 	db, err := sql.Open("sqlite", path)
 	if err != nil {
@@ -51,7 +51,8 @@ func TestContextQuotaMigrationSeedsUsage(t *testing.T) {
 		`DROP TRIGGER ccs_usage_session_insert`, `DROP TRIGGER ccs_usage_session_delete`,
 		`DROP TRIGGER ccs_usage_property_insert`, `DROP TRIGGER ccs_usage_property_update`, `DROP TRIGGER ccs_usage_property_delete`,
 		`DROP TABLE health_probe`, `DROP TABLE account_attributes`, `DROP TABLE revoked_tokens`,
-		`DELETE FROM goose_db_version WHERE version_id IN (6, 7, 8, 9)`,
+		`DROP INDEX audit_log_time`, `ALTER TABLE api_keys DROP COLUMN last_used_at`, `ALTER TABLE credentials DROP COLUMN last_used_at`,
+		`DELETE FROM goose_db_version WHERE version_id IN (6, 7, 8, 9, 10)`,
 	} {
 		if _, err := db.Exec(q); err != nil {
 			t.Fatalf("%s: %v", q, err)

@@ -83,7 +83,7 @@ func (s *Store) prepare(ctx context.Context) error {
 	prep(s.w, &s.ps.propSizes, `SELECT coalesce(sum(size), 0) FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
 		AND name IN (SELECT value ->> 0 FROM json_each(?))`)
 	prep(s.r, &s.ps.accountGet, `SELECT `+accountCols+` FROM accounts WHERE id = ? AND deleted_at = 0`)
-	prep(s.r, &s.ps.keyByHash, `SELECT hash, account_id, sealed, created_at, retired_at FROM api_keys WHERE hash = ?`)
+	prep(s.r, &s.ps.keyByHash, `SELECT `+keyCols+` FROM api_keys WHERE hash = ?`)
 	prep(s.r, &s.ps.credByUser, `SELECT `+credCols+` FROM credentials WHERE user_id = ?`)
 	prep(s.r, &s.ps.propGet, `SELECT value, expires_at FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ? AND name = ?
 		AND (expires_at = 0 OR expires_at > ?)`)

@@ -20,6 +20,8 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("ConsoleUsers", func(t *testing.T) { testConsoleUsers(t, open(t)) })
 	t.Run("SigningKeys", func(t *testing.T) { testSigningKeys(t, open(t)) })
 	t.Run("Audit", func(t *testing.T) { testAudit(t, open(t)) })
+	t.Run("AuditPurge", func(t *testing.T) { testAuditPurge(t, open(t)) })
+	t.Run("LastUsed", func(t *testing.T) { testLastUsed(t, open(t)) })
 	t.Run("DeleteCascades", func(t *testing.T) { testDeleteCascades(t, open(t)) })
 	t.Run("DeleteRecreate", func(t *testing.T) { testDeleteRecreate(t, open(t)) })
 	t.Run("ContextNamespaces", func(t *testing.T) { testContextNamespaces(t, open(t)) })

@@ -50,12 +50,12 @@ var tables = []table{
 	}},
 	{name: "api_keys", key: []string{"hash"}, cols: []column{
 		{name: "hash", kind: blob}, {name: "account_id", kind: text}, {name: "sealed", kind: blob},
-		{name: "created_at", kind: integer}, {name: "retired_at", kind: integer},
+		{name: "created_at", kind: integer}, {name: "retired_at", kind: integer}, {name: "last_used_at", kind: integer},
 	}},
 	{name: "credentials", key: []string{"account_id"}, cols: []column{
 		{name: "account_id", kind: text}, {name: "user_id", kind: text}, {name: "secret_hash", kind: blob},
 		{name: "seed", kind: blob}, {name: "created_at", kind: integer}, {name: "revoked_before_ms", kind: integer},
-		{name: "pending_before_ms", kind: integer}, {name: "pending_at", kind: integer},
+		{name: "pending_before_ms", kind: integer}, {name: "pending_at", kind: integer}, {name: "last_used_at", kind: integer},
 	}},
 	{name: "revoked_tokens", key: []string{"account_id", "jti"}, cols: []column{
 		{name: "account_id", kind: text}, {name: "jti", kind: text}, {name: "expires_at", kind: integer},
