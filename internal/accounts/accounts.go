@@ -234,6 +234,11 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error
 		}
 		req.ID = id
 	}
+	if c := req.Credentials; c != nil {
+		canon := *c
+		canon.UserID = CanonicalUserID(c.UserID)
+		req.Credentials = &canon
+	}
 	if err := validateImport(req); err != nil {
 		return Account{}, err
 	}
@@ -325,14 +330,25 @@ func validateImport(req CreateRequest) error {
 }
 
 // ValidUserID reports whether id is a v2 user ID: a UUID in its 36-character
-// form (either letter case; it is kept as written, since clients log in
-// with it as they have it).
+// form, in either letter case (CanonicalUserID is the stored form).
 func ValidUserID(id string) bool {
 	if len(id) != 36 {
 		return false
 	}
 	_, err := uuid.Parse(id)
 	return err == nil
+}
+
+// CanonicalUserID is the form a user ID is stored and looked up in: a
+// UUID in lower case (UUIDs ignore letter case, and LivePerson's clients
+// may send either), anything else as it is (it matches no user). Every
+// lookup, limit and import goes through it, so that two spellings of one
+// UUID are one user.
+func CanonicalUserID(id string) string {
+	if ValidUserID(id) {
+		return strings.ToLower(id)
+	}
+	return id
 }
 
 // importConflict reports an imported key or user ID that another account
@@ -726,6 +742,7 @@ var dummyHash = make([]byte, 32)
 // credential. Unknown user and wrong password take the same time and
 // return the same error.
 func (s *Service) AuthenticateClient(ctx context.Context, userID, password string) (storage.Credential, error) {
+	userID = CanonicalUserID(userID)
 	if len(userID) > 128 || len(password) > 256 {
 		// Still hash once so that timing does not depend on the reason.
 		secret.Equal(s.keys.Hash("password:", password[:min(len(password), 256)]), dummyHash)

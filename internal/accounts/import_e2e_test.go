@@ -37,6 +37,8 @@ func TestImportedTenantWorksAtOnce(t *testing.T) {
 		t.Errorf("v1 with the imported key: %d, want 200", st)
 	}
 	tok := e.Login(t, servertest.Account{AccountID: a.AccountID, UserID: user, Password: pw})
+	// The same user ID in capitals is the same user.
+	e.Login(t, servertest.Account{AccountID: a.AccountID, UserID: strings.ToUpper(user), Password: pw})
 	if st := get(t, e.URL+"/v2/config/"+a.AccountID, "Authorization", "Bearer "+tok); st != 200 {
 		t.Errorf("v2 read with the token of the imported credentials: %d, want 200", st)
 	}
@@ -56,6 +58,8 @@ func TestImportedTenantWorksAtOnce(t *testing.T) {
 		{"unknown credentials field", map[string]any{"credentials": map[string]string{"userId": other, "password": pw, "secret": "x"}}, 400, "credentials.secret"},
 		{"key taken", map[string]any{"apiKey": key}, 409, "apiKey:"},
 		{"user taken", map[string]any{"credentials": map[string]string{"userId": user, "password": pw}}, 409, "credentials.userId:"},
+		// UUIDs ignore letter case: the same user spelt in capitals.
+		{"user taken, other case", map[string]any{"credentials": map[string]string{"userId": strings.ToUpper(user), "password": pw}}, 409, "credentials.userId:"},
 	} {
 		tc.body["name"] = "Again"
 		var out struct{ Message string }

@@ -134,6 +134,8 @@ func (s *Server) clientCredential(r *http.Request, ca clientAuth) (storage.Crede
 	ctx := r.Context()
 	addr := s.Clients.LimitKey(r)
 	user, passwords := ca.candidates()
+	// One budget per user, however its UUID is spelt.
+	user = accounts.CanonicalUserID(user)
 	if len(user) > maxUserIDLen {
 		// No such user can exist; charge the address only, and keep the
 		// ID out of every map.
