@@ -196,11 +196,14 @@ func (e *env) substituteValue(v any) (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				if _, isString := x.(string); !isString && jsonSize(x, e.outputLeft()) > e.outputLeft() {
+				if _, isString := x.(string); !isString {
 					// Its text would be over the bound: do not
-					// make it.
-					e.output(e.outputLeft() + 1)
-					return nil, e.abort
+					// make it. (Its JSON is its text, and the
+					// text is counted as encoded below.)
+					if left := e.outputLeft(); jsonSize(x, left) > left {
+						e.output(left + 1)
+						return nil, e.abort
+					}
 				}
 				if s, err = asText(x); err != nil {
 					return nil, err
