@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"syscall"
 	"testing"
@@ -36,5 +37,24 @@ func TestToHTTP(t *testing.T) {
 		if got := toHTTP(tc.err).Status; got != tc.want {
 			t.Errorf("toHTTP(%v) = %d, want %d", tc.err, got, tc.want)
 		}
+	}
+}
+
+// writeJSON writes answers without HTML escaping (finding F2: "<" took 6
+// bytes), ends them with a newline, and answers 500 for a value it cannot
+// encode.
+func TestWriteJSON(t *testing.T) {
+	w := httptest.NewRecorder()
+	writeJSON(w, http.StatusOK, map[string]any{"m": "<b>&amp;</b> \u2028"})
+	if got, want := w.Body.String(), `{"m":"<b>&amp;</b> \u2028"}`+"\n"; got != want {
+		t.Errorf("body %q, want %q", got, want)
+	}
+	if ct := w.Header().Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q", ct)
+	}
+	w = httptest.NewRecorder()
+	writeJSON(w, http.StatusOK, map[string]any{"f": func() {}})
+	if w.Code != http.StatusInternalServerError || w.Body.String() != `{"message":"internal error"}`+"\n" {
+		t.Errorf("unencodable: %d %q, want 500 internal error", w.Code, w.Body.String())
 	}
 }

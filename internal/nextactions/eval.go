@@ -156,6 +156,9 @@ type env struct {
 	valErr  error                // a variable read by the current rule cannot be used
 	fnErr   error                // a function of the current rule failed
 	abort   error                // a lookup failed or the budget is spent: the evaluation stops
+	// substituted counts the bytes of JSON substitution made (at most
+	// MaxSubstituted).
+	substituted int64
 }
 
 // spend spends n steps of the evaluation's budget; once it is spent, the

@@ -128,8 +128,9 @@ var errUnresolved = errors.New("not set")
 
 // substitute returns actions with the references of their payloads
 // replaced by the variables' values, spending the evaluation's budget
-// for what it copies. A reference that cannot be resolved is an error
-// (the policy is ERROR); past the budget e.abort is set.
+// for what it copies and MaxSubstituted for what it puts in the answer.
+// A reference that cannot be resolved is an error (the policy is ERROR);
+// past the budget or MaxSubstituted, e.abort is set.
 func (e *env) substitute(actions []Action) ([]Action, error) {
 	out := make([]Action, len(actions))
 	for i, a := range actions {
@@ -146,6 +147,22 @@ func (e *env) substitute(actions []Action) ([]Action, error) {
 	return out, nil
 }
 
+// output counts n more bytes of substituted JSON, and reports whether
+// they are within MaxSubstituted; past it, the evaluation aborts.
+func (e *env) output(n int64) bool {
+	e.substituted += n
+	if e.substituted <= MaxSubstituted {
+		return true
+	}
+	if e.abort == nil {
+		e.abort = errSubstitutedTooLarge
+	}
+	return false
+}
+
+// outputLeft is how many bytes of substituted JSON may still be made.
+func (e *env) outputLeft() int64 { return max(MaxSubstituted-e.substituted, 0) }
+
 func (e *env) substituteValue(v any) (any, error) {
 	switch v := v.(type) {
 	case string:
@@ -154,9 +171,24 @@ func (e *env) substituteValue(v any) (any, error) {
 			return v, err // validated on save: a stored policy has no error here
 		}
 		if t.whole() {
-			return e.resolve(t[0].ref)
+			x, err := e.resolve(t[0].ref)
+			if err != nil {
+				return nil, err
+			}
+			// Security: the value goes into the answer whole; its
+			// JSON counts against MaxSubstituted.
+			if !e.output(jsonSize(x, e.outputLeft())) {
+				return nil, e.abort
+			}
+			return x, nil
 		}
-		var b strings.Builder
+		if !e.output(2) { // the quotes
+			return nil, e.abort
+		}
+		// The pieces are gathered, then joined once: the string is
+		// allocated at its size, with no copies of growing buffers.
+		pieces := make([]string, 0, len(t))
+		size := 0
 		for _, p := range t {
 			s := p.text
 			if p.ref != "" {
@@ -164,18 +196,35 @@ func (e *env) substituteValue(v any) (any, error) {
 				if err != nil {
 					return nil, err
 				}
+				if _, isString := x.(string); !isString {
+					// Its text would be over the bound: do not
+					// make it. (Its JSON is its text, and the
+					// text is counted as encoded below.)
+					if left := e.outputLeft(); jsonSize(x, left) > left {
+						e.output(left + 1)
+						return nil, e.abort
+					}
+				}
 				if s, err = asText(x); err != nil {
 					return nil, err
 				}
 			}
-			// Security: the text made costs the budget and is
-			// bounded, as + in expressions is.
+			// Security: the text made costs the budget, and what it
+			// adds to the answer (as JSON) counts against
+			// MaxSubstituted, which also bounds one string as + in
+			// expressions is (MaxExprString).
 			if !e.spend(stringSteps(len(s))) {
 				return nil, e.abort
 			}
-			if b.Len()+len(s) > MaxExprString {
-				return nil, fmt.Errorf("the substituted text is longer than %d bytes", MaxExprString)
+			if !e.output(jsonStringSize(s, e.outputLeft())) {
+				return nil, e.abort
 			}
+			pieces = append(pieces, s)
+			size += len(s)
+		}
+		var b strings.Builder
+		b.Grow(size)
+		for _, s := range pieces {
 			b.WriteString(s)
 		}
 		return b.String(), nil
