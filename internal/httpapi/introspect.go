@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"time"
 
+	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
@@ -94,7 +96,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 
 // revoke serves POST /oauth2/revoke (RFC 7009). It answers 200 whether or
 // not there was anything to revoke (§2.2): an unknown, expired, already
-// revoked or other account's token is left as it is.
+// revoked or other account's token is left as it is. An account with
+// accounts.MaxRevokedTokens live revocations gets 429
+// too_many_revocations, and the token stays live.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
 	cred, raw, err := s.oauthClient(r)
@@ -110,6 +114,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		switch {
 		case err == nil:
 			s.Metrics.Revocations.Inc()
+		case errors.Is(err, accounts.ErrTooManyRevocations):
+			// RFC 7009 §2.2.1 lets the server refuse with an error of
+			// RFC 6749 §5.2's form; the token stays live, and the
+			// client has to know it.
+			return &Error{Status: http.StatusTooManyRequests, Code: "too_many_revocations", Err: err,
+				Message: fmt.Sprintf("this account has %d revoked tokens that have not expired yet; the token was not revoked: regenerate the password to revoke every token", s.Accounts.RevokedTokensLimit())}
 		case !errors.Is(err, storage.ErrNotFound): // a deleted account's tokens are dead already
 			return err
 		}
