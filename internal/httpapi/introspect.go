@@ -89,6 +89,17 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, introspection{})
 		return nil
 	}
+	if at, ok := tokens.DiesAt(cl, cred.Revocation); ok {
+		// A regeneration's grace ends before the token would expire:
+		// exp says when it stops working (rounded down, so that a
+		// resource server that trusts the answer until exp never
+		// accepts it after). cred was just read from the store, and the
+		// token is of its user ID (ownToken). cl is shared (the
+		// verification cache): change a copy.
+		c := *cl
+		c.ExpiresAt = at.Unix()
+		cl = &c
+	}
 	s.Metrics.Introspections.WithLabelValues("true").Inc()
 	writeJSON(w, http.StatusOK, introspection{Active: true, Claims: cl, TokenType: "Bearer"})
 	return nil
