@@ -368,8 +368,21 @@ func (s *Service) apiKeyRecord(accountID, key string, now time.Time) storage.API
 func (s *Service) newCredential(accountID, userID string, now time.Time) (storage.Credential, Credentials) {
 	seed := secret.Random(16)
 	pw := s.keys.Password(userID, seed)
-	c := storage.Credential{AccountID: accountID, UserID: userID, SecretHash: s.keys.Hash("password:"+userID, pw), Seed: seed, CreatedAt: now}
+	c := storage.Credential{AccountID: accountID, UserID: userID, SecretHash: s.keys.Hash("password:"+userID, pw), Seed: seed, CreatedAt: now,
+		Revocation: bornAt(now)}
 	return c, Credentials{UserID: userID, Password: pw}
+}
+
+// bornAt is the revocation state of a credential created at now: every
+// token issued at or before it is dead. A user ID can come back (an
+// account deleted and imported again with the same credentials), and
+// tokens issued for the credential that went with the deletion must not
+// verify against the new one (revocation review, finding F3).
+// Tokens for the new credential are stamped after the watermark even
+// within its millisecond (tokens.Issue uses Revocation.NewestMs).
+// ReplaceCredential ignores it and advances the stored state instead.
+func bornAt(now time.Time) storage.Revocation {
+	return storage.Revocation{BeforeMs: now.UnixMilli()}
 }
 
 // sealedPrefix starts the Seed of an imported credential: the password
@@ -381,7 +394,8 @@ const sealedPrefix = "sealed:"
 
 func (s *Service) importedCredential(accountID string, in Credentials, now time.Time) (storage.Credential, Credentials) {
 	seed := append([]byte(sealedPrefix), s.keys.Seal([]byte(in.Password), "password:"+in.UserID)...)
-	c := storage.Credential{AccountID: accountID, UserID: in.UserID, SecretHash: s.keys.Hash("password:"+in.UserID, in.Password), Seed: seed, CreatedAt: now}
+	c := storage.Credential{AccountID: accountID, UserID: in.UserID, SecretHash: s.keys.Hash("password:"+in.UserID, in.Password), Seed: seed, CreatedAt: now,
+		Revocation: bornAt(now)}
 	return c, in
 }
 
