@@ -374,15 +374,20 @@ func (s *Service) newCredential(accountID, userID string, now time.Time) (storag
 }
 
 // bornAt is the revocation state of a credential created at now: every
-// token issued at or before it is dead. A user ID can come back (an
-// account deleted and imported again with the same credentials), and
+// token issued before its millisecond is dead. A user ID can come back
+// (an account deleted and imported again with the same credentials), and
 // tokens issued for the credential that went with the deletion must not
 // verify against the new one (revocation review, finding F3).
-// Tokens for the new credential are stamped after the watermark even
-// within its millisecond (tokens.Issue uses Revocation.NewestMs).
+//
+// The watermark is the millisecond before now, not now: a token issued
+// for the new credential within its millisecond is stamped with that
+// millisecond and lives, and a regeneration within it still has that
+// millisecond to revoke (Revocation.Then keeps nothing at or below the
+// watermark in grace; tokens.Issue stamps after it). The deletion came
+// before now, so the old tokens were issued before it.
 // ReplaceCredential ignores it and advances the stored state instead.
 func bornAt(now time.Time) storage.Revocation {
-	return storage.Revocation{BeforeMs: now.UnixMilli()}
+	return storage.Revocation{BeforeMs: now.UnixMilli() - 1}
 }
 
 // sealedPrefix starts the Seed of an imported credential: the password

@@ -205,3 +205,29 @@ func TestRevokeTokenLimit(t *testing.T) {
 		t.Errorf("RevokeToken once an entry expired: %v", err)
 	}
 }
+
+// TestNewCredentialRefusesOlderTokens: a created, imported or upgraded
+// credential refuses every token issued before its millisecond and
+// accepts one issued within it (review finding F3).
+func TestNewCredentialRefusesOlderTokens(t *testing.T) {
+	s, now := newService(t)
+	ctx := context.Background()
+	imported := &Credentials{UserID: "0e9c2f1a-6b4d-4c1e-9a7f-3d2b1c0e9f8a", Password: "imported-tenant-password-0123456789"}
+	created, _ := s.Create(ctx, CreateRequest{Name: "A"})
+	imp, _ := s.Create(ctx, CreateRequest{Name: "B", Credentials: imported})
+	v1, _ := s.Create(ctx, CreateRequest{Name: "C", AuthVersion: storage.AuthV1})
+	up, err := s.Upgrade(ctx, v1.AccountID)
+	if err != nil || created.Credentials == nil || imp.Credentials == nil {
+		t.Fatal(created, imp, err)
+	}
+	ms := now.UnixMilli()
+	for name, c := range map[string]*Credentials{"created": created.Credentials, "imported": imp.Credentials, "upgraded": up.Credentials} {
+		cred, err := s.AuthenticateClient(ctx, c.UserID, c.Password)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r := cred.Revocation; !r.Kills(ms-1, *now) || r.Kills(ms, *now) {
+			t.Errorf("%s credential: revocation %+v; want tokens before %d dead, tokens of its millisecond live", name, r, ms)
+		}
+	}
+}
