@@ -20,6 +20,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/invalidation"
 	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/storage"
+	"golang.org/x/sync/singleflight"
 )
 
 // Store is what the service needs from storage.
@@ -60,6 +61,11 @@ type Service struct {
 	// used gathers the last uses of keys and credentials until
 	// FlushLastUsed writes them.
 	used *usage
+	// credReads shares concurrent store reads of one user ID's
+	// credential (Credential).
+	credReads singleflight.Group
+	// maxRevoked bounds each account's denylist (MaxRevokedTokens).
+	maxRevoked int
 }
 
 // New returns a Service. now may be nil (time.Now).
@@ -68,7 +74,7 @@ func New(store Store, keys *secret.Keys, zone string, now func() time.Time) *Ser
 		now = time.Now
 	}
 	return &Service{store: store, keys: keys, zone: zone, now: now, onRevoke: func(string) {}, onDelete: func(string) {},
-		cache: newAuthCache(cacheTTL), epochs: invalidation.NewLocal(), log: slog.Default(), used: newUsage()}
+		cache: newAuthCache(cacheTTL), epochs: invalidation.NewLocal(), log: slog.Default(), used: newUsage(), maxRevoked: MaxRevokedTokens}
 }
 
 // SharedStore tells the service that other processes change the same
@@ -390,8 +396,26 @@ func (s *Service) apiKeyRecord(accountID, key string, now time.Time) storage.API
 func (s *Service) newCredential(accountID, userID string, now time.Time) (storage.Credential, Credentials) {
 	seed := secret.Random(16)
 	pw := s.keys.Password(userID, seed)
-	c := storage.Credential{AccountID: accountID, UserID: userID, SecretHash: s.keys.Hash("password:"+userID, pw), Seed: seed, CreatedAt: now}
+	c := storage.Credential{AccountID: accountID, UserID: userID, SecretHash: s.keys.Hash("password:"+userID, pw), Seed: seed, CreatedAt: now,
+		Revocation: bornAt(now)}
 	return c, Credentials{UserID: userID, Password: pw}
+}
+
+// bornAt is the revocation state of a credential created at now: every
+// token issued before its millisecond is dead. A user ID can come back
+// (an account deleted and imported again with the same credentials), and
+// tokens issued for the credential that went with the deletion must not
+// verify against the new one (revocation review, finding F3).
+//
+// The watermark is the millisecond before now, not now: a token issued
+// for the new credential within its millisecond is stamped with that
+// millisecond and lives, and a regeneration within it still has that
+// millisecond to revoke (Revocation.Then keeps nothing at or below the
+// watermark in grace; tokens.Issue stamps after it). The deletion came
+// before now, so the old tokens were issued before it.
+// ReplaceCredential ignores it and advances the stored state instead.
+func bornAt(now time.Time) storage.Revocation {
+	return storage.Revocation{BeforeMs: now.UnixMilli() - 1}
 }
 
 // sealedPrefix starts the Seed of an imported credential: the password
@@ -403,7 +427,8 @@ const sealedPrefix = "sealed:"
 
 func (s *Service) importedCredential(accountID string, in Credentials, now time.Time) (storage.Credential, Credentials) {
 	seed := append([]byte(sealedPrefix), s.keys.Seal([]byte(in.Password), "password:"+in.UserID)...)
-	c := storage.Credential{AccountID: accountID, UserID: in.UserID, SecretHash: s.keys.Hash("password:"+in.UserID, in.Password), Seed: seed, CreatedAt: now}
+	c := storage.Credential{AccountID: accountID, UserID: in.UserID, SecretHash: s.keys.Hash("password:"+in.UserID, in.Password), Seed: seed, CreatedAt: now,
+		Revocation: bornAt(now)}
 	return c, in
 }
 
@@ -618,12 +643,39 @@ func (s *Service) RegeneratePassword(ctx context.Context, id string, grace time.
 	return creds, nil
 }
 
+// MaxRevokedTokens bounds an account's denylist: the tokens revoked one
+// by one (RevokeToken) that have not expired yet. Every node keeps the
+// list of each account whose tokens it verifies in memory and reads it
+// again after every revocation, so an unbounded list let one account
+// slow down every node and every tenant with a stream of revocations
+// (revocation review, finding F1). Past it, RevokeToken refuses
+// (ErrTooManyRevocations) and writes nothing; regenerating the password
+// revokes every token at once and needs no entry.
+const MaxRevokedTokens = 10_000
+
+// ErrTooManyRevocations is RevokeToken's refusal when the account has
+// MaxRevokedTokens live entries already.
+var ErrTooManyRevocations = errors.New("too many revoked tokens")
+
+// LimitRevokedTokens sets the bound of each account's denylist (default
+// MaxRevokedTokens), so that tests can reach it. Call it before serving.
+func (s *Service) LimitRevokedTokens(n int) { s.maxRevoked = n }
+
+// RevokedTokensLimit is the bound of each account's denylist.
+func (s *Service) RevokedTokensLimit() int { return s.maxRevoked }
+
 // RevokeToken revokes one token of the account (RFC 7009) until it
 // expires at expiresAt. Like a regeneration, the account's remembered
 // credentials are dropped on every node before it returns, so the very
-// next request anywhere refuses the token (SPEC §3, §9).
+// next request anywhere refuses the token (SPEC §3, §9). An account with
+// MaxRevokedTokens live entries gets ErrTooManyRevocations, and nothing
+// changes.
 func (s *Service) RevokeToken(ctx context.Context, accountID, jti string, expiresAt time.Time) error {
-	if err := s.store.RevokeToken(ctx, storage.RevokedToken{AccountID: accountID, JTI: jti, ExpiresAt: expiresAt}); err != nil {
+	err := s.store.RevokeToken(ctx, storage.RevokedToken{AccountID: accountID, JTI: jti, ExpiresAt: expiresAt}, s.now(), s.maxRevoked)
+	if errors.Is(err, storage.ErrLimit) {
+		return ErrTooManyRevocations
+	}
+	if err != nil {
 		return err
 	}
 	s.changed(ctx, accountID)
@@ -767,6 +819,10 @@ func (s *Service) AuthenticateClient(ctx context.Context, userID, password strin
 // Credential returns the credential of a user ID (for token verification),
 // with the jtis its account revoked one by one (RevokedJTIs), remembered
 // until the account changes: verifying a token reads no store.
+//
+// Concurrent reads of one user ID share one store read (credReads): a
+// revocation sends every request of the account back to the store, and
+// each read loads the account's whole denylist.
 func (s *Service) Credential(ctx context.Context, userID string) (storage.Credential, error) {
 	e, ok := s.cache.creds.GetIfPresent(userID)
 	if !ok || e.epoch != s.epochs.Epoch(ctx, e.owner) {
@@ -774,20 +830,72 @@ func (s *Service) Credential(ctx context.Context, userID string) (storage.Creden
 		if ok {
 			owner = e.owner
 		}
-		var cacheable bool
 		var err error
-		e, cacheable, err = s.readCredential(ctx, userID, owner)
-		if err != nil {
+		if e, err = s.sharedReadCredential(ctx, userID, owner); err != nil {
 			return storage.Credential{}, err
-		}
-		if cacheable {
-			s.cache.creds.Set(userID, e)
 		}
 	}
 	if !e.found || s.beingDeleted(e.cred.AccountID) {
 		return storage.Credential{}, storage.ErrNotFound
 	}
 	return e.cred, nil
+}
+
+// credRead is the outcome of one readCredential shared by credReads.
+type credRead struct {
+	e         credEntry
+	cacheable bool
+}
+
+// sharedReadCredential reads a user ID's credential (readCredential),
+// joining a read of the same user ID already under way. A joined read
+// may have taken its epoch before a change this caller must see (a
+// revocation acknowledged after that read began and before this request
+// came): its result is used only when it is cacheable and its epoch is
+// still current, which proves that it began after the last change.
+// Otherwise the caller joins the next read, and after a few turns (a
+// stream of changes) reads alone, as before there was sharing. The one
+// that started a read uses its result in any case, as readCredential's
+// callers always have.
+func (s *Service) sharedReadCredential(ctx context.Context, userID, owner string) (credEntry, error) {
+	read := func(ctx context.Context) (credEntry, bool, error) {
+		e, cacheable, err := s.readCredential(ctx, userID, owner)
+		if err == nil && cacheable {
+			s.cache.creds.Set(userID, e)
+		}
+		return e, cacheable, err
+	}
+	for turn := 0; turn < 3; turn++ {
+		// The read goes on for the others if its starter goes away.
+		// started is set (before the result is sent on ch) only when
+		// this caller's function is the one that ran.
+		started := false
+		ch := s.credReads.DoChan(userID, func() (any, error) {
+			started = true
+			e, cacheable, err := read(context.WithoutCancel(ctx))
+			return credRead{e, cacheable}, err
+		})
+		var r singleflight.Result
+		select {
+		case r = <-ch:
+		case <-ctx.Done():
+			return credEntry{}, ctx.Err()
+		}
+		if started {
+			if r.Err != nil {
+				return credEntry{}, r.Err
+			}
+			return r.Val.(credRead).e, nil
+		}
+		if r.Err != nil {
+			break // another caller's failure: try alone
+		}
+		if cr := r.Val.(credRead); cr.cacheable && cr.e.epoch == s.epochs.Epoch(ctx, cr.e.owner) {
+			return cr.e, nil
+		}
+	}
+	e, _, err := read(ctx)
+	return e, err
 }
 
 // readCredential reads a user ID's credential from the store, taking the

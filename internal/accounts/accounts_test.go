@@ -150,7 +150,8 @@ func TestRegeneratePassword(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (storage.Revocation{PendingBeforeMs: now.UnixMilli(), PendingAt: now.Add(time.Hour)}); cred.Revocation != want {
+	// BeforeMs: a new credential refuses the tokens issued before it (bornAt).
+	if want := (storage.Revocation{BeforeMs: now.UnixMilli() - 1, PendingBeforeMs: now.UnixMilli(), PendingAt: now.Add(time.Hour)}); cred.Revocation != want {
 		t.Errorf("revocation = %+v, want %+v", cred.Revocation, want)
 	}
 }

@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"mime"
 	"net/http"
 	"time"
 
+	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
@@ -88,6 +90,17 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 		writeJSON(w, http.StatusOK, introspection{})
 		return nil
 	}
+	if at, ok := tokens.DiesAt(cl, cred.Revocation); ok {
+		// A regeneration's grace ends before the token would expire:
+		// exp says when it stops working (rounded down, so that a
+		// resource server that trusts the answer until exp never
+		// accepts it after). cred was just read from the store, and the
+		// token is of its user ID (ownToken). cl is shared (the
+		// verification cache): change a copy.
+		c := *cl
+		c.ExpiresAt = at.Unix()
+		cl = &c
+	}
 	s.Metrics.Introspections.WithLabelValues("true").Inc()
 	writeJSON(w, http.StatusOK, introspection{Active: true, Claims: cl, TokenType: "Bearer"})
 	return nil
@@ -95,7 +108,9 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 
 // revoke serves POST /oauth2/revoke (RFC 7009). It answers 200 whether or
 // not there was anything to revoke (§2.2): an unknown, expired, already
-// revoked or other account's token is left as it is.
+// revoked or other account's token is left as it is. An account with
+// accounts.MaxRevokedTokens live revocations gets 429
+// too_many_revocations, and the token stays live.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 	noStore(w)
 	cred, raw, err := s.oauthClient(r)
@@ -112,6 +127,12 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 		case err == nil:
 			s.Metrics.Revocations.Inc()
 			s.Audit.Record(r.Context(), cl.Name, cred.UserID, s.Clients.String(r), audit.TokenRevoke+" jti="+cl.ID)
+		case errors.Is(err, accounts.ErrTooManyRevocations):
+			// RFC 7009 §2.2.1 lets the server refuse with an error of
+			// RFC 6749 §5.2's form; the token stays live, and the
+			// client has to know it.
+			return &Error{Status: http.StatusTooManyRequests, Code: "too_many_revocations", Err: err,
+				Message: fmt.Sprintf("this account has %d revoked tokens that have not expired yet; the token was not revoked: regenerate the password to revoke every token", s.Accounts.RevokedTokensLimit())}
 		case !errors.Is(err, storage.ErrNotFound): // a deleted account's tokens are dead already
 			return err
 		}

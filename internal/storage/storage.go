@@ -24,6 +24,10 @@ var (
 	// that failed so is stored unless the backend says otherwise; the
 	// same call succeeds once the store is back, without a restart.
 	ErrUnavailable = errors.New("storage unavailable")
+	// ErrLimit reports that a write would take an account past a bound
+	// the caller set (RevokeToken's limit). Nothing of the write is
+	// stored; the same write succeeds once the account holds less.
+	ErrLimit = errors.New("limit reached")
 )
 
 // Auth versions of an account.
@@ -252,8 +256,12 @@ type Credentials interface {
 type RevokedTokens interface {
 	// RevokeToken adds t to the denylist. Adding a jti again is no error
 	// (the later ExpiresAt is kept). ErrNotFound when the account does
-	// not exist.
-	RevokeToken(ctx context.Context, t RevokedToken) error
+	// not exist. When limit > 0 and the account already has limit other
+	// entries that expire after now, nothing is written and the error is
+	// ErrLimit; the count and the insert are one transaction, and
+	// revocations of one account are serialised, so that concurrent
+	// calls never take it past limit.
+	RevokeToken(ctx context.Context, t RevokedToken, now time.Time, limit int) error
 	// RevokedTokens returns the jtis of the account's entries that
 	// expire after now, in no particular order (empty, not nil, when
 	// there are none).

@@ -446,3 +446,21 @@ func (s *Service) checkRevoked(ctx context.Context, cl *Claims) error {
 	}
 	return nil
 }
+
+// DiesAt returns the instant from which the token of cl is refused under
+// r when that is before its exp: a password regeneration whose grace is
+// still running (Revocation.PendingAt) and covers the token's issue
+// time. ok is false when r does not cut the token's life short. An
+// introspection reports it as the token's exp (RFC 7662 §2.2), so that a
+// resource server caching the answer until exp does not outlive the
+// grace.
+func DiesAt(cl *Claims, r storage.Revocation) (at time.Time, ok bool) {
+	issued, valid := jtiMillis(cl.ID)
+	if !valid || r.PendingAt.IsZero() || issued > r.PendingBeforeMs {
+		return time.Time{}, false
+	}
+	if !r.PendingAt.Before(time.Unix(cl.ExpiresAt, 0)) {
+		return time.Time{}, false
+	}
+	return r.PendingAt, true
+}

@@ -397,6 +397,10 @@ const (
 	// other purges may take next.
 	purgeRevokedTokensLock int32 = 0x6f726310
 	purgeAuditLock         int32 = 0x6f726311
+	// revokeTokenLock serialises one account's revocations (RevokeToken);
+	// its second key hashes the schema and the account id, and it is
+	// waited for, not tried.
+	revokeTokenLock int32 = 0x6f726320
 )
 
 // zoneTurn takes the transaction-scoped advisory lock of class in this

@@ -12,8 +12,11 @@ var _ storage.RevokedTokens = (*Store)(nil)
 
 // RevokeToken implements storage.RevokedTokens. The account row is held
 // (FOR SHARE) while the entry is written, so a deletion under way either
-// comes first (ErrNotFound) or removes the entry with the account.
-func (s *Store) RevokeToken(ctx context.Context, t storage.RevokedToken) error {
+// comes first (ErrNotFound) or removes the entry with the account. With
+// a limit, the account's revocations take a transaction-scoped advisory
+// lock (revokeTokenLock, keyed by schema and account) before they count,
+// so that two of them cannot both see room for one more.
+func (s *Store) RevokeToken(ctx context.Context, t storage.RevokedToken, now time.Time, limit int) error {
 	if !storable(t.AccountID, t.JTI) {
 		return storage.ErrNotFound
 	}
@@ -24,6 +27,21 @@ func (s *Store) RevokeToken(ctx context.Context, t storage.RevokedToken) error {
 		}
 		if deletedAt != 0 {
 			return storage.ErrNotFound
+		}
+		if limit > 0 {
+			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, hashtext(current_schema() || '/' || $2))`, revokeTokenLock, t.AccountID); err != nil {
+				return err
+			}
+			// Counted up to limit only: an account over it (entries
+			// written before there was a limit) costs no more.
+			var n int
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM (SELECT 1 FROM revoked_tokens
+				WHERE account_id = $1 AND expires_at > $2 AND jti <> $3 LIMIT $4) live`, t.AccountID, now.UnixMilli(), t.JTI, limit).Scan(&n); err != nil {
+				return err
+			}
+			if n >= limit {
+				return storage.ErrLimit
+			}
 		}
 		_, err := tx.Exec(ctx, `INSERT INTO revoked_tokens (account_id, jti, expires_at) VALUES ($1,$2,$3)
 			ON CONFLICT (account_id, jti) DO UPDATE SET expires_at = greatest(revoked_tokens.expires_at, excluded.expires_at)`,

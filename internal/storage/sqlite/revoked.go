@@ -10,8 +10,10 @@ import (
 
 var _ storage.RevokedTokens = (*Store)(nil)
 
-// RevokeToken implements storage.RevokedTokens.
-func (s *Store) RevokeToken(ctx context.Context, t storage.RevokedToken) error {
+// RevokeToken implements storage.RevokedTokens. Writes are serialised
+// (one writer), so the count and the insert cannot interleave with
+// another revocation.
+func (s *Store) RevokeToken(ctx context.Context, t storage.RevokedToken, now time.Time, limit int) error {
 	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
 		var n int
 		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM accounts WHERE id = ? AND deleted_at = 0`, t.AccountID).Scan(&n); err != nil {
@@ -19,6 +21,17 @@ func (s *Store) RevokeToken(ctx context.Context, t storage.RevokedToken) error {
 		}
 		if n == 0 {
 			return storage.ErrNotFound
+		}
+		if limit > 0 {
+			// Counted up to limit only: an account over it (entries
+			// written before there was a limit) costs no more.
+			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM (SELECT 1 FROM revoked_tokens
+				WHERE account_id = ? AND expires_at > ? AND jti <> ? LIMIT ?)`, t.AccountID, now.UnixMilli(), t.JTI, limit).Scan(&n); err != nil {
+				return err
+			}
+			if n >= limit {
+				return storage.ErrLimit
+			}
 		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO revoked_tokens (account_id, jti, expires_at) VALUES (?,?,?)
 			ON CONFLICT (account_id, jti) DO UPDATE SET expires_at = max(expires_at, excluded.expires_at)`,

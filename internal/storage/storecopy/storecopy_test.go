@@ -74,7 +74,7 @@ func fillAll(t testing.TB) func(s *sqlite.Store) {
 		// A regeneration with a grace (pending) and one without (hard).
 		_, err := s.ReplaceCredential(ctx, storage.Credential{AccountID: "alpha", UserID: "user-alpha", SecretHash: []byte("secret-2"), Seed: []byte("seed-2"), CreatedAt: t0.Add(time.Hour)}, t0.Add(2*time.Hour))
 		must(t, err)
-		must(t, s.RevokeToken(ctx, storage.RevokedToken{AccountID: "alpha", JTI: "0190f1e2-0000-7000-8000-000000000001", ExpiresAt: t0.Add(24 * time.Hour)}))
+		must(t, s.RevokeToken(ctx, storage.RevokedToken{AccountID: "alpha", JTI: "0190f1e2-0000-7000-8000-000000000001", ExpiresAt: t0.Add(24 * time.Hour)}, t0, 0))
 		_, err = s.ReplaceCredential(ctx, storage.Credential{AccountID: "émile", UserID: "user-émile", SecretHash: []byte("secret-3"), Seed: []byte("seed-3"), CreatedAt: t0.Add(time.Hour)}, t0)
 		must(t, err)
 		// Keys added in an order their kids do not sort in, two signing
