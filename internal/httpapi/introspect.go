@@ -74,14 +74,22 @@ type introspection struct {
 	TokenType string `json:"token_type,omitempty"`
 }
 
-// introspect serves POST /oauth2/introspect (RFC 7662).
-func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
+// clientToken is what introspection and revocation begin with: no-store
+// answers, the authenticated client, and the form's token when it is a
+// live token of the client's own account (nil otherwise).
+func (s *Server) clientToken(w http.ResponseWriter, r *http.Request) (storage.Credential, *tokens.Claims, error) {
 	noStore(w)
 	cred, raw, err := s.oauthClient(r)
 	if err != nil {
-		return err
+		return storage.Credential{}, nil, err
 	}
 	cl, err := s.ownToken(r, cred, raw)
+	return cred, cl, err
+}
+
+// introspect serves POST /oauth2/introspect (RFC 7662).
+func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
+	cred, cl, err := s.clientToken(w, r)
 	if err != nil {
 		return err
 	}
@@ -112,12 +120,7 @@ func (s *Server) introspect(w http.ResponseWriter, r *http.Request) error {
 // accounts.MaxRevokedTokens live revocations gets 429
 // too_many_revocations, and the token stays live.
 func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
-	noStore(w)
-	cred, raw, err := s.oauthClient(r)
-	if err != nil {
-		return err
-	}
-	cl, err := s.ownToken(r, cred, raw)
+	cred, cl, err := s.clientToken(w, r)
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package httpapi_test
 
 import (
 	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -26,34 +24,14 @@ type naClient struct {
 // call sends a request and returns the status and the decoded JSON body.
 func (c *naClient) call(method, path, body string) (int, any) {
 	c.t.Helper()
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, err := http.NewRequest(method, c.base+path, rd)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	if c.apiKey != "" {
-		req.Header.Set("maven-api-key", c.apiKey)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		c.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	st, b, _ := c.raw(method, path, body)
 	var v any
 	if len(b) > 0 {
 		if err := json.Unmarshal(b, &v); err != nil {
 			c.t.Fatalf("%s %s: body %q is not JSON: %v", method, path, b, err)
 		}
 	}
-	return resp.StatusCode, v
+	return st, v
 }
 
 // must calls and fails the test unless the status is want.
