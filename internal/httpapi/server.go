@@ -103,6 +103,7 @@ func (s *Server) Handler() http.Handler {
 
 	route("GET /healthz", HandlerFunc(s.healthz))
 	route("GET /readyz", HandlerFunc(s.readyz))
+	route("GET /openapi.json", HandlerFunc(s.openAPI))
 	if !s.SeparateAdmin {
 		s.operatorRoutes(route)
 	}
