@@ -42,6 +42,12 @@ import (
 type Deps struct {
 	Log *slog.Logger
 	Now func() time.Time // nil: time.Now
+	// Wrap, when set, wraps each handler the server serves: the public
+	// one (admin false) and, when --admin-addr gives the operator API a
+	// listener of its own, that one (admin true). End-to-end tests use it
+	// to check every request and answer against the OpenAPI document
+	// (servertest).
+	Wrap func(h http.Handler, admin bool) http.Handler
 }
 
 // Server is one running zone.
@@ -50,6 +56,7 @@ type Server struct {
 	log     *slog.Logger
 	store   storage.Store
 	handler http.Handler
+	wrap    func(http.Handler, bool) http.Handler // Deps.Wrap, for the admin handler
 	bg      context.CancelFunc
 	lock    *datadir.Lock  // of cfg.Data (nil with a shared store), released by Close
 	zone    *zoneShared    // Redis (nil without --redis-url), closed by Close
@@ -91,7 +98,12 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	if cfg.Shared() {
 		// Nothing of a node lives in --data: the store is shared and the
 		// secrets come from the environment (config checked both).
-		return newShared(ctx, cfg, log, now)
+		s, err := newShared(ctx, cfg, log, now)
+		if err != nil {
+			return nil, err
+		}
+		s.wrapHandler(deps.Wrap)
+		return s, nil
 	}
 	if err := datadir.Prepare(cfg.Data, log); err != nil {
 		return nil, err
@@ -108,7 +120,18 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 		return nil, err
 	}
 	s.lock = lock
+	s.wrapHandler(deps.Wrap)
 	return s, nil
+}
+
+// wrapHandler applies Deps.Wrap to the public handler and keeps it for
+// the operator listener's (ServeWithAdmin).
+func (s *Server) wrapHandler(wrap func(http.Handler, bool) http.Handler) {
+	if wrap == nil {
+		return
+	}
+	s.wrap = wrap
+	s.handler = wrap(s.handler, false)
 }
 
 // newLocked is New once <data> is locked.
@@ -557,7 +580,11 @@ func (s *Server) ServeWithAdmin(ctx context.Context, ln, adminLn net.Listener) e
 	servers := []*http.Server{s.httpServer(s.handler)}
 	listeners := []net.Listener{ln}
 	if adminLn != nil {
-		servers = append(servers, s.httpServer(s.API.AdminHandler()))
+		admin := s.API.AdminHandler()
+		if s.wrap != nil {
+			admin = s.wrap(admin, true)
+		}
+		servers = append(servers, s.httpServer(admin))
 		listeners = append(listeners, adminLn)
 	}
 	errc := make(chan error, len(servers))

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/config"
+	"github.com/orchestrator/orchestrator/internal/openapi/openapitest"
 	"github.com/orchestrator/orchestrator/internal/server"
 	"github.com/orchestrator/orchestrator/internal/storage/pgtest"
 )
@@ -108,8 +109,11 @@ func start(t testing.TB, now func() time.Time, shared bool, opts ...func(*config
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	// Before the clean-up that stops the server, so that it reports once
+	// every request has been answered.
+	wrap := openapitest.ForTest(t, cfg.AdminAddr != "")
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Deps{Log: log, Now: now})
+	srv, err := server.New(ctx, cfg, server.Deps{Log: log, Now: now, Wrap: wrap})
 	if err != nil {
 		cancel()
 		ln.Close()
