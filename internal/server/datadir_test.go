@@ -16,6 +16,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/config"
+	"github.com/orchestrator/orchestrator/internal/openapi/openapitest"
 	"github.com/orchestrator/orchestrator/internal/datadir/datadirtest"
 	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/server"
@@ -53,7 +54,7 @@ func dataCfg(dir string) config.Serve {
 func newServer(t *testing.T, cfg config.Serve) (*server.Server, *logBuf) {
 	t.Helper()
 	logs := &logBuf{}
-	srv, err := server.New(context.Background(), cfg, server.Deps{Log: slog.New(slog.NewTextHandler(logs, nil))})
+	srv, err := server.New(context.Background(), cfg, server.Deps{Log: slog.New(slog.NewTextHandler(logs, nil)), Wrap: openapitest.ForTest(t, false)})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/config"
+	"github.com/orchestrator/orchestrator/internal/openapi/openapitest"
 	"github.com/orchestrator/orchestrator/internal/server"
 )
 
@@ -55,7 +56,7 @@ func startDraining(t *testing.T, drain time.Duration) *draining {
 	cfg.Data = t.TempDir()
 	cfg.AdminToken = "test-operator-token-0123456789abcdef"
 	logs := &syncBuffer{}
-	srv, err := server.New(ctx, cfg, server.Deps{Log: slog.New(slog.NewJSONHandler(logs, nil))})
+	srv, err := server.New(ctx, cfg, server.Deps{Log: slog.New(slog.NewJSONHandler(logs, nil)), Wrap: openapitest.ForTest(t, false)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/config"
+	"github.com/orchestrator/orchestrator/internal/openapi/openapitest"
 	"github.com/orchestrator/orchestrator/internal/server"
 )
 
@@ -52,7 +53,7 @@ func TestServeTLS(t *testing.T) {
 	}
 	cfg.Addr = ln.Addr().String()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, cfg, server.Deps{})
+	srv, err := server.New(ctx, cfg, server.Deps{Wrap: openapitest.ForTest(t, false)})
 	if err != nil {
 		t.Fatal(err)
 	}
