@@ -26,6 +26,7 @@ import (
 
 // UserFlags locate the server and hold the user's credentials.
 type UserFlags struct {
+	JSONFlag
 	URL          string `name:"url" env:"ORCH_URL" help:"Server base URL, for v1 and v2 (default http://127.0.0.1:8080 unless --zone is given)."`
 	Zone         string `name:"zone" help:"Use the default LivePerson URLs of a zone: z1 (AMERICAS), z2 (EMEA), z3 (APAC)."`
 	Account      string `name:"account" env:"ORCH_ACCOUNT" help:"Account id (le prefix accepted; v2 default: the token's account)."`
