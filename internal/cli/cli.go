@@ -125,6 +125,7 @@ func (VersionCmd) Run(g *Globals) error {
 type root struct {
 	Globals
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+	ConfigFile  kong.ConfigFlag  `name:"config" placeholder:"FILE" help:"JSON or YAML file of flag values (keys are flag names, such as addr or token-ttl); the command line and the environment win over it."`
 
 	Version     VersionCmd     `cmd:"" help:"Print the version.\n\nExample: orchestrator version"`
 	Serve       ServeCmd       `cmd:"" help:"Run one zone server.\n\nExample: orchestrator serve --zone z1 --addr 127.0.0.1:8080"`
@@ -201,6 +202,7 @@ func newParser(cli *root, stdout, stderr io.Writer, exit func(int)) (*kong.Kong,
 		kong.Exit(exit),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
 		kong.Vars{"version": ReadBuildInfo().String()},
+		kong.Configuration(loadConfigFile),
 	)
 }
 
