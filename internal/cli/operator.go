@@ -240,13 +240,7 @@ type AccountCreateCmd struct {
 // readSecretFile reads a secret from a file, or from stdin for "-",
 // without its line ending.
 func readSecretFile(flag, file string) (string, error) {
-	var b []byte
-	var err error
-	if file == "-" {
-		b, err = io.ReadAll(io.LimitReader(Stdin, 64<<10))
-	} else {
-		b, err = os.ReadFile(file)
-	}
+	b, err := readFileOrStdin(file, Stdin, 64<<10)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", flag, err)
 	}

@@ -641,17 +641,19 @@ func printIndented(w io.Writer, v any) error {
 
 // readInput reads --file: a file, or stdin for "-".
 func readInput(file string, stdin io.Reader) ([]byte, error) {
-	var b []byte
-	var err error
-	if file == "-" {
-		b, err = io.ReadAll(io.LimitReader(stdin, 8<<20))
-	} else {
-		b, err = os.ReadFile(file)
-	}
+	b, err := readFileOrStdin(file, stdin, 8<<20)
 	if err != nil {
 		return nil, fmt.Errorf("--file: %w", err)
 	}
 	return b, nil
+}
+
+// readFileOrStdin reads a file, or at most limit bytes of stdin for "-".
+func readFileOrStdin(file string, stdin io.Reader, limit int64) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(io.LimitReader(stdin, limit))
+	}
+	return os.ReadFile(file)
 }
 
 // ConfigAttributesGetCmd prints the attributes.
