@@ -65,7 +65,7 @@ type proc struct {
 	base  string
 	admin string
 	cmd   *exec.Cmd
-	logs  *bytes.Buffer
+	logs  *lockedBuf
 }
 
 // testClient gives up on a request well before the server's 30 s write
@@ -91,7 +91,7 @@ func startServeIn(t *testing.T, data string, env []string, args ...string) *proc
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	p := &proc{base: "http://" + addr, admin: testAdminToken, logs: &bytes.Buffer{}}
+	p := &proc{base: "http://" + addr, admin: testAdminToken, logs: &lockedBuf{}}
 	p.cmd = exec.Command(bin, append([]string{"serve", "--addr", addr, "--data", data, "--log-level", "warn"}, args...)...)
 	p.cmd.Env = append(append(os.Environ(), "ORCH_ADMIN_TOKEN="+testAdminToken), env...)
 	for _, kv := range env {

@@ -29,7 +29,8 @@ func TestBinary(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	data := filepath.Join(dir, "data")
-	var logs strings.Builder
+	// Written by exec's copying goroutine while the test reads it.
+	var logs lockedBuf
 	srv := exec.Command(bin, "serve", "--addr", addr, "--data", data)
 	srv.Stderr = &logs
 	srv.Env = append(os.Environ(), "ORCH_ADMIN_TOKEN=")

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -114,7 +113,7 @@ func startZone(t *testing.T, n int, extra ...string) *zone {
 	if err := os.WriteFile(cfg, []byte(haproxyConfig(listen, addrs)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	lb := &proc{base: "http://" + listen, admin: testAdminToken, logs: &bytes.Buffer{}}
+	lb := &proc{base: "http://" + listen, admin: testAdminToken, logs: &lockedBuf{}}
 	lb.cmd = exec.Command("haproxy", "-f", cfg, "-db")
 	lb.cmd.Stdout, lb.cmd.Stderr = lb.logs, lb.logs
 	if err := lb.cmd.Start(); err != nil {

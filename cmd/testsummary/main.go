@@ -5,7 +5,8 @@
 // the run ends with one countable line.
 //
 // With -summary FILE the two closing lines go to FILE instead of stdout,
-// so the caller can print them after later steps. It exits 1 when a test
+// so the caller can print them after later steps; -label race makes the
+// last one "race: N passed, ..." for a second, separately counted run. It exits 1 when a test
 // or a package failed, or when the input held no test events at all.
 package main
 
@@ -95,6 +96,7 @@ func summarise(in io.Reader, out io.Writer) (counts, error) {
 
 func main() {
 	summary := flag.String("summary", "", "write the closing lines to this file instead of stdout")
+	label := flag.String("label", "tests", `the closing line's first word ("race" for the -race run)`)
 	flag.Parse()
 	start := time.Now()
 	c, err := summarise(os.Stdin, os.Stdout)
@@ -102,7 +104,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "testsummary:", err)
 	}
 	closing := fmt.Sprintf("packages: %d (%d failed), go test took %s\n%s\n",
-		c.Packages, c.PackagesFailed, time.Since(start).Round(time.Second), c.line())
+		c.Packages, c.PackagesFailed, time.Since(start).Round(time.Second), strings.Replace(c.line(), "tests:", *label+":", 1))
 	if *summary != "" {
 		if werr := os.WriteFile(*summary, []byte(closing), 0o644); werr != nil {
 			fmt.Fprintln(os.Stderr, "testsummary:", werr)

@@ -35,7 +35,7 @@ func TestAccountAuditAfterRegenerateKey(t *testing.T) {
 	after := time.Now().Add(time.Second)
 
 	var rows []auditRow
-	if err := json.Unmarshal([]byte(mustRun(t, "--json", "account", "audit", acct.AccountID)), &rows); err != nil {
+	if err := json.Unmarshal([]byte(mustRun(t, "account", "audit", "--json", acct.AccountID)), &rows); err != nil {
 		t.Fatal(err)
 	}
 	if len(rows) < 2 {
@@ -112,7 +112,7 @@ func TestAccountShowLastUsed(t *testing.T) {
 	}
 	waitFor(t, func() bool {
 		v.APIKeyLastUsedAt, v.CredentialsLastUsedAt = nil, nil
-		json.Unmarshal([]byte(mustRun(t, "--json", "account", "show", acct.AccountID)), &v)
+		json.Unmarshal([]byte(mustRun(t, "account", "show", "--json", acct.AccountID)), &v)
 		return v.APIKeyLastUsedAt != nil && v.CredentialsLastUsedAt != nil
 	})
 	if v.APIKeyLastUsedAt.Before(used) || v.APIKeyLastUsedAt.After(time.Now()) {
@@ -129,7 +129,7 @@ func TestAccountShowLastUsed(t *testing.T) {
 	useKey(acct.APIKey)
 	waitFor(t, func() bool {
 		v.GraceAPIKeys = nil
-		json.Unmarshal([]byte(mustRun(t, "--json", "account", "show", acct.AccountID)), &v)
+		json.Unmarshal([]byte(mustRun(t, "account", "show", "--json", acct.AccountID)), &v)
 		return len(v.GraceAPIKeys) == 1 && v.GraceAPIKeys[0].LastUsedAt != nil
 	})
 	out = mustRun(t, "account", "show", acct.AccountID)

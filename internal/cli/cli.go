@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"syscall"
 
@@ -18,7 +19,16 @@ type Globals struct {
 	Stdout io.Writer       `kong:"-"`
 	Stderr io.Writer       `kong:"-"`
 	Ctx    context.Context `kong:"-"`
-	JSON   bool            `help:"Print the exact JSON of the API response." name:"json"`
+	// JSON is the --json of the selected command, for the commands that
+	// offer it (those that embed JSONFlag); false for the others.
+	JSON bool `kong:"-"`
+}
+
+// JSONFlag is --json, embedded in the commands that print data. It is not
+// a global flag: serve and completion print no API response, so they do
+// not offer it.
+type JSONFlag struct {
+	JSON bool `name:"json" help:"Print the exact JSON of the API response."`
 }
 
 // Stdin and StdinIsTerminal are what confirmations read; tests replace
@@ -31,52 +41,91 @@ var (
 	}
 )
 
-// Version is the module version the binary was built from ("v1.2.3"),
-// or "devel" plus the VCS revision when it was built from a checkout.
-func Version() string {
+// BuildInfo is what the binary knows of its own build.
+type BuildInfo struct {
+	// Version is the module version ("v1.2.3"), or "devel" when built
+	// from a checkout.
+	Version string `json:"version"`
+	// Revision is the VCS revision, "" when the build did not record it
+	// (go build -buildvcs=false, go test).
+	Revision string `json:"revision"`
+	// Modified says the checkout had uncommitted changes.
+	Modified  bool   `json:"modified"`
+	GoVersion string `json:"goVersion"`
+	Platform  string `json:"platform"`
+}
+
+// ReadBuildInfo returns the binary's build information.
+func ReadBuildInfo() BuildInfo {
+	b := BuildInfo{Version: "devel", GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
-		return "devel"
+		return b
 	}
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
+		b.Version = v
 	}
-	v := "devel"
-	var rev, dirty string
 	for _, s := range bi.Settings {
 		switch s.Key {
 		case "vcs.revision":
-			rev = s.Value
+			b.Revision = s.Value
 		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
+			b.Modified = s.Value == "true"
 		}
 	}
+	return b
+}
+
+// Version is the module version the binary was built from ("v1.2.3"),
+// or "devel" plus the VCS revision when it was built from a checkout.
+func Version() string {
+	b := ReadBuildInfo()
+	v := b.Version
+	if v != "devel" || b.Revision == "" {
+		return v
+	}
+	rev := b.Revision
 	if len(rev) > 12 {
 		rev = rev[:12]
 	}
-	if rev != "" {
-		v += " " + rev + dirty
+	if b.Modified {
+		rev += "-dirty"
 	}
-	return v
+	return v + " " + rev
+}
+
+// String is the one line of `orchestrator version` and --version.
+func (b BuildInfo) String() string {
+	rev := b.Revision
+	if rev == "" {
+		rev = "unknown"
+	}
+	if b.Modified {
+		rev += " (modified)"
+	}
+	return fmt.Sprintf("orchestrator %s revision %s %s %s", b.Version, rev, b.GoVersion, b.Platform)
 }
 
 // VersionCmd prints the version.
-type VersionCmd struct{}
+type VersionCmd struct {
+	JSONFlag
+}
 
 // Run runs the command.
 func (VersionCmd) Run(g *Globals) error {
-	_, err := fmt.Fprintf(g.Stdout, "orchestrator %s\n", Version())
+	b := ReadBuildInfo()
+	if g.JSON {
+		return writeJSON(g, b)
+	}
+	_, err := fmt.Fprintln(g.Stdout, b)
 	return err
 }
-
-var errNotYet = errors.New("not implemented yet")
 
 // root is the whole command line.
 type root struct {
 	Globals
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+	ConfigFile  kong.ConfigFlag  `name:"config" placeholder:"FILE" help:"JSON or YAML file of flag values (keys are flag names, such as addr or token-ttl); the command line and the environment win over it."`
 
 	Version     VersionCmd     `cmd:"" help:"Print the version.\n\nExample: orchestrator version"`
 	Serve       ServeCmd       `cmd:"" help:"Run one zone server.\n\nExample: orchestrator serve --zone z1 --addr 127.0.0.1:8080"`
@@ -88,6 +137,7 @@ type root struct {
 	CCS         CCSCmd         `cmd:"" name:"ccs" help:"Conversation Context Service."`
 	NextActions NextActionsCmd `cmd:"" name:"next-actions" help:"Ask for the next actions of a conversation."`
 	Config      ConfigCmd      `cmd:"" name:"config" help:"Manage policies."`
+	Completion  CompletionCmd  `cmd:"" help:"Print a shell completion script (bash, zsh, fish).\n\nExample: source <(orchestrator completion bash)"`
 }
 
 // Run parses args and runs the chosen command. Errors are returned, not
@@ -95,16 +145,7 @@ type root struct {
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	var cli root
 	exitCode := -1
-	parser, err := kong.New(&cli,
-		kong.Name("orchestrator"),
-		kong.Description("Conversation Orchestrator: server-to-server authentication, Context Service and Next Actions."),
-		kong.UsageOnError(),
-		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { exitCode = code; panic(exitSentinel{}) }),
-		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Vars{"version": "orchestrator " + Version()},
-		kong.Help(helpPrinter),
-	)
+	parser, err := newParser(&cli, stdout, stderr, func(code int) { exitCode = code; panic(exitSentinel{}) })
 	if err != nil {
 		return err
 	}
@@ -135,21 +176,34 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w (see: orchestrator --help)", err)
 	}
 	cli.Globals.Stdout, cli.Globals.Stderr, cli.Globals.Ctx = stdout, stderr, ctx
+	cli.Globals.JSON = selectedJSON(kctx)
 	return explain(kctx.Run(&cli.Globals))
 }
 
-// helpPrinter is kong's, except that serve does not list --json: a
-// server prints no API response.
-func helpPrinter(options kong.HelpOptions, ctx *kong.Context) error {
-	if n := ctx.Selected(); n != nil && n.Name == "serve" && n.Parent != nil && n.Parent.Parent == nil {
-		for _, f := range ctx.Model.Flags {
-			if f.Name == "json" {
-				f.Hidden = true
-				defer func() { f.Hidden = false }()
-			}
+// selectedJSON is the --json of the selected command (its JSONFlag),
+// false for a command without one.
+func selectedJSON(kctx *kong.Context) bool {
+	for _, f := range kctx.Flags() {
+		if f.Name == "json" {
+			v, _ := kctx.FlagValue(f).(bool)
+			return v
 		}
 	}
-	return kong.DefaultHelpPrinter(options, ctx)
+	return false
+}
+
+// newParser is the kong parser of the whole command line into cli.
+func newParser(cli *root, stdout, stderr io.Writer, exit func(int)) (*kong.Kong, error) {
+	return kong.New(cli,
+		kong.Name("orchestrator"),
+		kong.Description("Conversation Orchestrator: server-to-server authentication, Context Service and Next Actions."),
+		kong.UsageOnError(),
+		kong.Writers(stdout, stderr),
+		kong.Exit(exit),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.Vars{"version": ReadBuildInfo().String()},
+		kong.Configuration(loadConfigFile),
+	)
 }
 
 // explain turns a refused connection into a hint at its likely cause.

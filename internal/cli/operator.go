@@ -17,6 +17,7 @@ import (
 
 // OperatorFlags locate the server and the operator token.
 type OperatorFlags struct {
+	JSONFlag
 	URL            string `name:"url" env:"ORCH_URL" default:"http://127.0.0.1:8080" help:"Server URL."`
 	AdminToken     string `name:"admin-token" env:"ORCH_ADMIN_TOKEN" help:"Operator token."`
 	AdminTokenFile string `name:"admin-token-file" env:"ORCH_ADMIN_TOKEN_FILE" help:"File holding the operator token (default: <ORCH_DATA or ./data>/admin.token)."`
@@ -239,13 +240,7 @@ type AccountCreateCmd struct {
 // readSecretFile reads a secret from a file, or from stdin for "-",
 // without its line ending.
 func readSecretFile(flag, file string) (string, error) {
-	var b []byte
-	var err error
-	if file == "-" {
-		b, err = io.ReadAll(io.LimitReader(Stdin, 64<<10))
-	} else {
-		b, err = os.ReadFile(file)
-	}
+	b, err := readFileOrStdin(file, Stdin, 64<<10)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", flag, err)
 	}
@@ -499,6 +494,7 @@ type KeysCmd struct {
 // KeysListCmd lists the keys of the JWKS. The operator API has no key
 // listing; the JWKS is public and lists every key that verifies tokens.
 type KeysListCmd struct {
+	JSONFlag
 	URL string `name:"url" env:"ORCH_URL" default:"http://127.0.0.1:8080" help:"Server URL."`
 }
 

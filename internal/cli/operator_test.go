@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -34,9 +35,17 @@ func TestVersion(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v: %v", args, err)
 		}
-		if !strings.HasPrefix(out, "orchestrator ") || !strings.HasSuffix(out, "\n") || strings.Count(out, "\n") != 1 {
-			t.Errorf("%v printed %q, want one line \"orchestrator VERSION\"", args, out)
+		if !strings.HasPrefix(out, "orchestrator ") || !strings.HasSuffix(out, "\n") || strings.Count(out, "\n") != 1 ||
+			!strings.Contains(out, " revision ") || !strings.Contains(out, runtime.Version()) {
+			t.Errorf("%v printed %q, want one line \"orchestrator VERSION revision REV GOVERSION OS/ARCH\"", args, out)
 		}
+	}
+	var b BuildInfo
+	if err := json.Unmarshal([]byte(mustRun(t, "version", "--json")), &b); err != nil {
+		t.Fatal(err)
+	}
+	if b.Version == "" || b.GoVersion != runtime.Version() || b.Platform != runtime.GOOS+"/"+runtime.GOARCH {
+		t.Errorf("version --json = %+v", b)
 	}
 	if v := Version(); v == "" {
 		t.Error("Version() is empty")
@@ -57,7 +66,7 @@ func TestConsoleUserAdd(t *testing.T) {
 	if err := os.WriteFile(file, []byte("correct horse battery staple 12345\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out = mustRun(t, "--json", "account", "console-user", "add", acct.AccountID, "--email", "two@example.com", "--password-file", file)
+	out = mustRun(t, "account", "console-user", "add", "--json", acct.AccountID, "--email", "two@example.com", "--password-file", file)
 	var v struct{ Email string }
 	if err := json.Unmarshal([]byte(out), &v); err != nil || v.Email != "two@example.com" {
 		t.Errorf("add --json printed %q (%v)", out, err)
@@ -79,7 +88,7 @@ func TestKeysList(t *testing.T) {
 	if len(lines) < 2 || !strings.HasPrefix(lines[0], "KID") || !strings.Contains(lines[0], "ALG") {
 		t.Fatalf("keys list printed %q, want a header and a key", before)
 	}
-	raw := mustRun(t, "--json", "keys", "rotate")
+	raw := mustRun(t, "keys", "rotate", "--json")
 	var k struct{ KID string }
 	if err := json.Unmarshal([]byte(raw), &k); err != nil || k.KID == "" {
 		t.Fatalf("rotate printed %q (%v)", raw, err)
@@ -89,7 +98,7 @@ func TestKeysList(t *testing.T) {
 		t.Errorf("after rotating, keys list printed %q, want the old keys and %s", after, k.KID)
 	}
 	var set struct{ Keys []map[string]any }
-	if err := json.Unmarshal([]byte(mustRun(t, "--json", "keys", "list")), &set); err != nil || len(set.Keys) != len(lines) {
+	if err := json.Unmarshal([]byte(mustRun(t, "keys", "list", "--json")), &set); err != nil || len(set.Keys) != len(lines) {
 		t.Errorf("keys list --json: %d keys (%v)", len(set.Keys), err)
 	}
 }
@@ -173,19 +182,25 @@ func TestMissingArgumentPointsToHelp(t *testing.T) {
 	}
 }
 
-func TestServeHasNoJSONFlag(t *testing.T) {
-	out, err := run(t, "serve", "--help")
-	if err != nil {
-		t.Fatal(err)
+// TestJSONOnlyWhereItMeansSomething: --json is a flag of the commands that
+// print data, not a global one that serve and completion would ignore.
+func TestJSONOnlyWhereItMeansSomething(t *testing.T) {
+	for _, cmd := range [][]string{{"serve"}, {"completion", "bash"}} {
+		out, err := run(t, append(cmd, "--help")...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out, "--json") {
+			t.Errorf("%v --help offers --json:\n%s", cmd, out)
+		}
+		if _, err := run(t, append(cmd, "--json")...); err == nil || !strings.Contains(err.Error(), "unknown flag --json") {
+			t.Errorf("%v --json: err %v, want unknown flag", cmd, err)
+		}
 	}
-	if strings.Contains(out, "--json") {
-		t.Errorf("serve --help offers --json:\n%s", out)
-	}
-	if out := mustRun(t, "account", "list", "--help"); !strings.Contains(out, "--json") {
-		t.Errorf("account list --help lost --json:\n%s", out)
-	}
-	if _, err := run(t, "--json", "serve", "--addr", "127.0.0.1:0"); err == nil || !strings.Contains(err.Error(), "no --json") {
-		t.Errorf("serve --json: err %v", err)
+	for _, cmd := range [][]string{{"account", "list"}, {"ccs", "get"}, {"store", "status"}, {"keys", "list"}, {"version"}, {"config", "logs"}} {
+		if out := mustRun(t, append(cmd, "--help")...); !strings.Contains(out, "--json") {
+			t.Errorf("%v --help lost --json:\n%s", cmd, out)
+		}
 	}
 }
 
@@ -239,7 +254,7 @@ func TestAccountCreateImport(t *testing.T) {
 	)
 	keyFile, pwFile := write("key", key+"\n"), write("pw", pw+"\r\n")
 
-	out := mustRun(t, "--json", "account", "create", "--name", "Moved", "--id", "le67005361",
+	out := mustRun(t, "account", "create", "--json", "--name", "Moved", "--id", "le67005361",
 		"--api-key-file", keyFile, "--user-id", user, "--password-file", pwFile)
 	var a struct {
 		AccountID, APIKey string
@@ -258,7 +273,7 @@ func TestAccountCreateImport(t *testing.T) {
 
 	// The key on argv and from stdin; a v1 account imports a key alone.
 	terminal(t, "stdin-tenant-key-0123456789\n")
-	out = mustRun(t, "--json", "account", "create", "--name", "Stdin", "--v1-only", "--api-key-file", "-")
+	out = mustRun(t, "account", "create", "--json", "--name", "Stdin", "--v1-only", "--api-key-file", "-")
 	if !strings.Contains(out, `"apiKey":"stdin-tenant-key-0123456789"`) || strings.Contains(out, "credentials") {
 		t.Errorf("create --v1-only --api-key-file - printed %q", out)
 	}

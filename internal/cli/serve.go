@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"errors"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -25,9 +24,6 @@ func (c *ServeCmd) BeforeApply() error {
 
 // Run runs the server until SIGINT/SIGTERM (the context from main).
 func (c *ServeCmd) Run(g *Globals) error {
-	if g.JSON {
-		return errors.New("serve has no --json: it prints no API response (its log is JSON on stderr)")
-	}
 	var level slog.Level
 	level.UnmarshalText([]byte(c.LogLevel))
 	c.AdminToken, c.SecretKey = os.Getenv("ORCH_ADMIN_TOKEN"), os.Getenv("ORCH_SECRET_KEY")

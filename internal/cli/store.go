@@ -34,6 +34,7 @@ type StoreCmd struct {
 // StoreFlags locate one store: PostgreSQL when --postgres-url is set,
 // else the embedded store of --data, as serve finds it.
 type StoreFlags struct {
+	JSONFlag
 	Data        string `name:"data" env:"ORCH_DATA" default:"./data" help:"Data directory of the embedded store (<data>/orchestrator.db)."`
 	PostgresURL string `name:"postgres-url" env:"ORCH_POSTGRES_URL" help:"PostgreSQL URL of the store (--data is then not used)."`
 }

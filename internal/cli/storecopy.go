@@ -16,6 +16,7 @@ import (
 // an empty PostgreSQL database (SPEC §9), in one transaction verified
 // table by table before it commits.
 type StoreCopyCmd struct {
+	JSONFlag
 	From string `name:"from" required:"" placeholder:"DIR" help:"Data directory whose store (DIR/orchestrator.db) is copied. Stop the server using it first."`
 	To   string `name:"to" env:"ORCH_POSTGRES_URL" required:"" placeholder:"URL" help:"Empty PostgreSQL database to copy into (its schema is created), such as postgres://user@host/db."`
 }

@@ -41,6 +41,7 @@ func runStore(t *testing.T, args ...string) (stdout, stderr string, err error) {
 	}
 	var out, errb bytes.Buffer
 	r.Globals.Stdout, r.Globals.Stderr, r.Globals.Ctx = &out, &errb, context.Background()
+	r.Globals.JSON = selectedJSON(kctx)
 	err = kctx.Run(&r.Globals)
 	return out.String(), errb.String(), err
 }
@@ -108,7 +109,7 @@ func TestStoreCopyJSONFromEnv(t *testing.T) {
 	dir := storeDir(t)
 	dsn, _ := pgtest.Schema(t)
 	t.Setenv("ORCH_POSTGRES_URL", dsn)
-	out, _, err := runStore(t, "--json", "store", "copy", "--from", dir)
+	out, _, err := runStore(t, "store", "copy", "--from", dir, "--json")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 
 // UserFlags locate the server and hold the user's credentials.
 type UserFlags struct {
+	JSONFlag
 	URL          string `name:"url" env:"ORCH_URL" help:"Server base URL, for v1 and v2 (default http://127.0.0.1:8080 unless --zone is given)."`
 	Zone         string `name:"zone" help:"Use the default LivePerson URLs of a zone: z1 (AMERICAS), z2 (EMEA), z3 (APAC)."`
 	Account      string `name:"account" env:"ORCH_ACCOUNT" help:"Account id (le prefix accepted; v2 default: the token's account)."`
@@ -174,15 +175,6 @@ func printValue(w io.Writer, v json.RawMessage) error {
 		buf.Write(v)
 	}
 	_, err := fmt.Fprintf(w, "%s\n", buf.Bytes())
-	return err
-}
-
-func printObject(w io.Writer, m map[string]json.RawMessage) error {
-	b, err := json.MarshalIndent(m, "", "  ") // keys sorted
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
 	return err
 }
 
@@ -360,7 +352,7 @@ func (c *CCSGetCmd) Run(g *Globals) error {
 	if object == nil {
 		object = map[string]json.RawMessage{}
 	}
-	return printObject(g.Stdout, object)
+	return printIndented(g.Stdout, object)
 }
 
 // CCSDeleteCmd deletes properties.
@@ -612,6 +604,58 @@ type ConfigAttributesCmd struct {
 	Set ConfigAttributesSetCmd `cmd:"" help:"Replace the whole set of attributes with the JSON object of a file (- for stdin).\n\nExample: orchestrator config attributes set --file attributes.json"`
 }
 
+// v2Call is the shape of every config command: a v2 client, one call
+// (whose raw answer --json prints as it is), then the answer for people.
+func v2Call[T any](g *Globals, f *UserFlags, do func(*sdk.Client, context.Context) (T, error), human func(T) error) error {
+	cl, err := f.v2Client()
+	if err != nil {
+		return err
+	}
+	var out T
+	printed, err := call(g, func(ctx context.Context) error {
+		var err error
+		out, err = do(cl, ctx)
+		return err
+	})
+	if err != nil || printed {
+		return err
+	}
+	return human(out)
+}
+
+// say is a human answer of one line.
+func say(g *Globals, format string, args ...any) error {
+	_, err := fmt.Fprintf(g.Stdout, format, args...)
+	return err
+}
+
+// printIndented prints v as indented JSON (map keys sorted).
+func printIndented(w io.Writer, v any) error {
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = fmt.Fprintf(w, "%s\n", b)
+	return err
+}
+
+// readInput reads --file: a file, or stdin for "-".
+func readInput(file string, stdin io.Reader) ([]byte, error) {
+	b, err := readFileOrStdin(file, stdin, 8<<20)
+	if err != nil {
+		return nil, fmt.Errorf("--file: %w", err)
+	}
+	return b, nil
+}
+
+// readFileOrStdin reads a file, or at most limit bytes of stdin for "-".
+func readFileOrStdin(file string, stdin io.Reader, limit int64) ([]byte, error) {
+	if file == "-" {
+		return io.ReadAll(io.LimitReader(stdin, limit))
+	}
+	return os.ReadFile(file)
+}
+
 // ConfigAttributesGetCmd prints the attributes.
 type ConfigAttributesGetCmd struct {
 	UserFlags
@@ -619,20 +663,8 @@ type ConfigAttributesGetCmd struct {
 
 // Run prints the attributes.
 func (c *ConfigAttributesGetCmd) Run(g *Globals) error {
-	cl, err := c.v2Client()
-	if err != nil {
-		return err
-	}
-	var attrs map[string]any
-	printed, err := call(g, func(ctx context.Context) error {
-		var err error
-		attrs, err = cl.Attributes(ctx)
-		return err
-	})
-	if err != nil || printed {
-		return err
-	}
-	return printAttributes(g.Stdout, attrs)
+	return v2Call(g, &c.UserFlags, (*sdk.Client).Attributes,
+		func(attrs map[string]any) error { return printIndented(g.Stdout, attrs) })
 }
 
 // ConfigAttributesSetCmd replaces the attributes.
@@ -643,44 +675,17 @@ type ConfigAttributesSetCmd struct {
 
 // Run replaces the attributes.
 func (c *ConfigAttributesSetCmd) Run(g *Globals) error {
-	var b []byte
-	var err error
-	if c.File == "-" {
-		b, err = io.ReadAll(io.LimitReader(os.Stdin, 8<<20))
-	} else {
-		b, err = os.ReadFile(c.File)
-	}
+	b, err := readInput(c.File, os.Stdin)
 	if err != nil {
-		return fmt.Errorf("--file: %w", err)
+		return err
 	}
 	attrs, err := jsonObject("file", string(b))
 	if err != nil || attrs == nil {
 		return fmt.Errorf("--file %s: want a JSON object", c.File)
 	}
-	cl, err := c.v2Client()
-	if err != nil {
-		return err
-	}
-	var out map[string]any
-	printed, err := call(g, func(ctx context.Context) error {
-		var err error
-		out, err = cl.PutAttributes(ctx, attrs)
-		return err
-	})
-	if err != nil || printed {
-		return err
-	}
-	_, err = fmt.Fprintf(g.Stdout, "Saved %d attributes.\n", len(out))
-	return err
-}
-
-func printAttributes(w io.Writer, attrs map[string]any) error {
-	b, err := json.MarshalIndent(attrs, "", "  ") // keys sorted
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
+	return v2Call(g, &c.UserFlags,
+		func(cl *sdk.Client, ctx context.Context) (map[string]any, error) { return cl.PutAttributes(ctx, attrs) },
+		func(out map[string]any) error { return say(g, "Saved %d attributes.\n", len(out)) })
 }
 
 func (f *UserFlags) v2Client() (*sdk.Client, error) {
@@ -692,15 +697,9 @@ func (f *UserFlags) v2Client() (*sdk.Client, error) {
 }
 
 func readPolicy(file string, stdin io.Reader) (sdk.Policy, error) {
-	var b []byte
-	var err error
-	if file == "-" {
-		b, err = io.ReadAll(io.LimitReader(stdin, 8<<20))
-	} else {
-		b, err = os.ReadFile(file)
-	}
+	b, err := readInput(file, stdin)
 	if err != nil {
-		return sdk.Policy{}, fmt.Errorf("--file: %w", err)
+		return sdk.Policy{}, err
 	}
 	var p sdk.Policy
 	dec := json.NewDecoder(bytes.NewReader(b))
@@ -709,15 +708,6 @@ func readPolicy(file string, stdin io.Reader) (sdk.Policy, error) {
 		return sdk.Policy{}, fmt.Errorf("--file %s: not a policy: %w", file, err)
 	}
 	return p, nil
-}
-
-func printPolicy(w io.Writer, p *sdk.Policy) error {
-	b, err := json.MarshalIndent(p, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintf(w, "%s\n", b)
-	return err
 }
 
 // ConfigCreateCmd creates a policy.
@@ -732,21 +722,9 @@ func (c *ConfigCreateCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	cl, err := c.v2Client()
-	if err != nil {
-		return err
-	}
-	var out *sdk.Policy
-	printed, err := call(g, func(ctx context.Context) error {
-		var err error
-		out, err = cl.CreatePolicy(ctx, p)
-		return err
-	})
-	if err != nil || printed {
-		return err
-	}
-	_, err = fmt.Fprintf(g.Stdout, "Created policy %s (%s).\n", out.ID, out.Name)
-	return err
+	return v2Call(g, &c.UserFlags,
+		func(cl *sdk.Client, ctx context.Context) (*sdk.Policy, error) { return cl.CreatePolicy(ctx, p) },
+		func(out *sdk.Policy) error { return say(g, "Created policy %s (%s).\n", out.ID, out.Name) })
 }
 
 // ConfigListCmd lists policies.
@@ -756,25 +734,14 @@ type ConfigListCmd struct {
 
 // Run lists the policies.
 func (c *ConfigListCmd) Run(g *Globals) error {
-	cl, err := c.v2Client()
-	if err != nil {
-		return err
-	}
-	var list []sdk.Policy
-	printed, err := call(g, func(ctx context.Context) error {
-		var err error
-		list, err = cl.ListPolicies(ctx)
-		return err
+	return v2Call(g, &c.UserFlags, (*sdk.Client).ListPolicies, func(list []sdk.Policy) error {
+		w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
+		fmt.Fprintln(w, "ID\tNAME\tENABLED")
+		for _, p := range list {
+			fmt.Fprintf(w, "%s\t%s\t%v\n", p.ID, p.Name, p.Enabled == nil || *p.Enabled)
+		}
+		return w.Flush()
 	})
-	if err != nil || printed {
-		return err
-	}
-	w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(w, "ID\tNAME\tENABLED")
-	for _, p := range list {
-		fmt.Fprintf(w, "%s\t%s\t%v\n", p.ID, p.Name, p.Enabled == nil || *p.Enabled)
-	}
-	return w.Flush()
 }
 
 // ConfigGetCmd prints a policy.
@@ -785,20 +752,9 @@ type ConfigGetCmd struct {
 
 // Run prints the policy.
 func (c *ConfigGetCmd) Run(g *Globals) error {
-	cl, err := c.v2Client()
-	if err != nil {
-		return err
-	}
-	var p *sdk.Policy
-	printed, err := call(g, func(ctx context.Context) error {
-		var err error
-		p, err = cl.GetPolicy(ctx, c.ID)
-		return err
-	})
-	if err != nil || printed {
-		return err
-	}
-	return printPolicy(g.Stdout, p)
+	return v2Call(g, &c.UserFlags,
+		func(cl *sdk.Client, ctx context.Context) (*sdk.Policy, error) { return cl.GetPolicy(ctx, c.ID) },
+		func(p *sdk.Policy) error { return printIndented(g.Stdout, p) })
 }
 
 // ConfigUpdateCmd replaces a policy.
@@ -820,21 +776,9 @@ func (c *ConfigUpdateCmd) Run(g *Globals) error {
 	if p.ID == "" {
 		return errors.New("config update: give the policy id as an argument or in the file")
 	}
-	cl, err := c.v2Client()
-	if err != nil {
-		return err
-	}
-	var out *sdk.Policy
-	printed, err := call(g, func(ctx context.Context) error {
-		var err error
-		out, err = cl.UpdatePolicy(ctx, p)
-		return err
-	})
-	if err != nil || printed {
-		return err
-	}
-	_, err = fmt.Fprintf(g.Stdout, "Updated policy %s (%s).\n", out.ID, out.Name)
-	return err
+	return v2Call(g, &c.UserFlags,
+		func(cl *sdk.Client, ctx context.Context) (*sdk.Policy, error) { return cl.UpdatePolicy(ctx, p) },
+		func(out *sdk.Policy) error { return say(g, "Updated policy %s (%s).\n", out.ID, out.Name) })
 }
 
 // ConfigDeleteCmd deletes a policy.
@@ -845,16 +789,11 @@ type ConfigDeleteCmd struct {
 
 // Run deletes the policy.
 func (c *ConfigDeleteCmd) Run(g *Globals) error {
-	cl, err := c.v2Client()
-	if err != nil {
-		return err
-	}
-	printed, err := call(g, func(ctx context.Context) error { return cl.DeletePolicy(ctx, c.ID) })
-	if err != nil || printed {
-		return err
-	}
-	_, err = fmt.Fprintf(g.Stdout, "Deleted policy %s.\n", c.ID)
-	return err
+	return v2Call(g, &c.UserFlags,
+		func(cl *sdk.Client, ctx context.Context) (struct{}, error) {
+			return struct{}{}, cl.DeletePolicy(ctx, c.ID)
+		},
+		func(struct{}) error { return say(g, "Deleted policy %s.\n", c.ID) })
 }
 
 // ConfigLogsCmd prints policy evaluations.
@@ -865,25 +804,18 @@ type ConfigLogsCmd struct {
 
 // Run prints the evaluations.
 func (c *ConfigLogsCmd) Run(g *Globals) error {
-	cl, err := c.v2Client()
-	if err != nil {
-		return err
-	}
-	var logs []sdk.PolicyLog
-	printed, err := call(g, func(ctx context.Context) error {
-		var err error
-		logs, err = cl.PolicyLogs(ctx, c.Conversation)
-		return err
-	})
-	if err != nil || printed {
-		return err
-	}
-	w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
-	fmt.Fprintln(w, "TIME\tCONVERSATION\tPOLICY\tSTATE")
-	for _, l := range logs {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", l.Time.Format("2006-01-02T15:04:05Z07:00"), l.ConversationID, l.PolicyID, l.State)
-	}
-	return w.Flush()
+	return v2Call(g, &c.UserFlags,
+		func(cl *sdk.Client, ctx context.Context) ([]sdk.PolicyLog, error) {
+			return cl.PolicyLogs(ctx, c.Conversation)
+		},
+		func(logs []sdk.PolicyLog) error {
+			w := tabwriter.NewWriter(g.Stdout, 0, 2, 2, ' ', 0)
+			fmt.Fprintln(w, "TIME\tCONVERSATION\tPOLICY\tSTATE")
+			for _, l := range logs {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", l.Time.Format("2006-01-02T15:04:05Z07:00"), l.ConversationID, l.PolicyID, l.State)
+			}
+			return w.Flush()
+		})
 }
 
 const credentialsHelp = `Credentials: --user (ORCH_USER_ID) with --password-file or ORCH_PASSWORD

@@ -95,7 +95,7 @@ func TestUserCCSReusesCachedTokenAcrossInvocations(t *testing.T) {
 	}
 
 	// --json prints the API answer as it is.
-	out = mustRun(t, "--json", "ccs", "get", "shop", "--session", "s1")
+	out = mustRun(t, "ccs", "get", "--json", "shop", "--session", "s1")
 	var doc struct {
 		DocumentKey, SessionID string
 		Payload                map[string]any
@@ -187,7 +187,7 @@ func TestUserV1WithAPIKey(t *testing.T) {
 	if out := mustRun(t, "ccs", "get", "shop", "cart"); out != "3\n" {
 		t.Errorf("get printed %q", out)
 	}
-	if out := mustRun(t, "--json", "ccs", "get", "shop", "--session", "s1"); out != `{"step":"pay"}`+"\n" {
+	if out := mustRun(t, "ccs", "get", "--json", "shop", "--session", "s1"); out != `{"step":"pay"}`+"\n" {
 		t.Errorf("--json get printed %q", out)
 	}
 	out := mustRun(t, "ccs", "namespaces")
@@ -244,7 +244,7 @@ func TestUserNextActionsAndConfig(t *testing.T) {
 	if err := os.WriteFile(file, []byte(policy), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	out := mustRun(t, "--json", "config", "create", "--file", file)
+	out := mustRun(t, "config", "create", "--json", "--file", file)
 	var p struct{ ID, Name string }
 	if err := json.Unmarshal([]byte(out), &p); err != nil || p.ID == "" {
 		t.Fatalf("config create --json printed %q (%v)", out, err)
@@ -278,7 +278,7 @@ func TestUserNextActionsAndConfig(t *testing.T) {
 	if out := mustRun(t, "config", "attributes", "set", "--file", attrs); out != "Saved 1 attributes.\n" {
 		t.Errorf("attributes set printed %q", out)
 	}
-	if out := mustRun(t, "--json", "config", "attributes", "get"); out != `{"vipSkill":42}`+"\n" {
+	if out := mustRun(t, "config", "attributes", "get", "--json"); out != `{"vipSkill":42}`+"\n" {
 		t.Errorf("attributes get --json printed %q", out)
 	}
 	idle := `{"name":"idle","conditions":[{"property":"conversation.minutesSincePreviousMessage","type":"GREATER_THAN","value":10}],

@@ -46,7 +46,8 @@ func Acquire(dir string) (*Lock, error) {
 		return nil, fmt.Errorf("data directory: lock %s: %w", path, err)
 	}
 	pid := strconv.Itoa(os.Getpid()) + "\n"
-	if err := f.Truncate(0); err == nil {
+	err = f.Truncate(0)
+	if err == nil {
 		_, err = f.WriteAt([]byte(pid), 0)
 	}
 	if err != nil {

@@ -101,7 +101,7 @@ func TestNextActionsAmplification(t *testing.T) {
 	// over it; without it, the answer is 200 with the message in full.
 	v2.must(200, "POST", "/v2/config/update", strings.Replace(ampPolicy(a, 1, 16), `"actions":[`,
 		`"actions":[{"type":"TRANSFER_TO_SKILL","payload":{"skillId":"{{custom.a}}"}},`, 1))
-	st, body, _ = v2.raw("POST", "/v2/policy/nextaction", `{"accountId":"`+a+`","conversationId":"c1"}`)
+	st, _, _ = v2.raw("POST", "/v2/policy/nextaction", `{"accountId":"`+a+`","conversationId":"c1"}`)
 	if st != http.StatusUnprocessableEntity {
 		t.Errorf("v2 1,105,004 bytes substituted: status %d, want 422", st)
 	}
