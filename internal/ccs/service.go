@@ -9,11 +9,8 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/wire"
 )
-
-// DefaultSession is the session of properties written without one:
-// /{ns}/properties and namespace-level v2 documents.
-const DefaultSession = "__default__"
 
 // MaxDocumentChars bounds a namespace or session document, in characters
 // of its compact JSON object (SPEC §5).
@@ -212,7 +209,7 @@ func (s *Service) Purge(ctx context.Context) (int, error) {
 }
 
 // Key names a document: an account's namespace and session. An empty
-// SessionID means DefaultSession.
+// SessionID means wire.DefaultSession.
 type Key struct {
 	AccountID string
 	Namespace string
@@ -222,7 +219,7 @@ type Key struct {
 func (k Key) storage() storage.ContextKey {
 	sid := k.SessionID
 	if sid == "" {
-		sid = DefaultSession
+		sid = wire.DefaultSession
 	}
 	return storage.ContextKey{AccountID: k.AccountID, Namespace: k.Namespace, SessionID: sid}
 }
