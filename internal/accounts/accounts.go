@@ -168,17 +168,21 @@ func (s *Service) view(a storage.Account) Account {
 	return v
 }
 
-// ValidID reports whether id is a canonical account id.
-func ValidID(id string) bool {
+// ParseID is the one syntax of an account id (SPEC §2): 1 to 20
+// decimal digits, optionally prefixed with a lower-case "le" that names
+// the same account. It returns the canonical id (without the prefix).
+// Callers that echo the id keep the form the request used themselves.
+func ParseID(s string) (id string, ok bool) {
+	id = strings.TrimPrefix(s, "le")
 	if len(id) == 0 || len(id) > 20 {
-		return false
+		return "", false
 	}
 	for i := 0; i < len(id); i++ {
 		if id[i] < '0' || id[i] > '9' {
-			return false
+			return "", false
 		}
 	}
-	return true
+	return id, true
 }
 
 // Create creates an account with its key, credentials (v2) and console
@@ -196,11 +200,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error
 		return Account{}, fault.Invalid("authVersion: must be v1 or v2")
 	}
 	if req.ID != "" {
-		id, ok := strings.CutPrefix(req.ID, "le")
+		id, ok := ParseID(req.ID)
 		if !ok {
-			id = req.ID
-		}
-		if !ValidID(id) {
 			return Account{}, fault.Invalid("id: must be decimal digits (1-20)")
 		}
 		req.ID = id

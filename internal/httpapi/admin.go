@@ -62,7 +62,7 @@ func (s *Server) adminRoutes(handle func(pattern string, h HandlerFunc)) {
 }
 
 func pathAccount(r *http.Request) (string, error) {
-	id, ok := ParseAccountID(r.PathValue("id"))
+	id, ok := accounts.ParseID(r.PathValue("id"))
 	if !ok {
 		return "", fault.Invalid("account id: must be decimal digits, optionally prefixed with le")
 	}

@@ -44,7 +44,7 @@ func (s *Server) guardV1(h http.Handler) http.Handler {
 		if err != nil {
 			return err
 		}
-		if id, ok := ParseAccountID(r.PathValue("a")); !ok || id != acct.ID {
+		if id, ok := accounts.ParseID(r.PathValue("a")); !ok || id != acct.ID {
 			// SPEC §4: another account's key gets the answer of an
 			// unknown key, so that a caller cannot learn that a key it
 			// holds is valid somewhere.
