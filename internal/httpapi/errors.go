@@ -158,16 +158,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		b.Reset()
 		b.WriteString(`{"message":"internal error"}` + "\n")
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	writeRaw(w, status, bytes.TrimSuffix(b.Bytes(), []byte("\n"))) // writeRaw puts it back
 }
 
-// writeRawJSON writes b, a JSON value, as the response with status.
-func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
+// writeRaw writes b, a JSON value that is already encoded, as the
+// response with status, ended with a newline like writeJSON's. It
+// returns nil: a write that fails means the client went away, and there
+// is nothing left to tell it.
+func writeRaw(w http.ResponseWriter, status int, b []byte) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+	return nil
 }
 
 // WriteJSON writes v as a JSON response with status. It is for handlers of
