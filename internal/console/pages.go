@@ -10,6 +10,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/audit"
+	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
@@ -244,7 +245,7 @@ func (c *Console) account(w http.ResponseWriter, r *http.Request, id string, ss 
 		u, err = c.cfg.Accounts.ConsoleUser(r.Context(), ss.accountID, ss.email)
 		same = err == nil && u.CreatedAt.Equal(ss.userCreated) && userFingerprint(u.PasswordHash) == ss.userHash
 	}
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
 		return a, false, err
 	}
 	if !same {
