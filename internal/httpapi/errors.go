@@ -68,7 +68,11 @@ func toHTTP(err error) *Error {
 	}
 	var fe *fault.Error
 	if errors.As(err, &fe) {
-		e := &Error{Status: faultStatus(fe.Kind), Message: fe.Msg, Err: err}
+		status, ok := faultStatus[fe.Kind]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		e := &Error{Status: status, Message: fe.Msg, Err: err}
 		if errors.Is(fe.Kind, fault.ErrUnavailable) {
 			// Retry later (SPEC §9: a node answers 503 within 2 s and
 			// recovers by itself).
@@ -102,27 +106,16 @@ func formError(err error, malformed *Error) *Error {
 	return malformed
 }
 
-// faultStatus is the status of a fault kind.
-func faultStatus(kind error) int {
-	switch kind {
-	case fault.ErrInvalid:
-		return http.StatusBadRequest
-	case fault.ErrTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case fault.ErrForbidden:
-		return http.StatusForbidden
-	case fault.ErrNotFound:
-		return http.StatusNotFound
-	case fault.ErrConflict:
-		return http.StatusConflict
-	case fault.ErrTooExpensive:
-		return http.StatusUnprocessableEntity
-	case fault.ErrStorageFull:
-		return http.StatusInsufficientStorage
-	case fault.ErrUnavailable:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
+// faultStatus is the status of each fault kind; an unknown kind is a 500.
+var faultStatus = map[error]int{
+	fault.ErrInvalid:      http.StatusBadRequest,
+	fault.ErrTooLarge:     http.StatusRequestEntityTooLarge,
+	fault.ErrForbidden:    http.StatusForbidden,
+	fault.ErrNotFound:     http.StatusNotFound,
+	fault.ErrConflict:     http.StatusConflict,
+	fault.ErrTooExpensive: http.StatusUnprocessableEntity,
+	fault.ErrStorageFull:  http.StatusInsufficientStorage,
+	fault.ErrUnavailable:  http.StatusServiceUnavailable,
 }
 
 // writeError writes err as a JSON error response. A server fault's error
