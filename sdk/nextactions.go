@@ -46,20 +46,7 @@ type PolicyLog struct {
 
 // NextActionsRequest asks for the next actions (v2). Empty fields are
 // left out.
-type NextActionsRequest struct {
-	ConversationID string `json:"conversationId,omitempty"`
-	SessionID      string `json:"sessionId,omitempty"`
-	CustomerID     string `json:"customerId,omitempty"`
-	ConsumerID     string `json:"consumerId,omitempty"`
-	GroupID        string `json:"groupId,omitempty"`
-	VisitorID      string `json:"visitorId,omitempty"`
-	PolicyID       string `json:"policyId,omitempty"`
-	// Conversation holds conversation.* variables other than the ids
-	// above (e.g. "minutesSincePreviousMessage"); SDE the sde.* ones
-	// (e.g. {"visitorinfo":{"customerinfo":{"customerid":"c9"}}}).
-	Conversation map[string]any `json:"conversation,omitempty"`
-	SDE          map[string]any `json:"sde,omitempty"`
-}
+type NextActionsRequest = wire.NextActionsRequest
 
 // NextActions evaluates the account's policies (v2) and returns the
 // actions of the one that matched, none when nothing matched.

@@ -61,3 +61,21 @@ type NextActionsV1Result[P any] struct {
 	Rule          *Rule[P] `json:"rule"`
 	NoMatchReason string   `json:"noMatchReason,omitempty"`
 }
+
+// NextActionsRequest is the body of POST /v2/policy/nextaction besides
+// its accountId: whose next actions are asked for. Empty fields are left
+// out.
+type NextActionsRequest struct {
+	ConversationID string `json:"conversationId,omitempty"`
+	SessionID      string `json:"sessionId,omitempty"`
+	CustomerID     string `json:"customerId,omitempty"`
+	ConsumerID     string `json:"consumerId,omitempty"`
+	GroupID        string `json:"groupId,omitempty"`
+	VisitorID      string `json:"visitorId,omitempty"`
+	PolicyID       string `json:"policyId,omitempty"`
+	// Conversation holds conversation.* variables other than the ids
+	// above (e.g. "minutesSincePreviousMessage"); SDE the sde.* ones
+	// (e.g. {"visitorinfo":{"customerinfo":{"customerid":"c9"}}}).
+	Conversation map[string]any `json:"conversation,omitempty"`
+	SDE          map[string]any `json:"sde,omitempty"`
+}

@@ -190,22 +190,12 @@ func checkRequest(req nextactions.Request) error {
 
 func (s *Server) policyNextAction(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		AccountID      string `json:"accountId"`
-		ConversationID string `json:"conversationId"`
-		SessionID      string `json:"sessionId"`
-		CustomerID     string `json:"customerId"`
-		ConsumerID     string `json:"consumerId"`
-		GroupID        string `json:"groupId"`
-		VisitorID      string `json:"visitorId"`
-		PolicyID       string `json:"policyId"`
+		AccountID string `json:"accountId"`
+		wire.NextActionsRequest
 		// LPToken is LivePerson's "Bearer …" for its own services, in
 		// the Next Actions v2 page's example body; accepted so that
 		// body works unchanged, never used, never logged.
 		LPToken string `json:"lpToken"`
-		// Conversation and SDE hold the conversation.* and sde.*
-		// variables (free-form JSON objects).
-		Conversation map[string]any `json:"conversation"`
-		SDE          map[string]any `json:"sde"`
 	}
 	if err := DecodeJSON(r, &body, false); err != nil {
 		return err
