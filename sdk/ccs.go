@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orchestrator/orchestrator/wire"
 )
 
 // Timestamp is a time in an answer, sent as an RFC 3339 string or as
@@ -183,8 +185,13 @@ func (c *Client) DeleteProperty(ctx context.Context, ns, sid, name string) error
 	return c.v1(ctx, http.MethodDelete, p, nil, nil, nil)
 }
 
+// DefaultSession is the session of the namespace-level properties
+// (SPEC §5): v1 calls on it read and write what calls without a session
+// do.
+const DefaultSession = wire.DefaultSession
+
 // DeleteSessionProperties deletes every property of a session, keeping
-// its TTL (v1). The session "__default__" holds the namespace-level
+// its TTL (v1). The session DefaultSession holds the namespace-level
 // properties.
 func (c *Client) DeleteSessionProperties(ctx context.Context, ns, sid string) error {
 	p, err := c.propsPath(ns, sid)

@@ -6,43 +6,34 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+
+	"github.com/orchestrator/orchestrator/wire"
 )
 
-// Condition is one condition of a policy: Property ("ns.var") compared
-// with Value by Type (EQUAL, NOT_EQUAL, LESS_THAN, LESS_THAN_OR_EQUAL,
-// GREATER_THAN, GREATER_THAN_OR_EQUAL, CONTAINS, IS_IN). Value is a JSON
-// constant or a "{{ns.var}}" reference.
-type Condition struct {
-	Property string          `json:"property"`
-	Type     string          `json:"type"`
-	Value    json.RawMessage `json:"value"`
-}
-
-// Action is what a matching policy returns: TRANSFER_TO_SKILL,
-// TRANSFER_TO_AGENT or SEND_MESSAGE, with its payload.
-type Action struct {
-	Type    string          `json:"type"`
-	Payload json.RawMessage `json:"payload,omitempty"`
-}
-
-// Exception replaces a policy's actions when its conditions hold.
-type Exception struct {
-	Conditions []Condition `json:"conditions"`
-	Actions    []Action    `json:"actions"`
-}
-
-// Policy is a Next Actions policy (SPEC §6).
-type Policy struct {
-	ID   string `json:"id,omitempty"`
-	Name string `json:"name"`
-	// Enabled is nil when not given: the server takes that as enabled.
-	Enabled    *bool       `json:"enabled,omitempty"`
-	Conditions []Condition `json:"conditions"`
-	// Expression is the v2 editor's expression; empty when none.
-	Expression string     `json:"expression,omitempty"`
-	Actions    []Action   `json:"actions"`
-	Exception  *Exception `json:"exception,omitempty"`
-}
+// The policy shapes (SPEC §6), shared with the server through package
+// wire; condition values and action payloads are raw JSON.
+type (
+	// Policy is a Next Actions policy. Enabled is nil when not given:
+	// the server takes that as enabled. Expression is the v2 editor's
+	// expression; empty when none.
+	Policy = wire.Policy[json.RawMessage, json.RawMessage]
+	// Condition is one condition of a policy: Property ("ns.var")
+	// compared with Value by Type (EQUAL, NOT_EQUAL, LESS_THAN,
+	// LESS_THAN_OR_EQUAL, GREATER_THAN, GREATER_THAN_OR_EQUAL, CONTAINS,
+	// IS_IN). Value is a JSON constant or a "{{ns.var}}" reference.
+	Condition = wire.Condition[json.RawMessage]
+	// Action is what a matching policy returns: TRANSFER_TO_SKILL,
+	// TRANSFER_TO_AGENT or SEND_MESSAGE, with its payload.
+	Action = wire.Action[json.RawMessage]
+	// Exception replaces a policy's actions when its conditions hold.
+	Exception = wire.Exception[json.RawMessage, json.RawMessage]
+	// Rule is the policy that matched in a v1 answer.
+	Rule = wire.Rule[json.RawMessage]
+	// NextActionsV1Result is the v1 answer: Rule is nil when nothing
+	// matched, and NoMatchReason says why (NO_MATCHED_RULES,
+	// NO_POLICIES_ENABLED).
+	NextActionsV1Result = wire.NextActionsV1Result[json.RawMessage]
+)
 
 // PolicyLog is one evaluation of a policy.
 type PolicyLog struct {
@@ -55,20 +46,7 @@ type PolicyLog struct {
 
 // NextActionsRequest asks for the next actions (v2). Empty fields are
 // left out.
-type NextActionsRequest struct {
-	ConversationID string `json:"conversationId,omitempty"`
-	SessionID      string `json:"sessionId,omitempty"`
-	CustomerID     string `json:"customerId,omitempty"`
-	ConsumerID     string `json:"consumerId,omitempty"`
-	GroupID        string `json:"groupId,omitempty"`
-	VisitorID      string `json:"visitorId,omitempty"`
-	PolicyID       string `json:"policyId,omitempty"`
-	// Conversation holds conversation.* variables other than the ids
-	// above (e.g. "minutesSincePreviousMessage"); SDE the sde.* ones
-	// (e.g. {"visitorinfo":{"customerinfo":{"customerid":"c9"}}}).
-	Conversation map[string]any `json:"conversation,omitempty"`
-	SDE          map[string]any `json:"sde,omitempty"`
-}
+type NextActionsRequest = wire.NextActionsRequest
 
 // NextActions evaluates the account's policies (v2) and returns the
 // actions of the one that matched, none when nothing matched.
@@ -94,21 +72,6 @@ func (c *Client) NextActions(ctx context.Context, r NextActionsRequest) ([]Actio
 type NextActionsV1Request struct {
 	ConversationID, ConsumerID, GroupID string
 	SessionID                           string
-}
-
-// Rule is the policy that matched in a v1 answer.
-type Rule struct {
-	ID      string   `json:"id"`
-	Name    string   `json:"name"`
-	Actions []Action `json:"actions"`
-}
-
-// NextActionsV1Result is the v1 answer: Rule is nil when nothing matched,
-// and NoMatchReason says why (NO_MATCHED_RULES, NO_POLICIES_ENABLED).
-type NextActionsV1Result struct {
-	NextActionID  string `json:"nextActionId"`
-	Rule          *Rule  `json:"rule"`
-	NoMatchReason string `json:"noMatchReason,omitempty"`
 }
 
 // NextActionsV1 evaluates the account's policies with the API key (v1).

@@ -20,6 +20,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/invalidation"
 	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/wire"
 	"golang.org/x/sync/singleflight"
 )
 
@@ -145,39 +146,18 @@ var (
 	ErrBadAPIKey      = errors.New("invalid api key")
 )
 
-// Credentials is a v2 user ID and password.
-type Credentials struct {
-	UserID   string `json:"userId"`
-	Password string `json:"password"`
-}
-
-// ConsoleLogin is a console user's email and (only when generated) password.
-type ConsoleLogin struct {
-	Email    string `json:"email"`
-	Password string `json:"password,omitempty"`
-}
-
-// Account is the operator view of an account, with secrets when they were
-// just created.
-type Account struct {
-	AccountID   string        `json:"accountId"`
-	Name        string        `json:"name"`
-	AuthVersion string        `json:"authVersion"`
-	Zone        string        `json:"zone"`
-	CreatedAt   time.Time     `json:"createdAt"`
-	UpgradedAt  *time.Time    `json:"upgradedAt,omitempty"`
-	APIKey      string        `json:"apiKey,omitempty"`
-	Credentials *Credentials  `json:"credentials,omitempty"`
-	ConsoleUser *ConsoleLogin `json:"consoleUser,omitempty"`
-	// The last uses (Get only; absent: never used, or not yet written,
-	// which happens at most a minute after the use): of the current v1
-	// key, of the keys still in the grace of a regeneration, and of the
-	// v2 credentials (a login, token, introspection or revocation
-	// request that authenticated with them).
-	APIKeyLastUsedAt      *time.Time `json:"apiKeyLastUsedAt,omitempty"`
-	GraceAPIKeys          []KeyUse   `json:"graceApiKeys,omitempty"`
-	CredentialsLastUsedAt *time.Time `json:"credentialsLastUsedAt,omitempty"`
-}
+// The operator API's shapes of an account; package wire owns them.
+type (
+	Account      = wire.Account
+	Credentials  = wire.Credentials
+	ConsoleLogin = wire.ConsoleLogin
+	KeyUse       = wire.KeyUse
+	// CreateRequest is the operator's request to create an account.
+	// Imported secrets are stored as generated ones are: the key sealed
+	// and found by keyed hash, the password as a keyed hash (and sealed,
+	// for the console).
+	CreateRequest = wire.CreateAccount
+)
 
 func (s *Service) view(a storage.Account) Account {
 	v := Account{AccountID: a.ID, Name: a.Name, AuthVersion: a.AuthVersion, Zone: s.zone, CreatedAt: a.CreatedAt}
@@ -188,32 +168,21 @@ func (s *Service) view(a storage.Account) Account {
 	return v
 }
 
-// CreateRequest is the operator's request to create an account.
-type CreateRequest struct {
-	Name         string `json:"name"`
-	ID           string `json:"id,omitempty"`
-	AuthVersion  string `json:"authVersion,omitempty"`
-	ConsoleEmail string `json:"consoleEmail,omitempty"`
-	// APIKey and Credentials, when set, import an existing tenant's v1
-	// key and v2 credentials instead of generating them (SPEC §2), so
-	// that its clients keep working unchanged. They are stored as
-	// generated ones are: the key sealed and found by keyed hash, the
-	// password as a keyed hash (and sealed, for the console).
-	APIKey      string       `json:"apiKey,omitempty"`
-	Credentials *Credentials `json:"credentials,omitempty"`
-}
-
-// ValidID reports whether id is a canonical account id.
-func ValidID(id string) bool {
+// ParseID is the one syntax of an account id (SPEC §2): 1 to 20
+// decimal digits, optionally prefixed with a lower-case "le" that names
+// the same account. It returns the canonical id (without the prefix).
+// Callers that echo the id keep the form the request used themselves.
+func ParseID(s string) (id string, ok bool) {
+	id = strings.TrimPrefix(s, "le")
 	if len(id) == 0 || len(id) > 20 {
-		return false
+		return "", false
 	}
 	for i := 0; i < len(id); i++ {
 		if id[i] < '0' || id[i] > '9' {
-			return false
+			return "", false
 		}
 	}
-	return true
+	return id, true
 }
 
 // Create creates an account with its key, credentials (v2) and console
@@ -231,11 +200,8 @@ func (s *Service) Create(ctx context.Context, req CreateRequest) (Account, error
 		return Account{}, fault.Invalid("authVersion: must be v1 or v2")
 	}
 	if req.ID != "" {
-		id, ok := strings.CutPrefix(req.ID, "le")
+		id, ok := ParseID(req.ID)
 		if !ok {
-			id = req.ID
-		}
-		if !ValidID(id) {
 			return Account{}, fault.Invalid("id: must be decimal digits (1-20)")
 		}
 		req.ID = id

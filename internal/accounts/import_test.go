@@ -27,7 +27,7 @@ func TestImportExistingTenant(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.APIKey != importedKey || a.Credentials == nil || *a.Credentials != (Credentials{importedUser, importedPW}) {
+	if a.APIKey != importedKey || a.Credentials == nil || *a.Credentials != (Credentials{UserID: importedUser, Password: importedPW}) {
 		t.Fatalf("Create = %+v, want the imported secrets back", a)
 	}
 	if got, err := s.AuthenticateAPIKey(ctx, importedKey); err != nil || got.ID != a.AccountID {
@@ -110,7 +110,7 @@ func TestImportValidation(t *testing.T) {
 func TestImportConflicts(t *testing.T) {
 	s, _ := newService(t)
 	ctx := context.Background()
-	a, err := s.Create(ctx, CreateRequest{Name: "A", APIKey: importedKey, Credentials: &Credentials{importedUser, importedPW}})
+	a, err := s.Create(ctx, CreateRequest{Name: "A", APIKey: importedKey, Credentials: &Credentials{UserID: importedUser, Password: importedPW}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,9 +126,9 @@ func TestImportConflicts(t *testing.T) {
 	}{
 		{"imported key", CreateRequest{APIKey: importedKey}, "apiKey:"},
 		{"generated key", CreateRequest{APIKey: gen.APIKey}, "apiKey:"},
-		{"imported user", CreateRequest{Credentials: &Credentials{importedUser, importedPW}}, "credentials.userId:"},
-		{"generated user", CreateRequest{Credentials: &Credentials{gen.Credentials.UserID, importedPW}}, "credentials.userId:"},
-		{"with an id", CreateRequest{ID: "555", APIKey: importedKey, Credentials: &Credentials{other, importedPW}}, "apiKey:"},
+		{"imported user", CreateRequest{Credentials: &Credentials{UserID: importedUser, Password: importedPW}}, "credentials.userId:"},
+		{"generated user", CreateRequest{Credentials: &Credentials{UserID: gen.Credentials.UserID, Password: importedPW}}, "credentials.userId:"},
+		{"with an id", CreateRequest{ID: "555", APIKey: importedKey, Credentials: &Credentials{UserID: other, Password: importedPW}}, "apiKey:"},
 	} {
 		tc.req.Name = "dup"
 		_, err := s.Create(ctx, tc.req)

@@ -99,15 +99,6 @@ func (s *Service) FlushLastUsed(ctx context.Context) error {
 	return nil
 }
 
-// KeyUse is an API key of an account as the operator sees it (no
-// secret): when it was created, when it retires (zero: current), and
-// when it was last used.
-type KeyUse struct {
-	CreatedAt  time.Time  `json:"createdAt"`
-	RetiresAt  time.Time  `json:"retiresAt"`
-	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
-}
-
 func timePtr(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil

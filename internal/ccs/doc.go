@@ -3,7 +3,7 @@
 // limit, over the storage seam (storage.ContextStore).
 //
 // One data model serves v1 and v2: properties written without a session
-// live in session DefaultSession, which is also the namespace-level v2
+// live in session wire.DefaultSession, which is also the namespace-level v2
 // document. A property expires a TTL after its last write: the v2 write's
 // ttlSeconds (13 months by default), else the session's TTL, else the
 // namespace's, else never; 0 means never. Config.MaxRetention caps that

@@ -9,11 +9,8 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/wire"
 )
-
-// DefaultSession is the session of properties written without one:
-// /{ns}/properties and namespace-level v2 documents.
-const DefaultSession = "__default__"
 
 // MaxDocumentChars bounds a namespace or session document, in characters
 // of its compact JSON object (SPEC §5).
@@ -212,7 +209,7 @@ func (s *Service) Purge(ctx context.Context) (int, error) {
 }
 
 // Key names a document: an account's namespace and session. An empty
-// SessionID means DefaultSession.
+// SessionID means wire.DefaultSession.
 type Key struct {
 	AccountID string
 	Namespace string
@@ -222,7 +219,7 @@ type Key struct {
 func (k Key) storage() storage.ContextKey {
 	sid := k.SessionID
 	if sid == "" {
-		sid = DefaultSession
+		sid = wire.DefaultSession
 	}
 	return storage.ContextKey{AccountID: k.AccountID, Namespace: k.Namespace, SessionID: sid}
 }
@@ -276,17 +273,6 @@ func (s *Service) checkKey(k Key, write bool) error {
 	return nil
 }
 
-// tooLarge maps the store's size and quota refusals to 413 faults.
-func tooLarge(err error) error {
-	switch {
-	case errors.Is(err, storage.ErrTooLarge):
-		return fault.TooLarge("document too large")
-	case errors.Is(err, storage.ErrQuotaExceeded):
-		return fault.TooLarge("account storage quota exceeded")
-	}
-	return err
-}
-
 // PutNamespace creates a namespace, or sets its TTL (when ttlSeconds is
 // not nil); it is idempotent.
 func (s *Service) PutNamespace(ctx context.Context, accountID, name string, ttlSeconds *int64) error {
@@ -300,7 +286,7 @@ func (s *Service) PutNamespace(ctx context.Context, accountID, name string, ttlS
 		}
 		n.TTL, n.HasTTL = time.Duration(*ttlSeconds)*time.Second, true
 	}
-	return tooLarge(s.store.PutNamespace(ctx, accountID, n, s.quota))
+	return s.store.PutNamespace(ctx, accountID, n, s.quota) // storage.ErrQuotaExceeded is a 413 fault
 }
 
 // Namespaces lists the account's namespaces.
@@ -367,7 +353,7 @@ func (s *Service) PutSession(ctx context.Context, k Key, ttlSeconds *int64) erro
 	}
 	err := s.store.PutSession(ctx, k.storage(), cs, s.quota)
 	s.written(k.storage())
-	return tooLarge(err)
+	return err // storage.ErrTooLarge, ErrQuotaExceeded: 413 faults
 }
 
 // Sessions lists the sessions of a namespace that have a TTL or live
@@ -471,7 +457,7 @@ func (s *Service) mergeAt(ctx context.Context, k Key, props []storage.ContextPro
 		MaxRetention: s.keep,
 	})
 	s.written(k.storage())
-	return tooLarge(err)
+	return err // storage.ErrTooLarge, ErrQuotaExceeded: 413 faults
 }
 
 // Get returns the live properties of a document; only those named when

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/orchestrator/orchestrator/wire"
 )
 
 // OperatorFlags locate the server and the operator token.
@@ -91,31 +93,6 @@ func printJSON(g *Globals, raw []byte) error {
 	return err
 }
 
-type accountView struct {
-	AccountID   string    `json:"accountId"`
-	Name        string    `json:"name"`
-	AuthVersion string    `json:"authVersion"`
-	Zone        string    `json:"zone"`
-	CreatedAt   time.Time `json:"createdAt"`
-	APIKey      string    `json:"apiKey"`
-	Credentials *struct {
-		UserID   string `json:"userId"`
-		Password string `json:"password"`
-	} `json:"credentials"`
-	ConsoleUser *struct {
-		Email    string `json:"email"`
-		Password string `json:"password"`
-	} `json:"consoleUser"`
-	// Last uses: GET /admin/v1/accounts/{id} only (show).
-	APIKeyLastUsedAt *time.Time `json:"apiKeyLastUsedAt"`
-	GraceAPIKeys     []struct {
-		CreatedAt  time.Time  `json:"createdAt"`
-		RetiresAt  time.Time  `json:"retiresAt"`
-		LastUsedAt *time.Time `json:"lastUsedAt"`
-	} `json:"graceApiKeys"`
-	CredentialsLastUsedAt *time.Time `json:"credentialsLastUsedAt"`
-}
-
 // lastUsed formats a last-use time for the table output.
 func lastUsed(t *time.Time) string {
 	if t == nil {
@@ -134,7 +111,7 @@ func printAccountUsage(g *Globals, raw []byte, usage bool) error {
 	if g.JSON {
 		return printJSON(g, raw)
 	}
-	var a accountView
+	var a wire.Account
 	if err := json.Unmarshal(raw, &a); err != nil {
 		return err
 	}
@@ -191,13 +168,13 @@ type ConsoleUserAddCmd struct {
 
 // Run runs the command.
 func (c *ConsoleUserAddCmd) Run(g *Globals) error {
-	body := map[string]string{"email": c.Email}
+	body := wire.ConsoleLogin{Email: c.Email}
 	if c.PasswordFile != "" {
 		b, err := os.ReadFile(c.PasswordFile)
 		if err != nil {
 			return fmt.Errorf("--password-file: %w", err)
 		}
-		body["password"] = strings.TrimRight(string(b), "\r\n")
+		body.Password = strings.TrimRight(string(b), "\r\n")
 	}
 	raw, err := c.call(g, "POST", c.path()+"/console-users", body)
 	if err != nil || g.JSON {
@@ -206,7 +183,7 @@ func (c *ConsoleUserAddCmd) Run(g *Globals) error {
 		}
 		return err
 	}
-	var v struct{ Email, Password string }
+	var v wire.ConsoleLogin
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return err
 	}
@@ -248,7 +225,7 @@ func readSecretFile(flag, file string) (string, error) {
 }
 
 // imports returns the secrets of an existing tenant the flags import.
-func (c *AccountCreateCmd) imports() (apiKey string, creds map[string]string, err error) {
+func (c *AccountCreateCmd) imports() (apiKey string, creds *wire.Credentials, err error) {
 	switch {
 	case c.APIKey != "" && c.APIKeyFile != "":
 		return "", nil, errors.New("give --api-key or --api-key-file, not both")
@@ -276,7 +253,7 @@ func (c *AccountCreateCmd) imports() (apiKey string, creds map[string]string, er
 		if pw == "" {
 			return "", nil, errors.New("--password-file: the file is empty")
 		}
-		creds = map[string]string{"userId": c.UserID, "password": pw}
+		creds = &wire.Credentials{UserID: c.UserID, Password: pw}
 	}
 	return apiKey, creds, nil
 }
@@ -287,21 +264,9 @@ func (c *AccountCreateCmd) Run(g *Globals) error {
 	if err != nil {
 		return err
 	}
-	body := map[string]any{"name": c.Name, "authVersion": "v2"}
+	body := wire.CreateAccount{Name: c.Name, ID: c.ID, AuthVersion: "v2", ConsoleEmail: c.ConsoleEmail, APIKey: apiKey, Credentials: creds}
 	if c.V1Only {
-		body["authVersion"] = "v1"
-	}
-	if c.ID != "" {
-		body["id"] = c.ID
-	}
-	if c.ConsoleEmail != "" {
-		body["consoleEmail"] = c.ConsoleEmail
-	}
-	if apiKey != "" {
-		body["apiKey"] = apiKey
-	}
-	if creds != nil {
-		body["credentials"] = creds
+		body.AuthVersion = "v1"
 	}
 	raw, err := c.call(g, "POST", "/admin/v1/accounts", body)
 	if err != nil {
@@ -322,7 +287,7 @@ func (c *AccountListCmd) Run(g *Globals) error {
 		}
 		return err
 	}
-	var as []accountView
+	var as []wire.Account
 	if err := json.Unmarshal(raw, &as); err != nil {
 		return err
 	}

@@ -41,8 +41,9 @@ type Accounts interface {
 	// credentials.
 	Get(ctx context.Context, id string) (accounts.Account, error)
 	Credential(ctx context.Context, userID string) (storage.Credential, error)
-	// ConsoleUser returns the stored console user (storage.ErrNotFound
-	// when there is none); sessions are checked against it.
+	// ConsoleUser returns the stored console user (an error of kind
+	// fault.ErrNotFound when there is none); sessions are checked
+	// against it. Record fails the same way for a missing account.
 	ConsoleUser(ctx context.Context, accountID, email string) (storage.ConsoleUser, error)
 }
 

@@ -10,6 +10,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/audit"
+	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
@@ -61,15 +62,6 @@ func (c *Console) renderSignIn(w http.ResponseWriter, r *http.Request, status in
 	})
 }
 
-// normalizeAccount accepts an account id with or without the le prefix.
-func normalizeAccount(s string) string {
-	s = strings.TrimSpace(s)
-	if rest, ok := strings.CutPrefix(strings.ToLower(s), "le"); ok {
-		s = rest
-	}
-	return s
-}
-
 // signIn checks the sign-in form. Failures are counted per account and
 // email and per client address like API logins.
 //
@@ -95,7 +87,9 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	rawAccount := strings.TrimSpace(r.PostForm.Get("account"))
 	email := strings.ToLower(strings.TrimSpace(r.PostForm.Get("email")))
 	password := r.PostForm.Get("password")
-	account := normalizeAccount(rawAccount)
+	// A person types the id: the le prefix is accepted in any case. A
+	// malformed id is "" (it fails like a wrong password, below).
+	account, accountOK := accounts.ParseID(strings.ToLower(rawAccount))
 
 	userKey := account + "\x00" + email
 	addrKey := c.cfg.Clients.LimitKey(r)
@@ -118,7 +112,7 @@ func (c *Console) signIn(w http.ResponseWriter, r *http.Request) error {
 	}
 
 	authAccount, authEmail, authPassword := account, email, password
-	if !accounts.ValidID(account) || len(email) > 254 || len(password) > 1024 {
+	if !accountOK || len(email) > 254 || len(password) > 1024 {
 		// Malformed input still costs one password check, so that the
 		// answer takes the same time as for a real user.
 		authAccount, authEmail, authPassword = "", "", password[:min(len(password), 1024)]
@@ -251,7 +245,7 @@ func (c *Console) account(w http.ResponseWriter, r *http.Request, id string, ss 
 		u, err = c.cfg.Accounts.ConsoleUser(r.Context(), ss.accountID, ss.email)
 		same = err == nil && u.CreatedAt.Equal(ss.userCreated) && userFingerprint(u.PasswordHash) == ss.userHash
 	}
-	if err != nil && !errors.Is(err, storage.ErrNotFound) {
+	if err != nil && !errors.Is(err, fault.ErrNotFound) {
 		return a, false, err
 	}
 	if !same {

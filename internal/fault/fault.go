@@ -15,6 +15,12 @@ var (
 	// ErrTooExpensive: the request asked for more work than a request may
 	// do (422), e.g. an evaluation past its budget.
 	ErrTooExpensive = errors.New("too expensive") // 422
+	// ErrStorageFull: a write was refused for lack of space (507); the
+	// same request succeeds once space is freed.
+	ErrStorageFull = errors.New("storage full") // 507
+	// ErrUnavailable: the store did not answer (503); the same request
+	// may succeed a moment later.
+	ErrUnavailable = errors.New("unavailable") // 503
 )
 
 // Error is a failure of one Kind whose Msg may be shown to the client.

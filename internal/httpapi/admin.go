@@ -10,6 +10,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/secret"
+	"github.com/orchestrator/orchestrator/wire"
 )
 
 // admin authenticates the operator token (constant-time compare). Failed
@@ -62,7 +63,7 @@ func (s *Server) adminRoutes(handle func(pattern string, h HandlerFunc)) {
 }
 
 func pathAccount(r *http.Request) (string, error) {
-	id, ok := ParseAccountID(r.PathValue("id"))
+	id, ok := accounts.ParseID(r.PathValue("id"))
 	if !ok {
 		return "", fault.Invalid("account id: must be decimal digits, optionally prefixed with le")
 	}
@@ -199,10 +200,7 @@ func (s *Server) adminConsoleUser(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
-	var req struct {
-		Email    string `json:"email"`
-		Password string `json:"password,omitempty"`
-	}
+	var req wire.ConsoleLogin
 	if err := DecodeJSON(r, &req, false); err != nil {
 		return err
 	}

@@ -181,17 +181,6 @@ func noContent(w http.ResponseWriter) error {
 	return nil
 }
 
-// writeRaw writes a JSON body that is already encoded.
-func writeRaw(w http.ResponseWriter, status int, b []byte) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	_, err := w.Write(append(b, '\n'))
-	if err != nil {
-		return nil // the client went away; nothing left to tell it
-	}
-	return nil
-}
-
 // readBody reads the (already capped) request body.
 func readBody(r *http.Request) ([]byte, error) {
 	b, err := io.ReadAll(r.Body)

@@ -150,7 +150,7 @@ func (s *Server) ccsGet(w http.ResponseWriter, r *http.Request, sid string) erro
 	if !d.Expires.IsZero() {
 		out.TTL = d.Expires.UTC().Format(ttlLayout)
 	}
-	writeRawJSON(w, http.StatusOK, out.appendJSON(make([]byte, 0, 256+len(out.Payload))))
+	writeRaw(w, http.StatusOK, out.appendJSON(make([]byte, 0, 256+len(out.Payload))))
 	return nil
 }
 

@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+
+	"github.com/orchestrator/orchestrator/internal/accounts"
 )
 
 // CSDS services this server answers for (SPEC §5): the Context Service
@@ -45,7 +47,7 @@ func (s *Server) csdsRoutes(route func(pattern string, h http.Handler)) {
 				Header: map[string]string{"Allow": "GET, HEAD"}}
 		}
 		written := r.PathValue("a")
-		id, ok := ParseAccountID(written)
+		id, ok := accounts.ParseID(written)
 		if !ok {
 			return &Error{Status: http.StatusNotFound, Message: "account not found"}
 		}

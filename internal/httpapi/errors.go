@@ -11,7 +11,6 @@ import (
 	"syscall"
 
 	"github.com/orchestrator/orchestrator/internal/fault"
-	"github.com/orchestrator/orchestrator/internal/storage"
 )
 
 // Error is an error with its HTTP response. Message goes to the client,
@@ -53,37 +52,36 @@ type errorBody struct {
 // went away before the answer.
 const StatusClientClosedRequest = 499
 
-// toHTTP is the one mapping from an error to a response.
+// toHTTP is the one mapping from an error to a response: an *Error
+// answers itself, a fault kind (package fault; storage errors are fault
+// errors) its status with its message, and a few transport conditions
+// theirs; anything else is a 500 whose detail goes only to the log.
 func toHTTP(err error) *Error {
 	var he *Error
 	if errors.As(err, &he) {
 		return he
 	}
-	var fe *fault.Error
-	if errors.As(err, &fe) {
-		status := http.StatusInternalServerError
-		switch {
-		case errors.Is(fe.Kind, fault.ErrInvalid):
-			status = http.StatusBadRequest
-		case errors.Is(fe.Kind, fault.ErrTooLarge):
-			status = http.StatusRequestEntityTooLarge
-		case errors.Is(fe.Kind, fault.ErrForbidden):
-			status = http.StatusForbidden
-		case errors.Is(fe.Kind, fault.ErrNotFound):
-			status = http.StatusNotFound
-		case errors.Is(fe.Kind, fault.ErrConflict):
-			status = http.StatusConflict
-		case errors.Is(fe.Kind, fault.ErrTooExpensive):
-			status = http.StatusUnprocessableEntity
-		}
-		return &Error{Status: status, Message: fe.Msg, Err: err}
-	}
-	var mbe *http.MaxBytesError
-	switch {
-	case errors.Is(err, context.Canceled):
+	if errors.Is(err, context.Canceled) {
 		// The client went away (or the server is shutting down): nobody
 		// reads this answer; it is no server fault.
 		return &Error{Status: StatusClientClosedRequest, Message: "request canceled", Err: err}
+	}
+	var fe *fault.Error
+	if errors.As(err, &fe) {
+		status, ok := faultStatus[fe.Kind]
+		if !ok {
+			status = http.StatusInternalServerError
+		}
+		e := &Error{Status: status, Message: fe.Msg, Err: err}
+		if errors.Is(fe.Kind, fault.ErrUnavailable) {
+			// Retry later (SPEC §9: a node answers 503 within 2 s and
+			// recovers by itself).
+			e.Header = map[string]string{"Retry-After": "1"}
+		}
+		return e
+	}
+	var mbe *http.MaxBytesError
+	switch {
 	case errors.As(err, &mbe):
 		return &Error{Status: http.StatusRequestEntityTooLarge, Message: "request body too large", Err: err}
 	case errors.Is(err, os.ErrDeadlineExceeded):
@@ -91,23 +89,33 @@ func toHTTP(err error) *Error {
 		// client's fault, not the server's (RFC 9110 §15.5.9).
 		return &Error{Status: http.StatusRequestTimeout, Message: "request body not received in time", Err: err,
 			Header: map[string]string{"Connection": "close"}}
-	case errors.Is(err, storage.ErrNotFound):
-		return &Error{Status: http.StatusNotFound, Message: "not found", Err: err}
-	case errors.Is(err, storage.ErrAlreadyExists):
-		return &Error{Status: http.StatusConflict, Message: "already exists", Err: err}
-	case errors.Is(err, storage.ErrConflict):
-		return &Error{Status: http.StatusConflict, Message: "conflict", Err: err}
-	case errors.Is(err, storage.ErrStorageFull), errors.Is(err, syscall.ENOSPC):
+	case errors.Is(err, syscall.ENOSPC):
 		// Nothing was stored; the same request succeeds once space is
 		// freed (SPEC §1).
 		return &Error{Status: http.StatusInsufficientStorage, Message: "storage full", Err: err}
-	case errors.Is(err, storage.ErrUnavailable):
-		// The database is down or unreachable: retry later (SPEC §9: a
-		// node answers 503 within 2 s and recovers by itself).
-		return &Error{Status: http.StatusServiceUnavailable, Message: "storage unavailable", Err: err,
-			Header: map[string]string{"Retry-After": "1"}}
 	}
 	return &Error{Status: http.StatusInternalServerError, Message: "internal error", Err: err}
+}
+
+// formError is the answer to a form body that r.ParseForm refused with
+// err: toHTTP's for a body past its cap (413), else malformed.
+func formError(err error, malformed *Error) *Error {
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		return toHTTP(err)
+	}
+	return malformed
+}
+
+// faultStatus is the status of each fault kind; an unknown kind is a 500.
+var faultStatus = map[error]int{
+	fault.ErrInvalid:      http.StatusBadRequest,
+	fault.ErrTooLarge:     http.StatusRequestEntityTooLarge,
+	fault.ErrForbidden:    http.StatusForbidden,
+	fault.ErrNotFound:     http.StatusNotFound,
+	fault.ErrConflict:     http.StatusConflict,
+	fault.ErrTooExpensive: http.StatusUnprocessableEntity,
+	fault.ErrStorageFull:  http.StatusInsufficientStorage,
+	fault.ErrUnavailable:  http.StatusServiceUnavailable,
 }
 
 // writeError writes err as a JSON error response. A server fault's error
@@ -158,16 +166,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		b.Reset()
 		b.WriteString(`{"message":"internal error"}` + "\n")
 	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(status)
-	w.Write(b.Bytes())
+	writeRaw(w, status, bytes.TrimSuffix(b.Bytes(), []byte("\n"))) // writeRaw puts it back
 }
 
-// writeRawJSON writes b, a JSON value, as the response with status.
-func writeRawJSON(w http.ResponseWriter, status int, b []byte) {
+// writeRaw writes b, a JSON value that is already encoded, as the
+// response with status, ended with a newline like writeJSON's. It
+// returns nil: a write that fails means the client went away, and there
+// is nothing left to tell it.
+func writeRaw(w http.ResponseWriter, status int, b []byte) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	w.Write(append(b, '\n'))
+	return nil
 }
 
 // WriteJSON writes v as a JSON response with status. It is for handlers of

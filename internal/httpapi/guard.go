@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,7 +45,7 @@ func (s *Server) guardV1(h http.Handler) http.Handler {
 		if err != nil {
 			return err
 		}
-		if id, ok := ParseAccountID(r.PathValue("a")); !ok || id != acct.ID {
+		if id, ok := accounts.ParseID(r.PathValue("a")); !ok || id != acct.ID {
 			// SPEC §4: another account's key gets the answer of an
 			// unknown key, so that a caller cannot learn that a key it
 			// holds is valid somewhere.
@@ -56,7 +57,7 @@ func (s *Server) guardV1(h http.Handler) http.Handler {
 			if since.IsZero() {
 				since = acct.CreatedAt
 			}
-			w.Header().Set("Deprecation", "@"+itoa(since.Unix()))
+			w.Header().Set("Deprecation", "@"+strconv.FormatInt(since.Unix(), 10))
 			if !s.V1Sunset.IsZero() {
 				if !s.Now().Before(s.V1Sunset) {
 					return s.authFailure("invalid_api_key", "v1 API keys of v2 accounts were retired on "+s.V1Sunset.UTC().Format(time.RFC3339)+"; use v2 credentials", nil)
@@ -117,26 +118,4 @@ func (s *Server) guardV2(h HandlerFunc) http.Handler {
 		}
 		return h(w, r)
 	})
-}
-
-func itoa(v int64) string {
-	if v == 0 {
-		return "0"
-	}
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
 }

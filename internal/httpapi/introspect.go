@@ -9,6 +9,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/audit"
+	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
@@ -22,11 +23,7 @@ func (s *Server) oauthClient(r *http.Request) (storage.Credential, string, error
 		return storage.Credential{}, "", &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "body must be application/x-www-form-urlencoded"}
 	}
 	if err := r.ParseForm(); err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return storage.Credential{}, "", &Error{Status: http.StatusRequestEntityTooLarge, Message: "request body too large"}
-		}
-		return storage.Credential{}, "", &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "malformed form body", Err: err}
+		return storage.Credential{}, "", formError(err, &Error{Status: http.StatusBadRequest, Code: "invalid_request", Message: "malformed form body", Err: err})
 	}
 	ca, herr := readClientAuth(r)
 	if herr != nil {
@@ -136,7 +133,7 @@ func (s *Server) revoke(w http.ResponseWriter, r *http.Request) error {
 			// client has to know it.
 			return &Error{Status: http.StatusTooManyRequests, Code: "too_many_revocations", Err: err,
 				Message: fmt.Sprintf("this account has %d revoked tokens that have not expired yet; the token was not revoked: regenerate the password to revoke every token", s.Accounts.RevokedTokensLimit())}
-		case !errors.Is(err, storage.ErrNotFound): // a deleted account's tokens are dead already
+		case !errors.Is(err, fault.ErrNotFound): // a deleted account's tokens are dead already
 			return err
 		}
 	}

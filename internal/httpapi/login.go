@@ -64,11 +64,7 @@ func readClientAuth(r *http.Request) (clientAuth, *Error) {
 	if r.Method == http.MethodPost {
 		if ct, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" {
 			if err := r.ParseForm(); err != nil {
-				var mbe *http.MaxBytesError
-				if errors.As(err, &mbe) {
-					return clientAuth{}, &Error{Status: http.StatusRequestEntityTooLarge, Message: "request body too large"}
-				}
-				return clientAuth{}, bad("malformed form body")
+				return clientAuth{}, formError(err, bad("malformed form body"))
 			}
 			form = r.PostForm
 		}

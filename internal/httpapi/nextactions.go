@@ -6,6 +6,7 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
+	"github.com/orchestrator/orchestrator/wire"
 )
 
 // nextActionsV2Routes registers the v2 policy configuration and next
@@ -189,22 +190,12 @@ func checkRequest(req nextactions.Request) error {
 
 func (s *Server) policyNextAction(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
-		AccountID      string `json:"accountId"`
-		ConversationID string `json:"conversationId"`
-		SessionID      string `json:"sessionId"`
-		CustomerID     string `json:"customerId"`
-		ConsumerID     string `json:"consumerId"`
-		GroupID        string `json:"groupId"`
-		VisitorID      string `json:"visitorId"`
-		PolicyID       string `json:"policyId"`
+		AccountID string `json:"accountId"`
+		wire.NextActionsRequest
 		// LPToken is LivePerson's "Bearer …" for its own services, in
 		// the Next Actions v2 page's example body; accepted so that
 		// body works unchanged, never used, never logged.
 		LPToken string `json:"lpToken"`
-		// Conversation and SDE hold the conversation.* and sde.*
-		// variables (free-form JSON objects).
-		Conversation map[string]any `json:"conversation"`
-		SDE          map[string]any `json:"sde"`
 	}
 	if err := DecodeJSON(r, &body, false); err != nil {
 		return err
@@ -247,24 +238,6 @@ func (s *Server) policyLogs(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// v1Action is an action in the v1 shape: SEND_MESSAGE carries "text".
-type v1Action struct {
-	Type    string         `json:"type"`
-	Payload map[string]any `json:"payload"`
-}
-
-type v1Rule struct {
-	ID      string     `json:"id"`
-	Name    string     `json:"name"`
-	Actions []v1Action `json:"actions"`
-}
-
-type v1NextActionsResponse struct {
-	NextActionID  string  `json:"nextActionId"`
-	Rule          *v1Rule `json:"rule"`
-	NoMatchReason string  `json:"noMatchReason,omitempty"`
-}
-
 // serveV1NextActions serves GET /v1/account/{a}/next-actions once the v1
 // guard has authenticated an API key for account {a}.
 func (s *Server) serveV1NextActions(w http.ResponseWriter, r *http.Request) error {
@@ -298,9 +271,9 @@ func (s *Server) serveV1NextActions(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	resp := v1NextActionsResponse{NextActionID: d.ID, NoMatchReason: d.NoMatchReason}
+	resp := wire.NextActionsV1Result[map[string]any]{NextActionID: d.ID, NoMatchReason: d.NoMatchReason}
 	if d.Policy != nil {
-		rule := &v1Rule{ID: d.Policy.ID, Name: d.Policy.Name, Actions: make([]v1Action, 0, len(d.Actions))}
+		rule := &wire.Rule[map[string]any]{ID: d.Policy.ID, Name: d.Policy.Name, Actions: make([]nextactions.Action, 0, len(d.Actions))}
 		for _, a := range d.Actions {
 			rule.Actions = append(rule.Actions, toV1Action(a))
 		}
@@ -310,10 +283,11 @@ func (s *Server) serveV1NextActions(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// toV1Action renames a SEND_MESSAGE payload's "message" to "text".
-func toV1Action(a nextactions.Action) v1Action {
+// toV1Action renames a SEND_MESSAGE payload's "message" to "text", the
+// v1 shape.
+func toV1Action(a nextactions.Action) nextactions.Action {
 	if a.Type != nextactions.ActionSendMessage {
-		return v1Action(a)
+		return a
 	}
 	p := make(map[string]any, len(a.Payload))
 	for k, v := range a.Payload {
@@ -322,5 +296,5 @@ func toV1Action(a nextactions.Action) v1Action {
 		}
 		p[k] = v
 	}
-	return v1Action{Type: a.Type, Payload: p}
+	return nextactions.Action{Type: a.Type, Payload: p}
 }

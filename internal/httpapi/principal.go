@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+
+	"github.com/orchestrator/orchestrator/internal/accounts"
 )
 
 // Authentication methods of a Principal.
@@ -33,23 +35,6 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 	return p, ok
 }
 
-// ParseAccountID returns the canonical form of an account id as it appears
-// in a path or body: decimal digits (1–20), optionally prefixed with "le".
-func ParseAccountID(s string) (string, bool) {
-	if len(s) > 2 && s[0] == 'l' && s[1] == 'e' {
-		s = s[2:]
-	}
-	if len(s) == 0 || len(s) > 20 {
-		return "", false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return "", false
-		}
-	}
-	return s, true
-}
-
 // Authorize checks that the request's principal may act on the account id
 // named in its path or body (in either form), and returns the canonical id.
 // A mismatch is a 403: for a token {"error":"forbidden"}, which tells
@@ -60,7 +45,7 @@ func Authorize(r *http.Request, accountID string) (string, error) {
 	if !ok {
 		return "", &Error{Status: http.StatusForbidden, Code: "invalid_token", Message: "missing credentials"}
 	}
-	id, ok := ParseAccountID(accountID)
+	id, ok := accounts.ParseID(accountID)
 	if !ok || id != p.AccountID {
 		if p.Method == MethodAPIKey {
 			return "", &Error{Status: http.StatusForbidden, Code: "invalid_api_key", Message: "unknown or retired API key"}

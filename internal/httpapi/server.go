@@ -14,10 +14,10 @@ import (
 	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/clientaddr"
+	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/metrics"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
-	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/tokens"
 )
 
@@ -224,9 +224,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		if err := s.Ready(ctx); err != nil {
 			msg := "not ready: " + err.Error()
 			switch {
-			case errors.Is(err, storage.ErrStorageFull):
+			case errors.Is(err, fault.ErrStorageFull):
 				msg = "not ready: storage full"
-			case errors.Is(err, storage.ErrUnavailable):
+			case errors.Is(err, fault.ErrUnavailable):
 				// /readyz answers anyone: the database's address, user
 				// and name stay in the log (err).
 				msg = "not ready: storage unavailable"

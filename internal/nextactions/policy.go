@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/wire"
 )
 
 // Operators of a condition (SPEC §6).
@@ -53,43 +54,14 @@ const (
 	MaxPoliciesPerAccnt = 500
 )
 
-// Policy is a policy as the config API reads and writes it. Enabled is a
-// pointer so that a policy written without "enabled" is enabled.
-type Policy struct {
-	ID         string      `json:"id"`
-	Name       string      `json:"name"`
-	Enabled    *bool       `json:"enabled"`
-	Conditions []Condition `json:"conditions"`
-	Expression string      `json:"expression,omitempty"`
-	Actions    []Action    `json:"actions"`
-	Exception  *Exception  `json:"exception,omitempty"`
-}
-
-// IsEnabled reports whether the policy takes part in evaluation.
-func (p *Policy) IsEnabled() bool { return p.Enabled == nil || *p.Enabled }
-
-// Condition compares a variable ("ns.var") with a constant or a
-// "{{ns.var}}" reference using one of the operators.
-type Condition struct {
-	Property string `json:"property"`
-	Type     string `json:"type"`
-	Value    any    `json:"value"`
-}
-
-// Action is one next action. Payload keys depend on Type:
-// TRANSFER_TO_SKILL {skillId}, TRANSFER_TO_AGENT {agentId,
-// fallbackSkillId?}, SEND_MESSAGE {message} (v1 shows it as text).
-type Action struct {
-	Type    string         `json:"type"`
-	Payload map[string]any `json:"payload"`
-}
-
-// Exception overrides a matched policy's actions when it holds.
-type Exception struct {
-	Conditions []Condition `json:"conditions"`
-	Expression string      `json:"expression,omitempty"`
-	Actions    []Action    `json:"actions"`
-}
+// The policy shapes of the config API (package wire owns them), with
+// condition values and action payloads decoded for evaluation.
+type (
+	Policy    = wire.Policy[any, map[string]any]
+	Condition = wire.Condition[any]
+	Action    = wire.Action[map[string]any]
+	Exception = wire.Exception[any, map[string]any]
+)
 
 // payloadKeys lists, per action type, the payload keys that are required
 // (true) or allowed (false).

@@ -15,11 +15,8 @@ import (
 	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/storage"
+	"github.com/orchestrator/orchestrator/wire"
 )
-
-// DefaultSession is the Context Service session of namespace-level
-// properties, the fallback of every variable.
-const DefaultSession = "__default__"
 
 // Reasons a v1 evaluation matched nothing.
 const (
@@ -619,14 +616,14 @@ func (f *fetcher) load(ns string) (map[string]any, error) {
 		return missing, nil
 	}
 	missing := names
-	if f.session != "" && f.session != DefaultSession {
+	if f.session != "" && f.session != wire.DefaultSession {
 		var err error
 		if missing, err = add(f.session, names); err != nil {
 			return nil, err
 		}
 	}
 	if len(missing) > 0 {
-		if _, err := add(DefaultSession, missing); err != nil {
+		if _, err := add(wire.DefaultSession, missing); err != nil {
 			return nil, err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"github.com/orchestrator/orchestrator/internal/storage/sqlite"
+	"github.com/orchestrator/orchestrator/wire"
 )
 
 // fakeVars is a Variables over account → namespace → session → name →
@@ -352,7 +353,7 @@ func TestOutOfRangeStoredNumber(t *testing.T) {
 	}
 	for _, p := range []storage.ContextProperty{{Name: "n", Value: []byte(`1e999999999`)}, {Name: "ok", Value: []byte(`3`)}} {
 		if err := st.MergeProperties(ctx, storage.ContextMerge{
-			Key:        storage.ContextKey{AccountID: acct, Namespace: "numz", SessionID: nextactions.DefaultSession},
+			Key:        storage.ContextKey{AccountID: acct, Namespace: "numz", SessionID: wire.DefaultSession},
 			Properties: []storage.ContextProperty{p}, Now: clk.now(),
 		}); err != nil {
 			t.Fatal(err)

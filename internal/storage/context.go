@@ -2,17 +2,18 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"time"
+
+	"github.com/orchestrator/orchestrator/internal/fault"
 )
 
 // ErrTooLarge reports that a context write would make its session document
 // larger than ContextMerge.MaxChars; nothing of the write was saved.
-var ErrTooLarge = errors.New("document too large")
+var ErrTooLarge error = &fault.Error{Kind: fault.ErrTooLarge, Msg: "document too large"}
 
 // ErrQuotaExceeded reports that a context write would take its account
 // over its ContextQuota; nothing of the write was saved.
-var ErrQuotaExceeded = errors.New("account storage quota exceeded")
+var ErrQuotaExceeded error = &fault.Error{Kind: fault.ErrTooLarge, Msg: "account storage quota exceeded"}
 
 // ContextRowBytes is what each stored namespace, session and property
 // counts in ContextUsage.Bytes besides the bytes of its names and value,

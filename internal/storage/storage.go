@@ -4,29 +4,35 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/orchestrator/orchestrator/internal/fault"
 )
 
-// Sentinel errors returned by every backend. Callers test them with errors.Is.
+// Sentinel errors returned by every backend. Callers test them with
+// errors.Is. Those a client may see are fault errors of the kind it sees
+// (see package fault): a service may pass them on as they are, and the
+// HTTP layer answers them without knowing this package.
 var (
 	// ErrNotFound reports that the requested record does not exist.
-	ErrNotFound = errors.New("not found")
+	ErrNotFound error = &fault.Error{Kind: fault.ErrNotFound, Msg: "not found"}
 	// ErrAlreadyExists reports a unique-key collision on create.
-	ErrAlreadyExists = errors.New("already exists")
+	ErrAlreadyExists error = &fault.Error{Kind: fault.ErrConflict, Msg: "already exists"}
 	// ErrConflict reports that a state precondition did not hold (for
 	// example upgrading an account that is already v2).
-	ErrConflict = errors.New("conflict")
+	ErrConflict error = &fault.Error{Kind: fault.ErrConflict, Msg: "conflict"}
 	// ErrStorageFull reports that a write was refused for lack of space
 	// (SQLITE_FULL, ENOSPC). Nothing of the write is stored; the same write
 	// succeeds once space is freed, without a restart.
-	ErrStorageFull = errors.New("storage full")
+	ErrStorageFull error = &fault.Error{Kind: fault.ErrStorageFull, Msg: "storage full"}
 	// ErrUnavailable reports that the store did not answer in time (a
 	// database server that is down or unreachable). Nothing of a write
 	// that failed so is stored unless the backend says otherwise; the
 	// same call succeeds once the store is back, without a restart.
-	ErrUnavailable = errors.New("storage unavailable")
+	ErrUnavailable error = &fault.Error{Kind: fault.ErrUnavailable, Msg: "storage unavailable"}
 	// ErrLimit reports that a write would take an account past a bound
 	// the caller set (RevokeToken's limit). Nothing of the write is
-	// stored; the same write succeeds once the account holds less.
+	// stored; the same write succeeds once the account holds less. It is
+	// not a fault: the caller says what the client sees.
 	ErrLimit = errors.New("limit reached")
 )
 
