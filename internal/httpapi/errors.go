@@ -176,9 +176,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 func writeRaw(w http.ResponseWriter, status int, b []byte) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	// Two writes, not append(b, '\n'): b may be shared (the OpenAPI
+	// document), and an append into its spare capacity would race.
+	if _, err := w.Write(b); err == nil {
+		w.Write(newline)
+	}
 	return nil
 }
+
+var newline = []byte{'\n'}
 
 // WriteJSON writes v as a JSON response with status. It is for handlers of
 // other files of this package and for packages mounted on this one.

@@ -11,6 +11,5 @@ import (
 // may keep it like the JWKS.
 func (s *Server) openAPI(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "public, max-age=300")
-	writeRawJSON(w, http.StatusOK, openapi.JSON())
-	return nil
+	return writeRaw(w, http.StatusOK, openapi.JSON())
 }
