@@ -7,10 +7,10 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"github.com/orchestrator/orchestrator/internal/buildinfo"
 )
 
 // Globals are the settings every command receives.
@@ -33,34 +33,7 @@ var (
 
 // Version is the module version the binary was built from ("v1.2.3"),
 // or "devel" plus the VCS revision when it was built from a checkout.
-func Version() string {
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "devel"
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		return v
-	}
-	v := "devel"
-	var rev, dirty string
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			rev = s.Value
-		case "vcs.modified":
-			if s.Value == "true" {
-				dirty = "-dirty"
-			}
-		}
-	}
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if rev != "" {
-		v += " " + rev + dirty
-	}
-	return v
-}
+func Version() string { return buildinfo.Read().String() }
 
 // VersionCmd prints the version.
 type VersionCmd struct{}
