@@ -10,6 +10,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/secret"
@@ -59,10 +60,7 @@ func routeName(pattern string) string {
 
 // instrumentAs is instrument with the route label route.
 func (s *Server) instrumentAs(route string, h http.Handler) http.Handler {
-	var durs [len(metricMethods)]prometheus.Observer
-	for i, m := range metricMethods {
-		durs[i] = s.Metrics.Duration.WithLabelValues(route, m)
-	}
+	durs := s.durations(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw, ok := w.(*statusWriter)
@@ -83,9 +81,9 @@ func (s *Server) instrumentAs(route string, h http.Handler) http.Handler {
 			name := route
 			if rec := recordOf(r.Context()); rec != nil && rec.route != "" {
 				name = rec.route
-				s.Metrics.Duration.WithLabelValues(name, metricMethods[mi]).Observe(took)
+				s.durations(name).observe(mi, took)
 			} else {
-				durs[mi].Observe(took)
+				durs.observe(mi, took)
 			}
 			s.Metrics.Requests.WithLabelValues(name, metricMethods[mi], strconv.Itoa(code)).Inc()
 			if s.Tracer != nil {
@@ -95,6 +93,36 @@ func (s *Server) instrumentAs(route string, h http.Handler) http.Handler {
 		h.ServeHTTP(sw, r)
 		returned = true
 	})
+}
+
+// routeDurations are the latency histograms of one route by method
+// index, each created on the route's first request with that method (a
+// route × method that never happens exports no series).
+type routeDurations struct {
+	route string
+	vec   *prometheus.HistogramVec
+	by    [len(metricMethods)]atomic.Pointer[prometheus.Observer]
+}
+
+func (d *routeDurations) observe(mi int, seconds float64) {
+	if o := d.by[mi].Load(); o != nil {
+		(*o).Observe(seconds)
+		return
+	}
+	o := d.vec.WithLabelValues(d.route, metricMethods[mi])
+	d.by[mi].Store(&o)
+	o.Observe(seconds)
+}
+
+// durations returns the latency histograms of route, resolved once per
+// route: a handler that names its routes (setRoute) would otherwise look
+// its labels up on every request.
+func (s *Server) durations(route string) *routeDurations {
+	if d, ok := s.routeDurations.Load(route); ok {
+		return d.(*routeDurations)
+	}
+	d, _ := s.routeDurations.LoadOrStore(route, &routeDurations{route: route, vec: s.Metrics.Duration})
+	return d.(*routeDurations)
 }
 
 // metricMethods are the values of the method label, indexed by

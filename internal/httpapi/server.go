@@ -73,6 +73,9 @@ type Server struct {
 	Tracer *tracing.Tracer
 
 	draining atomic.Bool
+	// routeDurations caches the latency histograms of each route by
+	// method (instrument); route names are patterns, so it is bounded.
+	routeDurations sync.Map
 
 	fullMu         sync.Mutex
 	fullLogged     time.Time // when storageFull last logged
