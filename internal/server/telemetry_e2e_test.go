@@ -231,9 +231,9 @@ func TestLimiterAndPurgeMetrics(t *testing.T) {
 	for series, want := range map[string]float64{
 		`orchestrator_ratelimit_decisions_total{limiter="login-user",result="allowed"}`: 10,
 		`orchestrator_ratelimit_decisions_total{limiter="login-user",result="limited"}`: 1,
-		`orchestrator_purge_runs_total{kind="revoked_tokens"}`:                         1,
-		`orchestrator_purge_runs_total{kind="audit"}`:                                  1,
-		`orchestrator_purged_rows_total{kind="revoked_tokens"}`:                        0,
+		`orchestrator_purge_runs_total{kind="revoked_tokens"}`:                          1,
+		`orchestrator_purge_runs_total{kind="audit"}`:                                   1,
+		`orchestrator_purged_rows_total{kind="revoked_tokens"}`:                         0,
 	} {
 		if m[series] != want {
 			t.Errorf("%s = %v, want %v", series, m[series], want)
