@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/maypok86/otter/v2/stats"
 	"github.com/orchestrator/orchestrator/internal/storage"
 )
 
@@ -60,14 +61,25 @@ func newAuthCache(ttl time.Duration) *authCache {
 	return &authCache{
 		keys: otter.Must(&otter.Options[[32]byte, keyEntry]{
 			MaximumSize: cacheSize, ExpiryCalculator: otter.ExpiryWriting[[32]byte, keyEntry](ttl),
+			StatsRecorder: stats.NewCounter(),
 		}),
 		creds: otter.Must(&otter.Options[string, credEntry]{
 			MaximumSize: cacheSize, ExpiryCalculator: otter.ExpiryWriting[string, credEntry](ttl),
+			StatsRecorder: stats.NewCounter(),
 		}),
 		accts: otter.Must(&otter.Options[string, acctEntry]{
 			MaximumSize: cacheSize, ExpiryCalculator: otter.ExpiryWriting[string, acctEntry](ttl),
+			StatsRecorder: stats.NewCounter(),
 		}),
 	}
+}
+
+// CacheStats returns the hits, misses and evictions (for size or expiry)
+// of the caches of authenticated API keys, of credentials by user ID and
+// of accounts by id (service discovery), for the metrics.
+func (s *Service) CacheStats() (keys, creds, accts stats.Stats) {
+	c := s.cache
+	return c.keys.Stats(), c.creds.Stats(), c.accts.Stats()
 }
 
 // SharedStoreCacheTTL is how long credentials are remembered when other

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/maypok86/otter/v2"
+	"github.com/maypok86/otter/v2/stats"
 	"github.com/orchestrator/orchestrator/internal/storage"
 )
 
@@ -46,6 +47,7 @@ func newDocCache(maxBytes int) *docCache {
 		seed: maphash.MakeSeed(),
 		c: otter.Must(&otter.Options[storage.ContextKey, *cachedDoc]{
 			MaximumWeight: uint64(maxBytes),
+			StatsRecorder: stats.NewCounter(),
 			// The heap a document takes: its cache node, key, property
 			// slice and strings, measured with a heap profile (about 1.6
 			// times the bytes of its names and values plus 100 bytes a
@@ -59,6 +61,15 @@ func newDocCache(maxBytes int) *docCache {
 			},
 		}),
 	}
+}
+
+// CacheStats returns the hits, misses and evictions of the document
+// cache, for the metrics; ok is false when the cache is off.
+func (s *Service) CacheStats() (st stats.Stats, ok bool) {
+	if s.docs == nil {
+		return stats.Stats{}, false
+	}
+	return s.docs.c.Stats(), true
 }
 
 func newCachedDoc(props []storage.ContextProperty) *cachedDoc {

@@ -68,6 +68,9 @@ type Config struct {
 	// write, whatever its TTL (SPEC §5, --max-retention); zero: no cap.
 	// Run first brings the properties stored before it under it.
 	MaxRetention storage.Retention
+	// OnPurge, when set, is told of each purge run of Run and of the
+	// expired properties it deleted (for the metrics).
+	OnPurge func(rows int)
 }
 
 // CapBatch is the properties CapRetention looks at per transaction, so
@@ -87,11 +90,13 @@ type Service struct {
 	docs  *docCache // nil: off
 	quota storage.ContextQuota
 	keep  storage.Retention
+	// onPurge is Config.OnPurge.
+	onPurge func(rows int)
 }
 
 // New returns a service over store. It purges nothing until Run.
 func New(store storage.ContextStore, cfg Config) *Service {
-	s := &Service{store: store, now: cfg.Now, log: cfg.Log, every: cfg.PurgeEvery, batch: cfg.PurgeBatch, keep: cfg.MaxRetention}
+	s := &Service{store: store, now: cfg.Now, log: cfg.Log, every: cfg.PurgeEvery, batch: cfg.PurgeBatch, keep: cfg.MaxRetention, onPurge: cfg.OnPurge}
 	switch {
 	case cfg.DocumentCacheBytes == 0:
 		s.docs = newDocCache(DefaultDocumentCacheBytes)
@@ -158,8 +163,10 @@ func (s *Service) Run(ctx context.Context) {
 			return
 		case <-t.C:
 		}
+		total := 0
 		for ctx.Err() == nil {
 			n, err := s.Purge(ctx)
+			total += n
 			if err != nil {
 				if ctx.Err() == nil {
 					s.log.Warn("ccs: purge expired properties", "err", err)
@@ -169,6 +176,9 @@ func (s *Service) Run(ctx context.Context) {
 			if n < s.batch {
 				break
 			}
+		}
+		if s.onPurge != nil {
+			s.onPurge(total)
 		}
 		t.Reset(s.every)
 	}

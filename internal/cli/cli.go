@@ -7,11 +7,10 @@ import (
 	"io"
 	"net/url"
 	"os"
-	"runtime"
-	"runtime/debug"
 	"syscall"
 
 	"github.com/alecthomas/kong"
+	"github.com/orchestrator/orchestrator/internal/buildinfo"
 )
 
 // Globals are the settings every command receives.
@@ -41,70 +40,15 @@ var (
 	}
 )
 
-// BuildInfo is what the binary knows of its own build.
-type BuildInfo struct {
-	// Version is the module version ("v1.2.3"), or "devel" when built
-	// from a checkout.
-	Version string `json:"version"`
-	// Revision is the VCS revision, "" when the build did not record it
-	// (go build -buildvcs=false, go test).
-	Revision string `json:"revision"`
-	// Modified says the checkout had uncommitted changes.
-	Modified  bool   `json:"modified"`
-	GoVersion string `json:"goVersion"`
-	Platform  string `json:"platform"`
-}
+// BuildInfo is what the binary knows of its own build (buildinfo owns it).
+type BuildInfo = buildinfo.Info
 
 // ReadBuildInfo returns the binary's build information.
-func ReadBuildInfo() BuildInfo {
-	b := BuildInfo{Version: "devel", GoVersion: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
-		return b
-	}
-	if v := bi.Main.Version; v != "" && v != "(devel)" {
-		b.Version = v
-	}
-	for _, s := range bi.Settings {
-		switch s.Key {
-		case "vcs.revision":
-			b.Revision = s.Value
-		case "vcs.modified":
-			b.Modified = s.Value == "true"
-		}
-	}
-	return b
-}
+func ReadBuildInfo() BuildInfo { return buildinfo.Read() }
 
 // Version is the module version the binary was built from ("v1.2.3"),
 // or "devel" plus the VCS revision when it was built from a checkout.
-func Version() string {
-	b := ReadBuildInfo()
-	v := b.Version
-	if v != "devel" || b.Revision == "" {
-		return v
-	}
-	rev := b.Revision
-	if len(rev) > 12 {
-		rev = rev[:12]
-	}
-	if b.Modified {
-		rev += "-dirty"
-	}
-	return v + " " + rev
-}
-
-// String is the one line of `orchestrator version` and --version.
-func (b BuildInfo) String() string {
-	rev := b.Revision
-	if rev == "" {
-		rev = "unknown"
-	}
-	if b.Modified {
-		rev += " (modified)"
-	}
-	return fmt.Sprintf("orchestrator %s revision %s %s %s", b.Version, rev, b.GoVersion, b.Platform)
-}
+func Version() string { return buildinfo.Read().String() }
 
 // VersionCmd prints the version.
 type VersionCmd struct {
@@ -117,7 +61,7 @@ func (VersionCmd) Run(g *Globals) error {
 	if g.JSON {
 		return writeJSON(g, b)
 	}
-	_, err := fmt.Fprintln(g.Stdout, b)
+	_, err := fmt.Fprintln(g.Stdout, b.Line())
 	return err
 }
 
@@ -201,7 +145,7 @@ func newParser(cli *root, stdout, stderr io.Writer, exit func(int)) (*kong.Kong,
 		kong.Writers(stdout, stderr),
 		kong.Exit(exit),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
-		kong.Vars{"version": ReadBuildInfo().String()},
+		kong.Vars{"version": ReadBuildInfo().Line()},
 		kong.Configuration(loadConfigFile),
 	)
 }

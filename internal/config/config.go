@@ -32,6 +32,7 @@ type Serve struct {
 	DebugAddr         string        `name:"debug-addr" env:"ORCH_DEBUG_ADDR" help:"Loopback address serving Go's /debug/pprof profiles (off when empty)."`
 	TrustedProxies    string        `name:"trusted-proxies" env:"ORCH_TRUSTED_PROXIES" help:"Comma-separated CIDRs of proxies whose X-Forwarded-For or Forwarded header names the client (for limits, audit and logs); every other peer is the client."`
 	AdminAddr         string        `name:"admin-addr" env:"ORCH_ADMIN_ADDR" help:"Serve /admin/... and /metrics on this separate address (such as 127.0.0.1:8081) instead of --addr."`
+	OTLPEndpoint      string        `name:"otlp-endpoint" env:"ORCH_OTLP_ENDPOINT" help:"Export a trace span per request to this OTLP/HTTP collector (such as http://127.0.0.1:4318; /v1/traces is added when the URL has no path). Off when empty; the traceparent header is read and logged either way."`
 	SigningAlg        string        `name:"signing-alg" env:"ORCH_SIGNING_ALG" default:"RS256" enum:"RS256,ES256,EdDSA" help:"Algorithm of newly generated token signing keys."`
 	// AdminToken is ORCH_ADMIN_TOKEN (else <data>/admin.token). Secrets
 	// are read from the environment only, never from flags, which other
@@ -167,6 +168,12 @@ func (c Serve) Validate() error {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return fmt.Errorf("--public-url %q: want an http(s) URL", c.PublicURL)
+		}
+	}
+	if c.OTLPEndpoint != "" {
+		u, err := url.Parse(c.OTLPEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			return fmt.Errorf("--otlp-endpoint %q: want the http:// or https:// URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318", c.OTLPEndpoint)
 		}
 	}
 	if c.RedisURL != "" {

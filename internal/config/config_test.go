@@ -93,3 +93,17 @@ func TestValidateTrustedProxiesAndAdminAddr(t *testing.T) {
 		}
 	}
 }
+
+func TestValidateOTLPEndpoint(t *testing.T) {
+	for u, ok := range map[string]bool{
+		"": true, "http://127.0.0.1:4318": true, "https://collector.example/v1/traces": true,
+		"127.0.0.1:4318": false, "grpc://x:4317": false, "http://user:pw@x:4318": false, "http://x:4318?a=b": false,
+	} {
+		c := Defaults()
+		c.Data = t.TempDir()
+		c.OTLPEndpoint = u
+		if err := c.Validate(); (err == nil) != ok {
+			t.Errorf("Validate(--otlp-endpoint %q) = %v, want ok=%v", u, err, ok)
+		}
+	}
+}

@@ -17,7 +17,6 @@ import (
 //
 //	POST, GET                 (none)
 //	DELETE                    {ns}
-//	GET                       next-actions (Next Actions)
 //	PATCH, GET, DELETE        {ns}/properties
 //	PUT, GET, DELETE          {ns}/properties/{p}
 //	GET                       {ns}/session-ids, {ns}/session-properties
@@ -31,7 +30,11 @@ import (
 // serveV1Account splits the escaped path itself. Where two shapes match
 // the same path, the literal segment wins: namespace/{ns}/session[/{sid}]
 // before {ns}/{sid}/properties, and {ns}/properties/{p} before
-// {ns}/{sid}/properties. A trailing "/" is accepted.
+// {ns}/{sid}/properties. A trailing "/" is accepted. Each shape names
+// its route for the metrics (setRoute) as the pattern it would have.
+//
+// GET next-actions is Next Actions' own route (server.go), which the mux
+// prefers to this one.
 
 // v1Route is one matched v1 path with its handlers by method.
 type v1Route map[string]func(w http.ResponseWriter, r *http.Request, acct string, seg []string) error
@@ -48,33 +51,32 @@ func (s *Server) serveV1Account(w http.ResponseWriter, r *http.Request) error {
 		return errNoRoute
 	}
 	var route v1Route
+	var name string
 	switch n := len(seg); {
 	case n == 0:
-		route = v1Route{http.MethodPost: s.v1CreateNamespace, http.MethodGet: s.v1Namespaces}
-	case n == 1 && seg[0] == "next-actions":
-		// Next Actions owns this path (nextactions.go).
-		return s.serveV1NextActions(w, r)
+		route, name = v1Route{http.MethodPost: s.v1CreateNamespace, http.MethodGet: s.v1Namespaces}, "/v1/account/{a}"
 	case n == 1:
-		route = v1Route{http.MethodDelete: s.v1DeleteNamespace}
+		route, name = v1Route{http.MethodDelete: s.v1DeleteNamespace}, "/v1/account/{a}/{ns}"
 	case n == 2 && seg[1] == "properties":
-		route = v1Route{http.MethodPatch: s.v1Merge, http.MethodGet: s.v1Get, http.MethodDelete: s.v1DeleteAll}
+		route, name = v1Route{http.MethodPatch: s.v1Merge, http.MethodGet: s.v1Get, http.MethodDelete: s.v1DeleteAll}, "/v1/account/{a}/{ns}/properties"
 	case n == 2 && seg[1] == "session-ids":
-		route = v1Route{http.MethodGet: s.v1SessionIDs}
+		route, name = v1Route{http.MethodGet: s.v1SessionIDs}, "/v1/account/{a}/{ns}/session-ids"
 	case n == 2 && seg[1] == "session-properties":
-		route = v1Route{http.MethodGet: s.v1SessionProperties}
+		route, name = v1Route{http.MethodGet: s.v1SessionProperties}, "/v1/account/{a}/{ns}/session-properties"
 	case n == 3 && seg[0] == "namespace" && seg[2] == "session":
-		route = v1Route{http.MethodPost: s.v1PutSession, http.MethodGet: s.v1Sessions}
+		route, name = v1Route{http.MethodPost: s.v1PutSession, http.MethodGet: s.v1Sessions}, "/v1/account/{a}/namespace/{ns}/session"
 	case n == 3 && seg[1] == "properties":
-		route = v1Route{http.MethodPut: s.v1Put, http.MethodGet: s.v1Property, http.MethodDelete: s.v1DeleteProperty}
+		route, name = v1Route{http.MethodPut: s.v1Put, http.MethodGet: s.v1Property, http.MethodDelete: s.v1DeleteProperty}, "/v1/account/{a}/{ns}/properties/{p}"
 	case n == 3 && seg[2] == "properties":
-		route = v1Route{http.MethodPatch: s.v1Merge, http.MethodGet: s.v1Get, http.MethodDelete: s.v1DeleteAll}
+		route, name = v1Route{http.MethodPatch: s.v1Merge, http.MethodGet: s.v1Get, http.MethodDelete: s.v1DeleteAll}, "/v1/account/{a}/{ns}/{sid}/properties"
 	case n == 4 && seg[0] == "namespace" && seg[2] == "session":
-		route = v1Route{http.MethodDelete: s.v1DeleteSession}
+		route, name = v1Route{http.MethodDelete: s.v1DeleteSession}, "/v1/account/{a}/namespace/{ns}/session/{sid}"
 	case n == 4 && seg[2] == "properties":
-		route = v1Route{http.MethodPut: s.v1Put, http.MethodGet: s.v1Property, http.MethodDelete: s.v1DeleteProperty}
+		route, name = v1Route{http.MethodPut: s.v1Put, http.MethodGet: s.v1Property, http.MethodDelete: s.v1DeleteProperty}, "/v1/account/{a}/{ns}/{sid}/properties/{p}"
 	default:
 		return errNoRoute
 	}
+	setRoute(r.Context(), name)
 	h := route[r.Method]
 	if h == nil {
 		allow := make([]string, 0, len(route))

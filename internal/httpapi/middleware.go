@@ -10,9 +10,11 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/orchestrator/orchestrator/internal/secret"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // statusWriter records the status of a response.
@@ -38,14 +40,27 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument counts requests and their latency under the route pattern
-// (never the raw path, which would explode label cardinality). A handler
-// that panics is counted as a 500, the answer recover gives.
+// and the method (never the raw path or an unknown method, which would
+// explode label cardinality). A handler that panics is counted as a 500,
+// the answer recover gives. When the handler names the route it served
+// (setRoute: the v1 dispatcher, the console), that name is the label;
+// otherwise pattern is.
 func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
-	route := pattern
-	if i := strings.IndexByte(route, ' '); i >= 0 {
-		route = route[i+1:]
+	return s.instrumentAs(routeName(pattern), h)
+}
+
+// routeName is the route label of a ServeMux pattern: its path, without
+// the method.
+func routeName(pattern string) string {
+	if i := strings.IndexByte(pattern, ' '); i >= 0 {
+		return pattern[i+1:]
 	}
-	dur := s.Metrics.Duration.WithLabelValues(route)
+	return pattern
+}
+
+// instrumentAs is instrument with the route label route.
+func (s *Server) instrumentAs(route string, h http.Handler) http.Handler {
+	durs := s.durations(route)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw, ok := w.(*statusWriter)
@@ -54,7 +69,7 @@ func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 		}
 		returned := false
 		defer func() {
-			dur.Observe(time.Since(start).Seconds())
+			took := time.Since(start).Seconds()
 			code := sw.status
 			switch {
 			case code == 0 && !returned:
@@ -62,10 +77,101 @@ func (s *Server) instrument(pattern string, h http.Handler) http.Handler {
 			case code == 0:
 				code = http.StatusOK
 			}
-			s.Metrics.Requests.WithLabelValues(route, strconv.Itoa(code)).Inc()
+			mi := methodIndex(r.Method)
+			name := route
+			if rec := recordOf(r.Context()); rec != nil && rec.route != "" {
+				name = rec.route
+				s.durations(name).observe(mi, took)
+			} else {
+				durs.observe(mi, took)
+			}
+			s.Metrics.Requests.WithLabelValues(name, metricMethods[mi], strconv.Itoa(code)).Inc()
+			if s.Tracer != nil {
+				s.Tracer.Route(r.Context(), metricMethods[mi], name)
+			}
 		}()
 		h.ServeHTTP(sw, r)
 		returned = true
+	})
+}
+
+// routeDurations are the latency histograms of one route by method
+// index, each created on the route's first request with that method (a
+// route × method that never happens exports no series).
+type routeDurations struct {
+	route string
+	vec   *prometheus.HistogramVec
+	by    [len(metricMethods)]atomic.Pointer[prometheus.Observer]
+}
+
+func (d *routeDurations) observe(mi int, seconds float64) {
+	if o := d.by[mi].Load(); o != nil {
+		(*o).Observe(seconds)
+		return
+	}
+	o := d.vec.WithLabelValues(d.route, metricMethods[mi])
+	d.by[mi].Store(&o)
+	o.Observe(seconds)
+}
+
+// durations returns the latency histograms of route, resolved once per
+// route: a handler that names its routes (setRoute) would otherwise look
+// its labels up on every request.
+func (s *Server) durations(route string) *routeDurations {
+	if d, ok := s.routeDurations.Load(route); ok {
+		return d.(*routeDurations)
+	}
+	d, _ := s.routeDurations.LoadOrStore(route, &routeDurations{route: route, vec: s.Metrics.Duration})
+	return d.(*routeDurations)
+}
+
+// metricMethods are the values of the method label, indexed by
+// methodIndex: every other method is counted as "other", so that clients
+// cannot grow the label set.
+var metricMethods = [...]string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "other"}
+
+// methodIndex returns the index in metricMethods of method m: any method
+// not listed is "other".
+func methodIndex(m string) int {
+	switch m {
+	case http.MethodGet:
+		return 0
+	case http.MethodHead:
+		return 1
+	case http.MethodPost:
+		return 2
+	case http.MethodPut:
+		return 3
+	case http.MethodPatch:
+		return 4
+	case http.MethodDelete:
+		return 5
+	case http.MethodOptions:
+		return 6
+	}
+	return 7
+}
+
+// setRoute names the route that serves the request with ctx, for the
+// metrics (and the trace) of a handler that routes by itself: a route
+// pattern such as "/v1/account/{a}/{ns}/properties", never a raw path.
+func setRoute(ctx context.Context, route string) {
+	if rec := recordOf(ctx); rec != nil {
+		rec.route = route
+	}
+}
+
+// patternRoute names the route of each request after h served it by the
+// pattern an inner ServeMux matched (the console's), so that such a
+// handler mounted under one prefix is still counted by route.
+func patternRoute(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r.Pattern = ""
+		h.ServeHTTP(w, r)
+		// The inner ServeMux set r.Pattern on this very request.
+		if r.Pattern != "" {
+			setRoute(r.Context(), routeName(r.Pattern))
+		}
 	})
 }
 
@@ -161,6 +267,7 @@ type record struct {
 	err    error
 	stack  string
 	reason string // the error code of a 401 or 403 (invalid_token, forbidden…)
+	route  string // the route a self-routing handler served (setRoute)
 }
 
 type recordKey struct{}

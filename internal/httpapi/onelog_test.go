@@ -169,8 +169,8 @@ func TestPanicHasAccessLineAndMetric(t *testing.T) {
 	if n := scrape(t, s.Metrics, "orchestrator_http_panics_total"); n != 1 {
 		t.Errorf("orchestrator_http_panics_total = %v, want 1", n)
 	}
-	if n := scrape(t, s.Metrics, `orchestrator_http_requests_total{code="500",route="/boom"}`); n != 1 {
-		t.Errorf(`orchestrator_http_requests_total{route="/boom",code="500"} = %v, want 1`, n)
+	if n := scrape(t, s.Metrics, `orchestrator_http_requests_total{code="500",method="GET",route="/boom"}`); n != 1 {
+		t.Errorf(`orchestrator_http_requests_total{route="/boom",method="GET",code="500"} = %v, want 1`, n)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/tokens"
+	"github.com/orchestrator/orchestrator/internal/tracing"
 )
 
 // Server holds what the HTTP API needs. The composition root fills it.
@@ -67,8 +68,14 @@ type Server struct {
 	Audit *audit.Recorder
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// Tracer exports a span per request (serve --otlp-endpoint); nil:
+	// off, and only the traceparent header is read, for the logs.
+	Tracer *tracing.Tracer
 
 	draining atomic.Bool
+	// routeDurations caches the latency histograms of each route by
+	// method (instrument); route names are patterns, so it is bounded.
+	routeDurations sync.Map
 
 	fullMu         sync.Mutex
 	fullLogged     time.Time // when storageFull last logged
@@ -83,6 +90,8 @@ func (s *Server) Handler() http.Handler {
 	if s.Log == nil {
 		s.Log = slog.Default()
 	}
+	// Every line logged while a request is handled names its trace.
+	s.Log = slog.New(tracing.LogHandler(s.Log.Handler()))
 	if s.MaxBodyBytes == 0 {
 		s.MaxBodyBytes = 1 << 20
 	}
@@ -117,6 +126,15 @@ func (s *Server) Handler() http.Handler {
 	route("GET /.well-known/jwks.json", HandlerFunc(s.jwks))
 	s.csdsRoutes(route)
 
+	// v1 Next Actions is its own route, beside the Context Service's
+	// dispatcher (ccs_v1.go); like every v1 path it takes a trailing "/",
+	// counted under the same route.
+	ownV1 := func(pattern string, h http.Handler) {
+		h = s.instrument(pattern, h)
+		mux.Handle(pattern, h)
+		mux.Handle(pattern+"/{$}", h)
+	}
+	ownV1("/v1/account/{a}/next-actions", s.guardV1(HandlerFunc(s.serveV1NextActions)))
 	v1 := s.guardV1(HandlerFunc(s.serveV1Account))
 	route("/v1/account/{a}", v1)
 	route("/v1/account/{a}/", v1)
@@ -129,8 +147,8 @@ func (s *Server) Handler() http.Handler {
 		return noRoute(mux, r)
 	}))
 	if s.Console != nil {
-		mux.Handle("/console/", s.Console)
-		mux.Handle("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
+		route("/console/", patternRoute(s.Console))
+		route("GET /console", http.RedirectHandler("/console/", http.StatusMovedPermanently))
 	}
 	route("/", HandlerFunc(func(w http.ResponseWriter, r *http.Request) error {
 		return noRoute(mux, r)
@@ -161,10 +179,11 @@ func noRoute(mux *http.ServeMux, r *http.Request) error {
 }
 
 // middleware wraps a mux in what every request goes through: the client
-// address, the access log, panic recovery (inside the access log, so that
+// address, the trace context (traceparent, and a span when exported), the
+// access log, panic recovery (inside the access log, so that
 // a panic has its access line) and the body limit.
 func (s *Server) middleware(mux http.Handler) http.Handler {
-	return s.Clients.Middleware(s.accessLog(s.recover(s.hsts(s.limitBody(mux)))))
+	return s.Clients.Middleware(s.Tracer.Middleware(s.accessLog(s.recover(s.hsts(s.limitBody(mux))))))
 }
 
 // hsts sends Strict-Transport-Security when the public URL is https, so

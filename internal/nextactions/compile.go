@@ -8,6 +8,7 @@ import (
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/vm"
 	"github.com/maypok86/otter/v2"
+	"github.com/maypok86/otter/v2/stats"
 
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/storage"
@@ -350,8 +351,13 @@ func newCache(maxBytes uint64) *cache {
 	return &cache{c: otter.Must(&otter.Options[policyKey, *cacheEntry]{
 		MaximumWeight: maxBytes,
 		Weigher:       func(_ policyKey, e *cacheEntry) uint32 { return e.weight },
+		StatsRecorder: stats.NewCounter(),
 	})}
 }
+
+// CacheStats returns the hits, misses and evictions of the cache of
+// compiled policies, for the metrics.
+func (s *Service) CacheStats() stats.Stats { return s.cache.c.Stats() }
 
 // get returns the compiled form of revision r of a policy.
 func (c *cache) get(r storage.Policy) (*Compiled, bool) {

@@ -95,6 +95,9 @@ type Config struct {
 	// 1024, so at most 1024 × MaxLogPerEvaluation entries); beyond it,
 	// log entries are dropped rather than slowing evaluations down.
 	LogQueue int
+	// OnPurge, when set, is told of each purge run of Run and of the log
+	// entries it deleted (for the metrics).
+	OnPurge func(rows int)
 }
 
 // Service manages an account's policies and evaluates them. It is safe
@@ -774,7 +777,10 @@ func (s *Service) Run(ctx context.Context) {
 			s.write(wctx, nil)
 			close(done)
 		case <-purge.C:
-			s.Purge(ctx)
+			n := s.Purge(ctx)
+			if s.cfg.OnPurge != nil {
+				s.cfg.OnPurge(n)
+			}
 		}
 	}
 }

@@ -200,3 +200,22 @@ func (a Attempt) Refund() {
 		r.Refund()
 	}
 }
+
+// Observe returns l telling report of each decision Reserve makes:
+// allowed (a failure was reserved) or not (limited). Blocked and Fail
+// are not decisions and are not reported. report must be quick and safe
+// for concurrent use (a metrics counter).
+func Observe(l Interface, report func(allowed bool)) Interface {
+	return observed{l, report}
+}
+
+type observed struct {
+	Interface
+	report func(allowed bool)
+}
+
+func (o observed) Reserve(key string) (Reservation, time.Duration, bool) {
+	r, d, ok := o.Interface.Reserve(key)
+	o.report(ok)
+	return r, d, ok
+}

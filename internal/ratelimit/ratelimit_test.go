@@ -192,3 +192,24 @@ func testReserveAllRefundsTheOtherAfterTimePasses(t *testing.T, newLimiter newFu
 		t.Fatalf("user budget after 20 refused attempts: %d left, want 9", n)
 	}
 }
+
+// TestObserveReportsReservations: Observe reports each Reserve's
+// decision and changes none.
+func TestObserveReportsReservations(t *testing.T) {
+	var allowed, limited int
+	l := Observe(New(2, time.Minute, 10, nil), func(ok bool) {
+		if ok {
+			allowed++
+		} else {
+			limited++
+		}
+	})
+	for range 3 {
+		l.Reserve("k")
+	}
+	l.Fail("k")
+	l.Blocked("k")
+	if allowed != 2 || limited != 1 {
+		t.Errorf("allowed %d, limited %d; want 2, 1", allowed, limited)
+	}
+}

@@ -16,8 +16,8 @@ import (
 
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/config"
-	"github.com/orchestrator/orchestrator/internal/openapi/openapitest"
 	"github.com/orchestrator/orchestrator/internal/datadir/datadirtest"
+	"github.com/orchestrator/orchestrator/internal/openapi/openapitest"
 	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/server"
 	"github.com/orchestrator/orchestrator/internal/storage/sqlite"

@@ -226,8 +226,8 @@ func TestHealthReadyMetrics(t *testing.T) {
 	for _, want := range []string{
 		`orchestrator_logins_total{result="success"} 1`, `orchestrator_logins_total{result="failure"} 0`,
 		`orchestrator_logins_total{result="limited"} 0`,
-		`orchestrator_http_requests_total{code="200",route="/v2/authenticate/login"} 1`,
-		`orchestrator_http_request_duration_seconds_count{route="/v2/authenticate/login"} 1`,
+		`orchestrator_http_requests_total{code="200",method="GET",route="/v2/authenticate/login"} 1`,
+		`orchestrator_http_request_duration_seconds_count{method="GET",route="/v2/authenticate/login"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %q", want)

@@ -53,7 +53,7 @@ func TestOpenAPIServed(t *testing.T) {
 func registeredRoutes(t *testing.T) (patterns []string, v1 []string) {
 	t.Helper()
 	srcs, _ := filepath.Glob(filepath.Join(repoRoot, "internal", "httpapi", "*.go"))
-	pattern := regexp.MustCompile(`\b(?:route|handle|Handle)\("((?:[A-Z]+ )?/[^"]*)"`)
+	pattern := regexp.MustCompile(`\b(?:route|handle|Handle|ownV1)\("((?:[A-Z]+ )?/[^"]*)"`)
 	for _, src := range srcs {
 		if strings.HasSuffix(src, "_test.go") {
 			continue
@@ -133,8 +133,8 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			continue
 		}
 		for method := range item.Operations() {
-			if !slices.Contains(v1, method+" "+path) {
-				t.Errorf("the document has %s %s; ccs_v1.go's table does not", method, path)
+			if !slices.Contains(v1, method+" "+path) && !slices.Contains(patterns, path) && !slices.Contains(patterns, method+" "+path) {
+				t.Errorf("the document has %s %s; neither ccs_v1.go's table nor server.go's routes serve it", method, path)
 			}
 		}
 	}

@@ -17,8 +17,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/maypok86/otter/v2/stats"
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/audit"
+	"github.com/orchestrator/orchestrator/internal/buildinfo"
 	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/clientaddr"
 	"github.com/orchestrator/orchestrator/internal/config"
@@ -35,7 +37,9 @@ import (
 	"github.com/orchestrator/orchestrator/internal/storage/postgres"
 	"github.com/orchestrator/orchestrator/internal/storage/sqlite"
 	"github.com/orchestrator/orchestrator/internal/tokens"
+	"github.com/orchestrator/orchestrator/internal/tracing"
 	"github.com/redis/rueidis"
+	"go.opentelemetry.io/otel/attribute"
 )
 
 // Deps are what a Server takes from its caller besides configuration.
@@ -64,8 +68,9 @@ type Server struct {
 	closing sync.Once
 	closed  error
 
-	inflight atomic.Int64  // requests running (track)
-	drain    time.Duration // shutdown's wait for in-flight requests (0: drainTimeout)
+	tracer   *tracing.Tracer // nil: no span export; shut down by Close
+	inflight atomic.Int64    // requests running (track)
+	drain    time.Duration   // shutdown's wait for in-flight requests (0: drainTimeout)
 
 	// AdminToken is the operator token in force.
 	AdminToken string
@@ -91,6 +96,8 @@ func New(ctx context.Context, cfg config.Serve, deps Deps) (*Server, error) {
 	if log == nil {
 		log = slog.Default()
 	}
+	// Every line logged while a request is handled names its trace.
+	log = slog.New(tracing.LogHandler(log.Handler()))
 	now := deps.Now
 	if now == nil {
 		now = time.Now
@@ -301,6 +308,19 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 		}
 		return nil, err
 	}
+	var tracer *tracing.Tracer
+	if cfg.OTLPEndpoint != "" {
+		bi := buildinfo.Read()
+		tracer, err = tracing.New(ctx, cfg.OTLPEndpoint, attribute.String("service.version", bi.String()), attribute.String("orchestrator.zone", cfg.Zone))
+		if err != nil {
+			store.Close()
+			if w.zone != nil {
+				w.zone.Close()
+			}
+			return nil, err
+		}
+		log.Info("exporting trace spans", "endpoint", cfg.OTLPEndpoint)
+	}
 	docCache := 0 // the default
 	if w.shared {
 		// Another node's write would not reach this process's cache:
@@ -308,23 +328,33 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 		docCache = -1
 	}
 	m := metrics.New()
+	if c, ok := store.(interface {
+		OnCommit(func(writes int, took time.Duration))
+	}); ok {
+		c.OnCommit(m.Commit) // the embedded store's group commits
+	}
+	// Each limiter's decisions, by name.
+	limiter := func(name string, burst int, window time.Duration) ratelimit.Interface {
+		return ratelimit.Observe(w.zone.limiter(name, burst, window, now), m.Limit(name))
+	}
 	// The one writer of the audit log, for every entry point.
 	rec := audit.New(store, audit.Config{Now: now, Log: log, WriteFailed: m.AuditWriteFailures.Inc, AccountOf: acc.AccountOfUser})
 	bgCtx, cancel := context.WithCancel(context.Background())
 	s := &Server{
-		cfg: cfg, log: log, store: store, bg: cancel, zone: w.zone,
+		cfg: cfg, log: log, store: store, bg: cancel, zone: w.zone, tracer: tracer,
 		AdminToken: w.adminToken, AdminTokenFile: w.adminFile, Accounts: acc, Tokens: tok, Metrics: m, Audit: rec,
 	}
 	s.API = &httpapi.Server{
-		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now,
-		CCS:               ccs.New(store, ccs.Config{Now: now, Log: log, DocumentCacheBytes: docCache, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes), MaxRetention: retention}),
+		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now, Tracer: tracer,
+		CCS: ccs.New(store, ccs.Config{Now: now, Log: log, DocumentCacheBytes: docCache, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes), MaxRetention: retention,
+			OnPurge: func(n int) { m.Purge("expired_properties", n) }}),
 		Ready:             store.Ready,
 		AdminToken:        w.adminToken,
 		AuthFailureStatus: cfg.AuthFailureStatus,
 		V1Sunset:          sunset,
-		UserLimiter:       w.zone.limiter("login-user", 10, time.Minute, now),
-		AddrLimiter:       w.zone.limiter("login-addr", 100, time.Minute, now),
-		AdminLimiter:      w.zone.limiter("admin-addr", 20, time.Minute, now),
+		UserLimiter:       limiter("login-user", 10, time.Minute),
+		AddrLimiter:       limiter("login-addr", 100, time.Minute),
+		AdminLimiter:      limiter("admin-addr", 20, time.Minute),
 		Degraded:          w.zone.degraded,
 		Clients:           clients,
 		Audit:             rec,
@@ -334,14 +364,16 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 			// Derived from the server secret, the same on every node, so a
 			// sign-in form served by one node can be posted to another.
 			FormKey:     keys.Hash("console-form-key", ""),
-			UserLimiter: w.zone.limiter("console-user", 10, time.Minute, now),
-			AddrLimiter: w.zone.limiter("console-addr", 100, time.Minute, now),
+			UserLimiter: limiter("console-user", 10, time.Minute),
+			AddrLimiter: limiter("console-addr", 100, time.Minute),
 			Sessions:    w.zone.sessions()}),
 	}
 	// The document cache (SQLite only) is right because this process is
 	// the one writer of the store.
 	acc.OnDelete(s.API.CCS.ForgetAccount)
-	s.API.NextActions = nextactions.New(store, nextactions.CCSVariables{CCS: s.API.CCS}, nextactions.Config{Now: now, Log: log})
+	s.API.NextActions = nextactions.New(store, nextactions.CCSVariables{CCS: s.API.CCS}, nextactions.Config{Now: now, Log: log,
+		OnPurge: func(n int) { m.Purge("evaluation_logs", n) }})
+	s.registerCaches()
 	if w.zone != nil {
 		m.Degraded("invalidation", w.zone.epochs.Status)
 		m.Degraded("limits", w.zone.limitsStatus)
@@ -426,20 +458,51 @@ func (s *Server) background(ctx context.Context) {
 				s.log.Warn("reload signing keys", "err", err)
 			}
 		case <-purge.C:
-			for ctx.Err() == nil {
-				n, err := s.Accounts.PurgeRevokedTokens(ctx, revokedPurgeBatch)
-				if err != nil && ctx.Err() == nil {
-					s.log.Warn("purge expired revoked tokens", "err", err)
-				}
-				if err != nil || n < revokedPurgeBatch {
-					break
-				}
-			}
-			if _, err := s.Audit.Purge(ctx, s.cfg.AuditRetention); err != nil && ctx.Err() == nil {
-				s.log.Warn("purge audit entries past their retention", "err", err)
-			}
+			s.purge(ctx)
 		}
 	}
+}
+
+// purge deletes the revoked tokens that have expired and the audit
+// entries past --audit-retention, and counts both runs.
+func (s *Server) purge(ctx context.Context) {
+	total := 0
+	for ctx.Err() == nil {
+		n, err := s.Accounts.PurgeRevokedTokens(ctx, revokedPurgeBatch)
+		total += n
+		if err != nil && ctx.Err() == nil {
+			s.log.Warn("purge expired revoked tokens", "err", err)
+		}
+		if err != nil || n < revokedPurgeBatch {
+			break
+		}
+	}
+	s.Metrics.Purge("revoked_tokens", total)
+	n, err := s.Audit.Purge(ctx, s.cfg.AuditRetention)
+	if err != nil && ctx.Err() == nil {
+		s.log.Warn("purge audit entries past their retention", "err", err)
+	}
+	s.Metrics.Purge("audit", n)
+}
+
+// registerCaches exports the hits, misses and evictions of the
+// in-process caches: authenticated API keys, credentials and accounts,
+// verified tokens, compiled policies and (on the embedded store) Context
+// Service documents.
+func (s *Server) registerCaches() {
+	m := s.Metrics
+	m.Cache("api_keys", func() metrics.CacheStats { k, _, _ := s.Accounts.CacheStats(); return cacheStats(k) })
+	m.Cache("credentials", func() metrics.CacheStats { _, c, _ := s.Accounts.CacheStats(); return cacheStats(c) })
+	m.Cache("accounts", func() metrics.CacheStats { _, _, a := s.Accounts.CacheStats(); return cacheStats(a) })
+	m.Cache("tokens", func() metrics.CacheStats { return cacheStats(s.Tokens.CacheStats()) })
+	m.Cache("policies", func() metrics.CacheStats { return cacheStats(s.API.NextActions.CacheStats()) })
+	if _, ok := s.API.CCS.CacheStats(); ok {
+		m.Cache("documents", func() metrics.CacheStats { st, _ := s.API.CCS.CacheStats(); return cacheStats(st) })
+	}
+}
+
+func cacheStats(st stats.Stats) metrics.CacheStats {
+	return metrics.CacheStats{Hits: st.Hits, Misses: st.Misses, Evictions: st.Evictions}
 }
 
 // flushUsage writes the last uses of keys and credentials and the
@@ -703,6 +766,10 @@ func (s *Server) Close() error {
 		// What the loop had not written yet, before the store goes.
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		s.flushUsage(ctx, true)
+		// The spans of the last requests, before the exporter stops.
+		if err := s.tracer.Shutdown(ctx); err != nil {
+			s.log.Warn("export the last trace spans", "err", err)
+		}
 		cancel()
 		s.closed = s.store.Close()
 		if s.zone != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/google/uuid"
 	"github.com/maypok86/otter/v2"
+	"github.com/maypok86/otter/v2/stats"
 	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/storage"
 	"golang.org/x/sync/singleflight"
@@ -123,6 +124,7 @@ func New(ctx context.Context, store storage.SigningKeys, keys *secret.Keys, cred
 	s.verified = otter.Must(&otter.Options[[32]byte, *Claims]{
 		MaximumSize:      100_000,
 		ExpiryCalculator: otter.ExpiryCreating[[32]byte, *Claims](cfg.TTL),
+		StatsRecorder:    stats.NewCounter(),
 	})
 	s.parser = jwt.NewParser(
 		jwt.WithValidMethods([]string{RS256, ES256, EdDSA}),
@@ -464,3 +466,7 @@ func DiesAt(cl *Claims, r storage.Revocation) (at time.Time, ok bool) {
 	}
 	return r.PendingAt, true
 }
+
+// CacheStats returns the hits, misses and evictions of the cache of
+// verified tokens, for the metrics.
+func (s *Service) CacheStats() stats.Stats { return s.verified.Stats() }

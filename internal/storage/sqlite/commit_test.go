@@ -100,3 +100,43 @@ func TestGroupCommitKeepsEveryAcknowledgedWrite(t *testing.T) {
 		t.Errorf("stored %d properties; acknowledged %d, refused %d", len(have), len(acked), len(refused))
 	}
 }
+
+// TestOnCommitCountsEveryWrite: the commit observer is told of every
+// group commit; the batch sizes add up to the writes made.
+func TestOnCommitCountsEveryWrite(t *testing.T) {
+	s, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	var mu sync.Mutex
+	var writes, commits int
+	s.OnCommit(func(n int, took time.Duration) {
+		mu.Lock()
+		writes += n
+		commits++
+		mu.Unlock()
+		if n < 1 || took <= 0 {
+			t.Errorf("commit of %d writes took %v", n, took)
+		}
+	})
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() { createAccount(t, s, fmt.Sprint(i+1)) })
+	}
+	wg.Wait()
+	// A batch is observed just after its writes are answered.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		mu.Lock()
+		n := writes
+		mu.Unlock()
+		if n >= 20 || time.Now().After(deadline) {
+			break
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if writes != 20 || commits < 1 || commits > 20 {
+		t.Errorf("observed %d writes in %d commits, want 20 in 1 to 20", writes, commits)
+	}
+}

@@ -40,6 +40,17 @@ type Store struct {
 	fullAt atomic.Int64     // unix ns of the last write refused for lack of space
 	probe  probe            // Ready's write probe
 	now    func() time.Time // nil: time.Now
+
+	// observe is told of every commit (OnCommit); nil: nobody.
+	observe atomic.Pointer[func(writes int, took time.Duration)]
+}
+
+// OnCommit sets fn to be told, from the committer, of every group commit:
+// how many writes it made durable together and how long it took from
+// BEGIN to the end of COMMIT (the fsync included). fn must be quick: the
+// next batch waits for it.
+func (s *Store) OnCommit(fn func(writes int, took time.Duration)) {
+	s.observe.Store(&fn)
 }
 
 // stmts are the statements of the hot paths, prepared once: parsing SQL
@@ -256,7 +267,11 @@ func (s *Store) commitLoop() {
 				break fill
 			}
 		}
+		start := time.Now()
 		s.commit(batch)
+		if fn := s.observe.Load(); fn != nil {
+			(*fn)(len(batch), time.Since(start))
+		}
 		clear(batch)
 	}
 }
