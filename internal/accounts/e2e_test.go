@@ -1,7 +1,6 @@
 package accounts_test
 
 import (
-	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -22,15 +21,8 @@ func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.U
 // get sends GET url over loopback with one header and returns the status.
 func get(t *testing.T, url, header, value string) int {
 	t.Helper()
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set(header, value)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
+	st, _ := servertest.Do(t, http.MethodGet, url, map[string]string{header: value}, "")
+	return st
 }
 
 // TestRegenerationNeverRevivesTokens reproduces security review 2026-12,

@@ -53,25 +53,6 @@ func scrapeUntil(t *testing.T, env *servertest.Env, ok func(map[string]float64) 
 	}
 }
 
-// send makes one request and returns its status.
-func send(t *testing.T, method, url string, hdr map[string]string, body string) int {
-	t.Helper()
-	req, err := http.NewRequest(method, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range hdr {
-		req.Header.Set(k, v)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	io.Copy(io.Discard, resp.Body)
-	resp.Body.Close()
-	return resp.StatusCode
-}
-
 // TestMetricsNameEachRouteAndMethod: every v1 operation is counted under
 // its own route pattern and its method (issue 17), next-actions apart
 // from the Context Service, the console by its pages, an unknown method
@@ -101,7 +82,7 @@ func TestMetricsNameEachRouteAndMethod(t *testing.T) {
 		{"BREW", "/ns1/properties", "", 405},
 		{"DELETE", "/ns1", "", 204},
 	} {
-		if st := send(t, c.method, v1+c.path, key, c.body); st != c.status {
+		if st, _ := servertest.Do(t, c.method, v1+c.path, key, c.body); st != c.status {
 			t.Fatalf("%s %s = %d, want %d", c.method, c.path, st, c.status)
 		}
 	}

@@ -232,3 +232,30 @@ func (e *Env) Metric(t testing.TB, sample string) float64 {
 	}
 	return 0
 }
+
+// Do sends one request to url with the headers and body (body "" sends
+// none) and returns the status and the body it answered.
+func Do(t testing.TB, method, url string, hdr map[string]string, body string) (int, string) {
+	t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
