@@ -59,3 +59,12 @@ type CreateAccount struct {
 	APIKey      string       `json:"apiKey,omitempty"`
 	Credentials *Credentials `json:"credentials,omitempty"`
 }
+
+// AuditEntry is one entry of the operator's audit lists
+// (GET /admin/v1/accounts/{id}/audit, GET /admin/v1/audit).
+type AuditEntry struct {
+	Time    time.Time `json:"time"`
+	Actor   string    `json:"actor"`
+	Action  string    `json:"action"`
+	Address string    `json:"address"`
+}

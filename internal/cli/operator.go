@@ -351,12 +351,7 @@ func printAudit(g *Globals, o *OperatorFlags, path string) error {
 		}
 		return err
 	}
-	var es []struct {
-		Time    time.Time `json:"time"`
-		Actor   string    `json:"actor"`
-		Action  string    `json:"action"`
-		Address string    `json:"address"`
-	}
+	var es []wire.AuditEntry
 	if err := json.Unmarshal(raw, &es); err != nil {
 		return err
 	}

@@ -383,7 +383,7 @@ func (c *CCSDeleteCmd) Run(g *Globals) error {
 			err = cl.DeleteSession(ctx, c.Namespace, c.Session)
 		default:
 			// The namespace-level properties are session __default__.
-			err = cl.DeleteSessionProperties(ctx, c.Namespace, "__default__")
+			err = cl.DeleteSessionProperties(ctx, c.Namespace, sdk.DefaultSession)
 		}
 		return err
 	})
@@ -489,7 +489,7 @@ func (c *CCSSessionsCmd) Run(g *Globals) error {
 // document, "never" when some property never expires, "no data" when it
 // holds nothing live.
 func sessionExpiry(g *Globals, cl *sdk.Client, ns, sid string) (string, error) {
-	if sid == "__default__" {
+	if sid == sdk.DefaultSession {
 		sid = "" // the namespace-level document
 	}
 	doc, err := cl.GetDocument(g.Ctx, ns, sid)

@@ -240,14 +240,6 @@ func (s *Server) adminRotate(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// auditEntry is one entry of GET /admin/v1/accounts/{id}/audit.
-type auditEntry struct {
-	Time    time.Time `json:"time"`
-	Actor   string    `json:"actor"`
-	Action  string    `json:"action"`
-	Address string    `json:"address"`
-}
-
 // auditLimit reads ?limit= (1-1000, default 100).
 func auditLimit(r *http.Request) (int, error) {
 	v := r.URL.Query().Get("limit")
@@ -294,9 +286,9 @@ func (s *Server) writeAudit(w http.ResponseWriter, r *http.Request, accountID st
 	if err != nil {
 		return err
 	}
-	out := make([]auditEntry, len(es))
+	out := make([]wire.AuditEntry, len(es))
 	for i, e := range es {
-		out[i] = auditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Address: e.Address}
+		out[i] = wire.AuditEntry{Time: e.Time, Actor: e.Actor, Action: e.Action, Address: e.Address}
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
