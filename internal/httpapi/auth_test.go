@@ -379,7 +379,7 @@ func TestOversizedBodyIs413(t *testing.T) {
 }
 
 func TestLoginAddressCeiling(t *testing.T) {
-	env := servertest.Start(t)
+	env := servertest.StartClock(t, servertest.Frozen())
 	h := env.Server.Handler()
 	a := env.CreateAccount(t, true)
 	// 100 failures spread over many user IDs (none reaches its own limit).

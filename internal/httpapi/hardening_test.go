@@ -258,7 +258,7 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 		}
 	}
 	t.Run("trusted", func(t *testing.T) {
-		env := servertest.Start(t, func(c *config.Serve) { c.TrustedProxies = "127.0.0.1/32" })
+		env := servertest.StartClock(t, servertest.Frozen(), func(c *config.Serve) { c.TrustedProxies = "127.0.0.1/32" })
 		a := env.CreateAccount(t, true)
 		fail100(t, env, "198.51.100.1")
 		req := loginReq(env.URL, a.UserID, a.Password)
@@ -276,7 +276,7 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 		}
 	})
 	t.Run("untrusted", func(t *testing.T) {
-		env := servertest.Start(t)
+		env := servertest.StartClock(t, servertest.Frozen())
 		a := env.CreateAccount(t, true)
 		fail100(t, env, "198.51.100.1")
 		req := loginReq(env.URL, a.UserID, a.Password)
@@ -289,7 +289,7 @@ func TestTrustedProxiesNameTheClient(t *testing.T) {
 
 // Finding 12: IPv6 peers are limited by their /64.
 func TestIPv6PeersShareTheir64(t *testing.T) {
-	env := servertest.Start(t)
+	env := servertest.StartClock(t, servertest.Frozen())
 	h := env.Server.Handler()
 	a := env.CreateAccount(t, true)
 	for i := 0; i < 100; i++ {
