@@ -1,7 +1,8 @@
 // Command benchtool is the Go half of scripts/bench: it serves the
 // trivial hello handler that marks this machine's ceiling, seeds a
 // running server with accounts and context data over its public APIs,
-// reads processes' CPU time from /proc (ticks, and pgticks for
+// sends the seeded requests at a fixed rate (rate, open loop, with
+// vegeta), reads processes' CPU time from /proc (ticks, and pgticks for
 // PostgreSQL's), and creates and drops the throwaway PostgreSQL database
 // of a `scripts/bench --store postgres` run (so the script needs no psql).
 package main
@@ -26,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool hello|seed|ticks|pgdb|pgticks [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool hello|seed|rate|ticks|pgdb|pgticks [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -35,6 +36,8 @@ func main() {
 		err = hello(os.Args[2:])
 	case "seed":
 		err = seed(os.Args[2:])
+	case "rate":
+		err = rate(os.Args[2:])
 	case "ticks":
 		err = ticks(os.Args[2:])
 	case "pgdb":
