@@ -1,8 +1,10 @@
 // Command benchtool is the Go half of scripts/bench: it serves the
 // trivial hello handler that marks this machine's ceiling, seeds a
-// running server with accounts and context data over its public APIs, and
-// creates and drops the throwaway PostgreSQL database of a
-// `scripts/bench --store postgres` run (so the script needs no psql).
+// running server with accounts and context data over its public APIs,
+// sends the seeded requests at a fixed rate (rate, open loop, with
+// vegeta), reads processes' CPU time from /proc (ticks, and pgticks for
+// PostgreSQL's), and creates and drops the throwaway PostgreSQL database
+// of a `scripts/bench --store postgres` run (so the script needs no psql).
 package main
 
 import (
@@ -25,7 +27,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fmt.Fprintln(os.Stderr, "usage: benchtool hello|seed|pgdb|pgticks [flags]")
+		fmt.Fprintln(os.Stderr, "usage: benchtool hello|seed|rate|ticks|pgdb|pgticks [flags]")
 		os.Exit(2)
 	}
 	var err error
@@ -34,6 +36,10 @@ func main() {
 		err = hello(os.Args[2:])
 	case "seed":
 		err = seed(os.Args[2:])
+	case "rate":
+		err = rate(os.Args[2:])
+	case "ticks":
+		err = ticks(os.Args[2:])
 	case "pgdb":
 		err = pgdb(os.Args[2:])
 	case "pgticks":

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 )
 
@@ -107,23 +106,11 @@ func readPGProcs() ([]pgProc, error) {
 		if err != nil {
 			continue // the process has gone
 		}
-		open, close := bytes.IndexByte(b, '('), bytes.LastIndexByte(b, ')')
-		if open < 0 || close < open || !bytes.HasPrefix(b[open+1:close], []byte("postgres")) {
+		st, err := parseProcStat(b)
+		if err != nil || !strings.HasPrefix(st.comm, "postgres") {
 			continue
 		}
-		// After "pid (comm) ": state is field 0, utime 11, stime 12,
-		// cutime 13, cstime 14, starttime 19.
-		f := strings.Fields(string(b[close+1:]))
-		if len(f) < 20 {
-			continue
-		}
-		var t [4]int64
-		for i := range t {
-			t[i], _ = strconv.ParseInt(f[11+i], 10, 64)
-		}
-		p := pgProc{self: t[0] + t[1], children: t[2] + t[3]}
-		p.pid, _ = strconv.ParseInt(string(bytes.TrimSpace(b[:open])), 10, 64)
-		p.start, _ = strconv.ParseInt(f[19], 10, 64)
+		p := pgProc{pid: st.pid, start: st.start, self: st.self, children: st.children}
 		cmd, _ := os.ReadFile(filepath.Join(filepath.Dir(path), "cmdline"))
 		title := strings.TrimSpace(string(bytes.ReplaceAll(cmd, []byte{0}, []byte{' '})))
 		if m := backendTitle.FindStringSubmatch(title); m != nil {
