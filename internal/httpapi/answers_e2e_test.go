@@ -21,20 +21,9 @@ func TestAnswersSayWhatIsMissing(t *testing.T) {
 
 	do := func(method, path string, hdr map[string]string, body string) (*http.Response, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequest(method, env.URL+path, strings.NewReader(body))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for k, v := range hdr {
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
+		resp, b := servertest.Send(t, method, env.URL+path, hdr, body)
 		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
+		json.Unmarshal(b, &m)
 		return resp, m
 	}
 	bearer := map[string]string{"Authorization": "Bearer " + c.token}

@@ -237,6 +237,14 @@ func (e *Env) Metric(t testing.TB, sample string) float64 {
 // none) and returns the status and the body it answered.
 func Do(t testing.TB, method, url string, hdr map[string]string, body string) (int, string) {
 	t.Helper()
+	resp, b := Send(t, method, url, hdr, body)
+	return resp.StatusCode, string(b)
+}
+
+// Send is Do for tests that read the answer's headers too: the response
+// (its body already read and closed) and the body.
+func Send(t testing.TB, method, url string, hdr map[string]string, body string) (*http.Response, []byte) {
+	t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -257,7 +265,7 @@ func Do(t testing.TB, method, url string, hdr map[string]string, body string) (i
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, string(b)
+	return resp, b
 }
 
 // Frozen returns a clock stopped at the time of the call, for tests that
