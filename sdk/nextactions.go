@@ -100,10 +100,8 @@ func (c *Client) NextActionsV1(ctx context.Context, r NextActionsV1Request) (*Ne
 	return &out, nil
 }
 
-type policyBody struct {
-	AccountID string  `json:"accountId"`
-	Policy    *Policy `json:"policy"`
-}
+// policyBody is the body of a policy's create and update.
+type policyBody = wire.PolicyWrite[json.RawMessage, json.RawMessage]
 
 // CreatePolicy adds a policy at the end of the account's list and returns
 // it with its id (v2).
@@ -113,7 +111,7 @@ func (c *Client) CreatePolicy(ctx context.Context, p Policy) (*Policy, error) {
 		return nil, err
 	}
 	var out Policy
-	if err := c.v2(ctx, http.MethodPost, "/v2/config/create", policyBody{a, &p}, &out); err != nil {
+	if err := c.v2(ctx, http.MethodPost, "/v2/config/create", policyBody{AccountID: a, Policy: &p}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -150,7 +148,7 @@ func (c *Client) UpdatePolicy(ctx context.Context, p Policy) (*Policy, error) {
 		return nil, err
 	}
 	var out Policy
-	if err := c.v2(ctx, http.MethodPost, "/v2/config/update", policyBody{a, &p}, &out); err != nil {
+	if err := c.v2(ctx, http.MethodPost, "/v2/config/update", policyBody{AccountID: a, Policy: &p}, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
@@ -162,11 +160,7 @@ func (c *Client) DeletePolicy(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	in := struct {
-		AccountID string `json:"accountId"`
-		ID        string `json:"id"`
-	}{a, id}
-	return c.v2(ctx, http.MethodDelete, "/v2/config/delete", in, nil)
+	return c.v2(ctx, http.MethodDelete, "/v2/config/delete", wire.PolicyDelete{AccountID: a, ID: id}, nil)
 }
 
 // PolicyLogs returns the evaluations of the last 7 days, of one

@@ -79,3 +79,16 @@ type NextActionsRequest struct {
 	Conversation map[string]any `json:"conversation,omitempty"`
 	SDE          map[string]any `json:"sde,omitempty"`
 }
+
+// PolicyWrite is the body of POST /v2/config/create and /v2/config/update:
+// the account and the policy.
+type PolicyWrite[V, P any] struct {
+	AccountID string        `json:"accountId"`
+	Policy    *Policy[V, P] `json:"policy"`
+}
+
+// PolicyDelete is the body of DELETE /v2/config/delete.
+type PolicyDelete struct {
+	AccountID string `json:"accountId"`
+	ID        string `json:"id"`
+}

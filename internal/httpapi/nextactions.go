@@ -66,10 +66,7 @@ func bodyAccount(r *http.Request, accountID string) (string, error) {
 	return Authorize(r, accountID)
 }
 
-type policyBody struct {
-	AccountID string              `json:"accountId"`
-	Policy    *nextactions.Policy `json:"policy"`
-}
+type policyBody wire.PolicyWrite[any, map[string]any]
 
 func (b *policyBody) decode(r *http.Request) (string, error) {
 	if err := DecodeJSON(r, b, false); err != nil {
@@ -114,10 +111,7 @@ func (s *Server) configUpdate(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) configDelete(w http.ResponseWriter, r *http.Request) error {
-	var body struct {
-		AccountID string `json:"accountId"`
-		ID        string `json:"id"`
-	}
+	var body wire.PolicyDelete
 	if err := DecodeJSON(r, &body, false); err != nil {
 		return err
 	}
