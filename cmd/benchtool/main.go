@@ -23,6 +23,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/orchestrator/orchestrator/wire"
 )
 
 func main() {
@@ -63,15 +65,6 @@ func hello(args []string) error {
 		w.Header().Set("Content-Type", "text/plain")
 		w.Write(body)
 	}))
-}
-
-type account struct {
-	AccountID   string `json:"accountId"`
-	APIKey      string `json:"apiKey"`
-	Credentials struct {
-		UserID   string `json:"userId"`
-		Password string `json:"password"`
-	} `json:"credentials"`
 }
 
 // seed creates accounts through the operator API and writes them to
@@ -145,14 +138,20 @@ func seed(args []string) error {
 	}
 
 	start := time.Now()
-	accts := make([]account, *n)
+	accts := make([]wire.Account, *n)
 	err := parallel(*n, func(i int) error {
 		b, err := do("POST", *base+"/admin/v1/accounts", map[string]string{"Authorization": admin, "Content-Type": "application/json"},
 			[]byte(fmt.Sprintf(`{"name":"bench %d"}`, i)))
 		if err != nil {
 			return err
 		}
-		return json.Unmarshal(b, &accts[i])
+		if err := json.Unmarshal(b, &accts[i]); err != nil {
+			return err
+		}
+		if accts[i].Credentials == nil || accts[i].APIKey == "" {
+			return fmt.Errorf("create account: no key or credentials in %s", b)
+		}
+		return nil
 	})
 	if err != nil {
 		return err

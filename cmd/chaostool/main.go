@@ -38,6 +38,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/orchestrator/orchestrator/wire"
 )
 
 func main() {
@@ -364,10 +366,7 @@ func (ca *campaign) createAccount(ctx context.Context) error {
 	if resp.StatusCode >= 300 {
 		return fmt.Errorf("create account: status %d %s", resp.StatusCode, body)
 	}
-	var a struct {
-		AccountID string `json:"accountId"`
-		APIKey    string `json:"apiKey"`
-	}
+	var a wire.Account
 	if err := json.Unmarshal(body, &a); err != nil || a.AccountID == "" || a.APIKey == "" {
 		return fmt.Errorf("create account: unexpected answer %s", body)
 	}
