@@ -19,6 +19,7 @@ import (
 	"github.com/orchestrator/orchestrator/internal/accounts"
 	"github.com/orchestrator/orchestrator/internal/audit"
 	"github.com/orchestrator/orchestrator/internal/clientaddr"
+	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/ratelimit"
 	"github.com/orchestrator/orchestrator/internal/secret"
 	"github.com/orchestrator/orchestrator/internal/storage"
@@ -284,6 +285,14 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, err error)
 		c.log.ErrorContext(r.Context(), "console", "path", r.URL.Path, "err", err)
 		pe = &pageError{status: http.StatusInternalServerError, title: "Something went wrong",
 			msg: "The console could not complete this request. Try again in a moment."}
+		// The store's answers keep the status the API gives them: 503
+		// (retry soon) and 507 (nothing was saved) say more than a 500.
+		switch status, _, _ := fault.Status(err); status {
+		case http.StatusServiceUnavailable:
+			pe.status, pe.header = status, map[string]string{"Retry-After": "1"}
+		case http.StatusInsufficientStorage:
+			pe.status, pe.msg = status, "The store is out of space, so nothing was saved. Try again once space is freed."
+		}
 	}
 	for k, v := range pe.header {
 		w.Header().Set(k, v)

@@ -3,6 +3,7 @@ package fault
 import (
 	"errors"
 	"fmt"
+	"net/http"
 )
 
 // Kinds of client-visible failure. Test with errors.Is.
@@ -58,4 +59,32 @@ func Conflict(format string, args ...any) error {
 // message.
 func TooExpensive(format string, args ...any) error {
 	return &Error{Kind: ErrTooExpensive, Msg: fmt.Sprintf(format, args...)}
+}
+
+// statuses is the HTTP status a client gets for each kind; the API
+// (internal/httpapi's toHTTP) and the console both answer by it.
+var statuses = map[error]int{
+	ErrInvalid:      http.StatusBadRequest,
+	ErrTooLarge:     http.StatusRequestEntityTooLarge,
+	ErrForbidden:    http.StatusForbidden,
+	ErrNotFound:     http.StatusNotFound,
+	ErrConflict:     http.StatusConflict,
+	ErrTooExpensive: http.StatusUnprocessableEntity,
+	ErrStorageFull:  http.StatusInsufficientStorage,
+	ErrUnavailable:  http.StatusServiceUnavailable,
+}
+
+// Status returns the HTTP status of err's kind and its client-visible
+// message; ok is false when err is no *Error. A kind without a status
+// is a 500.
+func Status(err error) (status int, msg string, ok bool) {
+	var fe *Error
+	if !errors.As(err, &fe) {
+		return 0, "", false
+	}
+	status, found := statuses[fe.Kind]
+	if !found {
+		status = http.StatusInternalServerError
+	}
+	return status, fe.Msg, true
 }

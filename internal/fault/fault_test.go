@@ -40,3 +40,21 @@ func TestStorageErrorsAreFaults(t *testing.T) {
 		t.Errorf("storage.ErrLimit is a fault of kind %v", fe.Kind)
 	}
 }
+
+func TestStatus(t *testing.T) {
+	for _, tc := range []struct {
+		err    error
+		status int
+		ok     bool
+	}{
+		{fault.NotFound("account"), 404, true},
+		{fmt.Errorf("wrapped: %w", fault.Invalid("x")), 400, true},
+		{&fault.Error{Kind: fault.ErrUnavailable, Msg: "storage unavailable"}, 503, true},
+		{&fault.Error{Kind: errors.New("a kind with no status"), Msg: "m"}, 500, true},
+		{errors.New("plain"), 0, false},
+	} {
+		if status, _, ok := fault.Status(tc.err); status != tc.status || ok != tc.ok {
+			t.Errorf("Status(%v) = %d, %v; want %d, %v", tc.err, status, ok, tc.status, tc.ok)
+		}
+	}
+}

@@ -66,14 +66,9 @@ func toHTTP(err error) *Error {
 		// reads this answer; it is no server fault.
 		return &Error{Status: StatusClientClosedRequest, Message: "request canceled", Err: err}
 	}
-	var fe *fault.Error
-	if errors.As(err, &fe) {
-		status, ok := faultStatus[fe.Kind]
-		if !ok {
-			status = http.StatusInternalServerError
-		}
-		e := &Error{Status: status, Message: fe.Msg, Err: err}
-		if errors.Is(fe.Kind, fault.ErrUnavailable) {
+	if status, msg, ok := fault.Status(err); ok {
+		e := &Error{Status: status, Message: msg, Err: err}
+		if status == http.StatusServiceUnavailable {
 			// Retry later (SPEC §9: a node answers 503 within 2 s and
 			// recovers by itself).
 			e.Header = map[string]string{"Retry-After": "1"}
@@ -104,18 +99,6 @@ func formError(err error, malformed *Error) *Error {
 		return toHTTP(err)
 	}
 	return malformed
-}
-
-// faultStatus is the status of each fault kind; an unknown kind is a 500.
-var faultStatus = map[error]int{
-	fault.ErrInvalid:      http.StatusBadRequest,
-	fault.ErrTooLarge:     http.StatusRequestEntityTooLarge,
-	fault.ErrForbidden:    http.StatusForbidden,
-	fault.ErrNotFound:     http.StatusNotFound,
-	fault.ErrConflict:     http.StatusConflict,
-	fault.ErrTooExpensive: http.StatusUnprocessableEntity,
-	fault.ErrStorageFull:  http.StatusInsufficientStorage,
-	fault.ErrUnavailable:  http.StatusServiceUnavailable,
 }
 
 // writeError writes err as a JSON error response. A server fault's error
