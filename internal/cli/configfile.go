@@ -35,8 +35,9 @@ const maxConfigSize = 1 << 20
 
 // loadConfigFile is the kong.Configuration loader of --config. JSON or
 // YAML is chosen by the file's extension (.json, .yaml, .yml), else by
-// its content (JSON starts with "{"). Both are decoded into the same map
-// and read by kong.JSON's resolver, so both formats mean the same.
+// its content (JSON starts with "{"). Each value is kept as the text the
+// file wrote (YAML 0123 stays "0123", a 20-digit account id keeps every
+// digit) and handed to kong as if typed on the command line.
 func loadConfigFile(r io.Reader) (kong.Resolver, error) {
 	name := "--config"
 	if f, ok := r.(interface{ Name() string }); ok {
@@ -49,139 +50,199 @@ func loadConfigFile(r io.Reader) (kong.Resolver, error) {
 	if len(b) > maxConfigSize {
 		return nil, fmt.Errorf("%s: larger than %d bytes", name, maxConfigSize)
 	}
-	var values map[string]any
+	var values map[string]string
 	switch ext := strings.ToLower(filepath.Ext(name)); {
 	case ext == ".json" || ext != ".yaml" && ext != ".yml" && bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")):
-		dec := json.NewDecoder(bytes.NewReader(b))
-		if err := dec.Decode(&values); err != nil {
-			return nil, fmt.Errorf("%s: not a JSON object: %w", name, err)
-		}
-		if dec.More() {
-			return nil, fmt.Errorf("%s: more than one JSON value", name)
-		}
+		values, err = jsonValues(b)
 	default:
-		if err := yaml.Unmarshal(b, &values); err != nil {
-			return nil, fmt.Errorf("%s: not a YAML mapping: %w", name, err)
-		}
+		values, err = yamlValues(b)
 	}
-	// kong.JSON looks a flag up as token_ttl or tokenTtl, not as its own
-	// name token-ttl, which is what people write: hand it the keys with
-	// underscores.
-	forKong := make(map[string]any, len(values))
-	for k, v := range values {
-		u := strings.ReplaceAll(k, "-", "_")
-		if _, dup := forKong[u]; dup {
-			return nil, fmt.Errorf("%s: %q is set twice, in different spellings", name, u)
-		}
-		forKong[u] = v
-	}
-	if b, err = json.Marshal(forKong); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
-	}
-	inner, err := kong.JSON(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	return &fileResolver{name: name, inner: inner, keys: values}, nil
+	// One key a flag, whichever spelling (token-ttl, token_ttl, tokenTtl).
+	byFlag := make(map[string]string, len(values))
+	for k, v := range values {
+		f := flagName(k)
+		if _, dup := byFlag[f]; dup {
+			return nil, fmt.Errorf("%s: %q is set twice, in different spellings", name, f)
+		}
+		byFlag[f] = v
+	}
+	return &fileResolver{name: name, values: byFlag}, nil
 }
 
-// fileResolver is kong.JSON over the file, with the environment first
-// and unknown keys refused.
+// jsonValues reads a JSON object of flag values; numbers keep their text.
+func jsonValues(b []byte) (map[string]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var raw map[string]any
+	if err := dec.Decode(&raw); err != nil {
+		return nil, fmt.Errorf("not a JSON object: %w", err)
+	}
+	if dec.More() {
+		return nil, errors.New("more than one JSON value")
+	}
+	values := make(map[string]string, len(raw))
+	for k, v := range raw {
+		text, err := jsonText(v, true)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %w", k, err)
+		}
+		values[k] = text
+	}
+	return values, nil
+}
+
+func jsonText(v any, listOK bool) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return v, nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case json.Number:
+		return v.String(), nil
+	case []any:
+		if listOK {
+			parts := make([]string, len(v))
+			for i, e := range v {
+				s, err := jsonText(e, false)
+				if err != nil {
+					return "", err
+				}
+				parts[i] = s
+			}
+			return strings.Join(parts, ","), nil
+		}
+	}
+	return "", errors.New("want a string, number, boolean or list")
+}
+
+// yamlValues reads a YAML mapping of flag values; scalars keep their
+// text. yaml's own messages are not passed on: they quote the file, and
+// a secret file given to --config by mistake must not be printed.
+func yamlValues(b []byte) (map[string]string, error) {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(b, &doc); err != nil {
+		return nil, errors.New("not a YAML mapping (it does not parse)")
+	}
+	values := map[string]string{}
+	if doc.Kind == 0 { // an empty file
+		return values, nil
+	}
+	root := &doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil, fmt.Errorf("not a YAML mapping (line %d)", root.Line)
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k, v := root.Content[i], root.Content[i+1]
+		if k.Kind != yaml.ScalarNode {
+			return nil, fmt.Errorf("line %d: a key must be a flag name", k.Line)
+		}
+		text, err := yamlText(v, true)
+		if err != nil {
+			return nil, fmt.Errorf("%q (line %d): %w", k.Value, v.Line, err)
+		}
+		values[k.Value] = text
+	}
+	return values, nil
+}
+
+func yamlText(n *yaml.Node, listOK bool) (string, error) {
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag != "!!null":
+		return n.Value, nil
+	case n.Kind == yaml.SequenceNode && listOK:
+		parts := make([]string, len(n.Content))
+		for i, e := range n.Content {
+			s, err := yamlText(e, false)
+			if err != nil {
+				return "", err
+			}
+			parts[i] = s
+		}
+		return strings.Join(parts, ","), nil
+	}
+	return "", errors.New("want a string, number, boolean or list")
+}
+
+// flagName is the flag a key names: token_ttl and tokenTtl are token-ttl.
+func flagName(key string) string {
+	var b strings.Builder
+	for i, c := range key {
+		switch {
+		case c == '_':
+			b.WriteByte('-')
+		case c >= 'A' && c <= 'Z' && i > 0:
+			b.WriteByte('-')
+			b.WriteRune(c + ('a' - 'A'))
+		default:
+			b.WriteRune(c)
+		}
+	}
+	return b.String()
+}
+
+// fileResolver answers the file's values, with the environment first and
+// unknown keys refused.
 type fileResolver struct {
-	name  string
-	inner kong.Resolver
-	keys  map[string]any
+	name   string
+	values map[string]string // by flag name
 }
 
-// notInConfig are flags a config file cannot set.
-var notInConfig = []string{"help", "version", "config"}
+// notInConfig are flags a config file cannot set: the ones that say what
+// to do once (an id, a file, a destination), or that confirm a
+// destructive command (--yes), belong on the command line, where they
+// are seen.
+var notInConfig = []string{"help", "version", "config", "yes", "id", "file", "to", "from"}
 
-// Validate refuses a key that names no flag of any command.
+// Validate refuses a key that names no flag of any command, or one that a
+// file may not set.
 func (r *fileResolver) Validate(app *kong.Application) error {
 	known := map[string]bool{}
 	_ = kong.Visit(app, func(n kong.Visitable, next kong.Next) error {
-		if f, ok := n.(*kong.Flag); ok && !slices.Contains(notInConfig, f.Name) {
-			// The spellings kong.JSON looks up.
+		if f, ok := n.(*kong.Flag); ok {
 			known[f.Name] = true
-			known[strings.ReplaceAll(f.Name, "-", "_")] = true
-			known[camelCase(f.Name)] = true
 		}
 		return next(nil)
 	})
-	var unknown []string
-	for k := range r.keys {
-		if !known[k] {
+	var unknown, refused []string
+	for k := range r.values {
+		switch {
+		case slices.Contains(notInConfig, k):
+			refused = append(refused, "--"+k)
+		case !known[k]:
 			unknown = append(unknown, strconv.Quote(k))
 		}
 	}
-	if len(unknown) == 0 {
-		return nil
-	}
+	slices.Sort(refused)
 	slices.Sort(unknown)
-	if len(unknown) == 1 {
+	switch {
+	case len(refused) > 0:
+		return fmt.Errorf("%s: %s cannot be set in a config file: give it on the command line", r.name, strings.Join(refused, ", "))
+	case len(unknown) == 1:
 		return fmt.Errorf("%s: unknown key %s: no command has such a flag", r.name, unknown[0])
+	case len(unknown) > 1:
+		return fmt.Errorf("%s: unknown keys %s: no command has such flags", r.name, strings.Join(unknown, ", "))
 	}
-	return fmt.Errorf("%s: unknown keys %s: no command has such flags", r.name, strings.Join(unknown, ", "))
+	return nil
 }
 
-// camelCase is the camelCase spelling kong.JSON also accepts:
-// "postgres-url" is "postgresUrl".
-func camelCase(name string) string {
-	parts := strings.Split(name, "-")
-	for i := 1; i < len(parts); i++ {
-		if parts[i] != "" {
-			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
-		}
-	}
-	return strings.Join(parts, "")
-}
-
-// Resolve answers the file's value for flag, unless the environment sets
-// the flag (the environment wins over the file). The value is handed to
-// kong as text, as if typed on the command line: a JSON number would
-// otherwise be a float64 (67005361 printed as 6.7005361e+07 into a string
-// flag, 86400 read as nanoseconds by a duration flag).
+// Resolve answers the file's value for flag, as command-line text,
+// unless the environment sets the flag (the environment wins over the
+// file).
 func (r *fileResolver) Resolve(kctx *kong.Context, parent *kong.Path, flag *kong.Flag) (any, error) {
 	for _, env := range flag.Envs {
 		if _, ok := os.LookupEnv(env); ok {
 			return nil, nil
 		}
 	}
-	v, err := r.inner.Resolve(kctx, parent, flag)
-	if err != nil || v == nil {
-		return v, err
+	v, ok := r.values[flag.Name]
+	if !ok || slices.Contains(notInConfig, flag.Name) {
+		return nil, nil
 	}
-	text, err := configText(v)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", r.name, err)
-	}
-	return text, nil
-}
-
-// configText is a config value as command-line text; a list is
-// comma-separated, as kong reads a list flag.
-func configText(v any) (string, error) {
-	switch v := v.(type) {
-	case string:
-		return v, nil
-	case bool:
-		return strconv.FormatBool(v), nil
-	case float64:
-		return strconv.FormatFloat(v, 'f', -1, 64), nil
-	case []any:
-		parts := make([]string, len(v))
-		for i, e := range v {
-			s, err := configText(e)
-			if err != nil {
-				return "", err
-			}
-			if _, list := e.([]any); list {
-				return "", errors.New("a list of lists")
-			}
-			parts[i] = s
-		}
-		return strings.Join(parts, ","), nil
-	default:
-		return "", fmt.Errorf("want a string, number, boolean or list, not %T", v)
-	}
+	return v, nil
 }

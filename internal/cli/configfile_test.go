@@ -154,7 +154,11 @@ func TestConfigFileErrors(t *testing.T) {
 	for _, tt := range []struct{ name, content, want string }{
 		{"typo.yaml", "adress: 127.0.0.1:9090\nzone: z2\n", `unknown key "adress"`},
 		{"typos.json", `{"adress": "x", "zone": "z2", "tokenttl": "1h"}`, `unknown keys "adress", "tokenttl"`},
-		{"help.yaml", "help: true\n", `unknown key "help"`},
+		{"help.yaml", "help: true\n", `--help cannot be set in a config file`},
+		// A flag that says what to do once, or confirms a deletion, is
+		// the command line's (review 2026-12-02 F2).
+		{"yes.yaml", "yes: true\nzone: z2\n", `--yes cannot be set in a config file`},
+		{"id.json", `{"id": "67005361"}`, `--id cannot be set in a config file`},
 		{"list.yaml", "- addr\n", "not a YAML mapping"},
 		{"broken.json", `{"addr": `, "not a JSON object"},
 		{"nested.yaml", "addr:\n  host: x\n", "want a string, number, boolean or list"},
@@ -190,5 +194,44 @@ func TestConfigFileThroughRun(t *testing.T) {
 	_, err := run(t, "account", "list", "--config", file)
 	if err == nil || !strings.Contains(err.Error(), `unknown key "ulr"`) || !strings.Contains(err.Error(), "cli.yaml") {
 		t.Errorf("err %v", err)
+	}
+}
+
+// TestConfigFileKeepsValueText: a value reaches the flag as the file wrote
+// it: YAML's 0123 and 0x1F are not numbers to convert, and a 20-digit
+// account id keeps every digit, in YAML and JSON (review 2026-12-02 F1).
+func TestConfigFileKeepsValueText(t *testing.T) {
+	unsetenv(t, "ORCH_ACCOUNT")
+	for _, tt := range []struct{ name, content, want string }{
+		{"octal.yaml", "account: 0123\n", "0123"},
+		{"hex.yaml", "account: 0x1F\n", "0x1F"},
+		{"long.yaml", "account: 12345678901234567891\n", "12345678901234567891"},
+		{"long.json", `{"account": 12345678901234567893}`, "12345678901234567893"},
+		{"exp.json", `{"account": 1e3}`, "1e3"},
+		{"quoted.yaml", "account: \"le0042\"\n", "le0042"},
+	} {
+		file := writeFile(t, tt.name, tt.content)
+		c, err := parse(t, "ccs", "namespaces", "--config", file)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if c.CCS.Namespaces.Account != tt.want {
+			t.Errorf("%s: account %q, want %q", tt.name, c.CCS.Namespaces.Account, tt.want)
+		}
+	}
+}
+
+// TestConfigFileDoesNotEchoASecret: a secret file given to --config by
+// mistake is refused without quoting it (review 2026-12-02 F4).
+func TestConfigFileDoesNotEchoASecret(t *testing.T) {
+	for _, content := range []string{"S3cretTokenValue\n", "short1", "+4weXq/8Zs==\n", "a: [b\n"} {
+		file := writeFile(t, "secret.key", content)
+		_, err := parse(t, "version", "--config", file)
+		if err == nil {
+			t.Fatalf("%q: accepted", content)
+		}
+		if secret := strings.TrimSpace(content); strings.Contains(err.Error(), secret[:4]) {
+			t.Errorf("%q: error quotes the file: %v", content, err)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -167,13 +168,13 @@ func (c Serve) Validate() error {
 	if c.PublicURL != "" {
 		u, err := url.Parse(c.PublicURL)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return fmt.Errorf("--public-url %q: want an http(s) URL", c.PublicURL)
+			return errors.New("--public-url: want an http(s) URL such as https://orchestrator.example.com")
 		}
 	}
 	if c.OTLPEndpoint != "" {
 		u, err := url.Parse(c.OTLPEndpoint)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-			return fmt.Errorf("--otlp-endpoint %q: want the http:// or https:// URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318", c.OTLPEndpoint)
+			return errors.New("--otlp-endpoint: want the http:// or https:// URL of an OTLP/HTTP collector, without user info, query or fragment, such as http://127.0.0.1:4318 (the value is not repeated here: it may hold a secret)")
 		}
 	}
 	if c.RedisURL != "" {

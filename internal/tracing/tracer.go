@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -28,7 +29,7 @@ type Tracer struct {
 func Endpoint(raw string) (string, error) {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
-		return "", fmt.Errorf("--otlp-endpoint %q: want the http:// or https:// URL of an OTLP/HTTP collector, such as http://127.0.0.1:4318", raw)
+		return "", errors.New("--otlp-endpoint: want the http:// or https:// URL of an OTLP/HTTP collector, without user info, query or fragment, such as http://127.0.0.1:4318 (the value is not repeated here: it may hold a secret)")
 	}
 	if u.Path == "" || u.Path == "/" {
 		u.Path = "/v1/traces"
