@@ -28,8 +28,8 @@ type authCache struct {
 }
 
 // keyEntry is a key's owner, in as few bytes and pointers as the v1 guard
-// needs (KeyOwner): about 130 bytes a key with its cache node, where a
-// whole storage.Account took 200, so that the keys of 100,000 accounts in
+// needs (KeyOwner): about 160 bytes a key with its cache node, where a
+// whole storage.Account took 205, so that the keys of 100,000 accounts in
 // use stay cheap to hold and for the garbage collector to mark (issue 18).
 type keyEntry struct {
 	id                           string
