@@ -685,44 +685,54 @@ func (s *Service) AddConsoleUser(ctx context.Context, accountID, email, password
 	return login, nil
 }
 
-// AuthenticateAPIKey returns the account of a v1 key that is current or in
+// KeyOwner is the account a v1 API key belongs to, as far as the v1
+// guard needs it.
+type KeyOwner struct {
+	ID          string
+	AuthVersion string // storage.AuthV1 or storage.AuthV2
+	CreatedAt   time.Time
+	// UpgradedAt is set when a v1 account was upgraded to v2.
+	UpgradedAt time.Time
+}
+
+// AuthenticateAPIKey returns the owner of a v1 key that is current or in
 // its grace period. Malformed keys (neither ours nor in the shape of an
 // imported key) are refused before any lookup. Results
 // are remembered by keyed hash (never the key) until the account changes.
-func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (storage.Account, error) {
+func (s *Service) AuthenticateAPIKey(ctx context.Context, key string) (KeyOwner, error) {
 	if !secret.PlausibleAPIKey(key) {
-		return storage.Account{}, ErrBadAPIKey
+		return KeyOwner{}, ErrBadAPIKey
 	}
 	h := s.keys.Hash("apikey", key)
 	var ck [32]byte
 	copy(ck[:], h)
 	e, ok := s.cache.keys.GetIfPresent(ck)
-	if !ok || e.epoch != s.epochs.Epoch(ctx, e.account.ID) {
+	if !ok || e.epoch != s.epochs.Epoch(ctx, e.id) {
 		var owner string
 		if ok {
-			owner = e.account.ID
+			owner = e.id
 		}
 		var cacheable bool
 		var err error
 		e, cacheable, err = s.readKey(ctx, h, owner)
 		if errors.Is(err, storage.ErrNotFound) {
-			return storage.Account{}, ErrBadAPIKey
+			return KeyOwner{}, ErrBadAPIKey
 		}
 		if err != nil {
-			return storage.Account{}, err
+			return KeyOwner{}, err
 		}
 		if cacheable {
 			s.cache.keys.Set(ck, e)
 		}
 	}
 	now := s.now()
-	if !e.retiredAt.IsZero() && !now.Before(e.retiredAt) || s.beingDeleted(e.account.ID) {
-		return storage.Account{}, ErrBadAPIKey
+	if e.retiredAt != 0 && now.UnixMilli() >= e.retiredAt || s.beingDeleted(e.id) {
+		return KeyOwner{}, ErrBadAPIKey
 	}
 	// A key in its grace records its use too: that is what tells the
 	// operator whether it is still called before it dies.
 	s.used.key(h, now)
-	return e.account, nil
+	return e.owner(), nil
 }
 
 // readKey reads a key and its account from the store. The epoch must be
@@ -748,7 +758,7 @@ func (s *Service) readKey(ctx context.Context, h []byte, owner string) (keyEntry
 		if err != nil {
 			return keyEntry{}, false, err
 		}
-		return keyEntry{account: a, retiredAt: k.RetiredAt, epoch: epoch}, k.AccountID == owner, nil
+		return newKeyEntry(a, k.RetiredAt, epoch), k.AccountID == owner, nil
 	}
 }
 

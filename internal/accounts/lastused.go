@@ -16,19 +16,19 @@ const maxPendingUses = 100_000
 // usage gathers, in memory, when API keys and credentials were last used,
 // so that a request costs a map write and the store sees at most one
 // write per secret per flush (FlushLastUsed, once a minute).
+//
+// keys holds no pointers (a hash and a time in Unix nanoseconds): with
+// 100,000 keys in use between flushes it is about 5 MB the garbage
+// collector never scans, where a copy of each hash and a time.Time per
+// entry took 16 MB that it did (issue 18).
 type usage struct {
 	mu    sync.Mutex
-	keys  map[[32]byte]keyUse
+	keys  map[[32]byte]int64
 	creds map[string]time.Time
 }
 
-type keyUse struct {
-	hash []byte
-	at   time.Time
-}
-
 func newUsage() *usage {
-	return &usage{keys: map[[32]byte]keyUse{}, creds: map[string]time.Time{}}
+	return &usage{keys: map[[32]byte]int64{}, creds: map[string]time.Time{}}
 }
 
 func (u *usage) full() bool { return len(u.keys)+len(u.creds) >= maxPendingUses }
@@ -37,16 +37,13 @@ func (u *usage) full() bool { return len(u.keys)+len(u.creds) >= maxPendingUses 
 func (u *usage) key(h []byte, at time.Time) {
 	var k [32]byte
 	copy(k[:], h)
+	ns := at.UnixNano()
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	if e, ok := u.keys[k]; ok {
-		if at.After(e.at) {
-			u.keys[k] = keyUse{hash: e.hash, at: at}
+	if e, ok := u.keys[k]; ok || !u.full() {
+		if !ok || ns > e {
+			u.keys[k] = ns
 		}
-		return
-	}
-	if !u.full() {
-		u.keys[k] = keyUse{hash: append([]byte(nil), h...), at: at}
 	}
 }
 
@@ -66,8 +63,8 @@ func (u *usage) take() []storage.SecretUse {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	out := make([]storage.SecretUse, 0, len(u.keys)+len(u.creds))
-	for _, e := range u.keys {
-		out = append(out, storage.SecretUse{Hash: e.hash, At: e.at})
+	for h, ns := range u.keys {
+		out = append(out, storage.SecretUse{Hash: append([]byte(nil), h[:]...), At: time.Unix(0, ns)})
 	}
 	for id, at := range u.creds {
 		out = append(out, storage.SecretUse{UserID: id, At: at})

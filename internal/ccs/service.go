@@ -553,17 +553,29 @@ func (s *Service) properties(ctx context.Context, k storage.ContextKey, names []
 	if names != nil && len(names) == 0 {
 		return []storage.ContextProperty{}, nil
 	}
-	if doc, ok := s.docs.c.GetIfPresent(k); ok {
+	doc, ok := s.docs.c.GetIfPresent(k)
+	if ok && doc.serves(names) {
 		return doc.live(names, now), nil
 	}
 	epoch := s.docs.begin(k)
+	if len(names) == 1 && !ok {
+		// One property of a document the cache does not know: read and
+		// cache that property alone, expired or not (see cachedDoc).
+		props, err := s.store.GetProperties(ctx, k, names, time.Time{})
+		if err != nil {
+			return nil, err
+		}
+		doc := newSingleProperty(names[0], props)
+		s.docs.add(k, epoch, doc)
+		return doc.live(names, now), nil
+	}
 	// Read the whole document, expired properties included, so that the
 	// cached copy serves every later clock and selection.
 	props, err := s.store.GetProperties(ctx, k, nil, time.Time{})
 	if err != nil {
 		return nil, err
 	}
-	doc := newCachedDoc(props)
+	doc = newCachedDoc(props)
 	s.docs.add(k, epoch, doc)
 	return doc.live(names, now), nil
 }

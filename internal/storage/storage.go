@@ -315,8 +315,10 @@ type Audit interface {
 // minute, off the request path.
 type LastUse interface {
 	// MarkUsed sets the LastUsedAt of every key and credential named in
-	// uses to the later of its stored one and the use's At, in one
-	// write; secrets that no longer exist are skipped.
+	// uses to the later of its stored one and the use's At; secrets that
+	// no longer exist are skipped. A backend may split a large uses into
+	// several writes (a failed call is retried whole: setting the later
+	// time again changes nothing).
 	MarkUsed(ctx context.Context, uses []SecretUse) error
 	// ListAPIKeys returns the account's stored keys: the current one
 	// first, then retired ones (in their grace, or past it and not yet

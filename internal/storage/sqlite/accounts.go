@@ -350,23 +350,39 @@ func (s *Store) ListAPIKeys(ctx context.Context, accountID string) ([]storage.AP
 	return out, rows.Err()
 }
 
-// MarkUsed implements storage.LastUse, in one write.
+// markUsedBatch is the uses MarkUsed writes per write transaction: a
+// flush of 100,000 keys in one would hold the committer, and every write
+// queued behind it, for about a second.
+const markUsedBatch = 1000
+
+// MarkUsed implements storage.LastUse, markUsedBatch uses per write, with
+// statements prepared once (parsing the UPDATE for every use was most of
+// a flush's cost; issue 18).
 func (s *Store) MarkUsed(ctx context.Context, uses []storage.SecretUse) error {
-	if len(uses) == 0 {
-		return nil
-	}
-	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		for _, u := range uses {
-			q, arg := `UPDATE api_keys SET last_used_at = ?1 WHERE hash = ?2 AND last_used_at < ?1`, any(u.Hash)
-			if u.Hash == nil {
-				q, arg = `UPDATE credentials SET last_used_at = ?1 WHERE user_id = ?2 AND last_used_at < ?1`, u.UserID
+	for len(uses) > 0 {
+		n := min(len(uses), markUsedBatch)
+		batch := uses[:n]
+		uses = uses[n:]
+		err := s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+			key, cred := tx.StmtContext(ctx, s.ps.keyUsed), tx.StmtContext(ctx, s.ps.credUsed)
+			for _, u := range batch {
+				var err error
+				if u.Hash != nil {
+					_, err = key.ExecContext(ctx, ms(u.At), u.Hash)
+				} else {
+					_, err = cred.ExecContext(ctx, ms(u.At), u.UserID)
+				}
+				if err != nil {
+					return err
+				}
 			}
-			if _, err := tx.ExecContext(ctx, q, ms(u.At), arg); err != nil {
-				return err
-			}
+			return nil
+		})
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 const credCols = `account_id, user_id, secret_hash, seed, created_at, revoked_before_ms, pending_before_ms, pending_at, last_used_at`

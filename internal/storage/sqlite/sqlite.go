@@ -62,6 +62,7 @@ type stmts struct {
 	// writer
 	savepoint, release, rollbackTo                                                                                 *sql.Stmt
 	nsInsert, nsUpsertTTL, mergeState, sessionSize, sessionInsert, propUpsert, propUpsertMany, propSize, propSizes *sql.Stmt
+	keyUsed, credUsed                                                                                              *sql.Stmt
 	// readers
 	propGet, docGet, accountGet, keyByHash, credByUser *sql.Stmt
 }
@@ -93,6 +94,8 @@ func (s *Store) prepare(ctx context.Context) error {
 	prep(s.w, &s.ps.propSize, `SELECT size FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ? AND name = ?`)
 	prep(s.w, &s.ps.propSizes, `SELECT coalesce(sum(size), 0) FROM ccs_properties WHERE account_id = ? AND namespace = ? AND session_id = ?
 		AND name IN (SELECT value ->> 0 FROM json_each(?))`)
+	prep(s.w, &s.ps.keyUsed, `UPDATE api_keys SET last_used_at = ?1 WHERE hash = ?2 AND last_used_at < ?1`)
+	prep(s.w, &s.ps.credUsed, `UPDATE credentials SET last_used_at = ?1 WHERE user_id = ?2 AND last_used_at < ?1`)
 	prep(s.r, &s.ps.accountGet, `SELECT `+accountCols+` FROM accounts WHERE id = ? AND deleted_at = 0`)
 	prep(s.r, &s.ps.keyByHash, `SELECT `+keyCols+` FROM api_keys WHERE hash = ?`)
 	prep(s.r, &s.ps.credByUser, `SELECT `+credCols+` FROM credentials WHERE user_id = ?`)
