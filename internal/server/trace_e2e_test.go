@@ -130,6 +130,17 @@ func TestSpansExportedOverOTLP(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
+	// A client's "not sampled" flag does not keep its request out of the
+	// collector, and its X-Forwarded-For does not name it (untrusted
+	// peer): the span's client.address is the peer's (review F5).
+	const hiddenTrace = "0af7651916cd43dd8448eb211c80319c"
+	req, _ = http.NewRequest("GET", env.URL+"/healthz", nil)
+	req.Header.Set("traceparent", "00-"+hiddenTrace+"-"+parentID+"-00")
+	req.Header.Set("X-Forwarded-For", "6.6.6.6")
+	if resp, err = http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 	// Close exports what is left.
 	idle(t, env)
 	if err := env.Server.Close(); err != nil {
@@ -138,12 +149,20 @@ func TestSpansExportedOverOTLP(t *testing.T) {
 
 	want, _ := hex.DecodeString(traceID)
 	parent, _ := hex.DecodeString(parentID)
-	var spanID string
+	hidden, _ := hex.DecodeString(hiddenTrace)
+	var spanID, hiddenClient string
 	mu.Lock()
 	for _, r := range spans {
 		for _, rs := range r.ResourceSpans {
 			for _, ss := range rs.ScopeSpans {
 				for _, sp := range ss.Spans {
+					if bytes.Equal(sp.TraceId, hidden) {
+						for _, kv := range sp.Attributes {
+							if kv.Key == "client.address" {
+								hiddenClient = kv.Value.GetStringValue()
+							}
+						}
+					}
 					if bytes.Equal(sp.TraceId, want) {
 						if !bytes.Equal(sp.ParentSpanId, parent) {
 							t.Errorf("span parent %x, want %s", sp.ParentSpanId, parentID)
@@ -160,6 +179,9 @@ func TestSpansExportedOverOTLP(t *testing.T) {
 	mu.Unlock()
 	if spanID == "" {
 		t.Fatalf("no span of trace %s reached the collector (%d exports)", traceID, len(spans))
+	}
+	if hiddenClient != "127.0.0.1" {
+		t.Errorf("the span of a request flagged not-sampled with X-Forwarded-For 6.6.6.6: client.address %q, want it exported with 127.0.0.1", hiddenClient)
 	}
 	lines := accessLines(t, env, "/v1/account/"+a.AccountID+"/ns/properties/p")
 	if len(lines) != 1 || lines[0]["trace_id"] != traceID || lines[0]["span_id"] != spanID {
