@@ -237,14 +237,16 @@ func TestReadyz(t *testing.T) {
 	}
 	check(200, `"ready"`)
 	probeErr = errors.New("store refuses writes: attempt to write a readonly database (8)")
-	check(503, `{"message":"not ready: store refuses writes: attempt to write a readonly database (8)"}`)
+	check(503, `{"message":"not ready: store refuses writes (the reason is in the server's log)"}`)
+	probeErr = errors.New(`pq: permission denied for table "accounts" (user orch_ro at db.internal:5432)`)
+	check(503, `{"message":"not ready: store check failed (the reason is in the server's log)"}`)
 	probeErr = fmt.Errorf("%w: a write was refused for lack of space 1s ago", storage.ErrStorageFull)
 	check(503, `{"message":"not ready: storage full"}`)
 	probeErr = nil
 	check(200, `"ready"`)
 	s.Drain()
 	check(503, `{"message":"not ready: shutting down"}`)
-	if n := calls.Load(); n != 4 {
-		t.Errorf("probed %d times, want 4 (none after Drain)", n)
+	if n := calls.Load(); n != 5 {
+		t.Errorf("probed %d times, want 5 (none after Drain)", n)
 	}
 }

@@ -241,13 +241,15 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), 2*time.Second)
 		defer cancel()
 		if err := s.Ready(ctx); err != nil {
-			msg := "not ready: " + err.Error()
+			// /readyz answers anyone: the driver's words (a table, a
+			// role, an address) stay in the log (err, on the access line).
+			msg := "not ready: store check failed (the reason is in the server's log)"
 			switch {
+			case strings.HasPrefix(err.Error(), "store refuses writes"):
+				msg = "not ready: store refuses writes (the reason is in the server's log)"
 			case errors.Is(err, fault.ErrStorageFull):
 				msg = "not ready: storage full"
 			case errors.Is(err, fault.ErrUnavailable):
-				// /readyz answers anyone: the database's address, user
-				// and name stay in the log (err).
 				msg = "not ready: storage unavailable"
 			}
 			return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
