@@ -242,11 +242,14 @@ func TestReadyz(t *testing.T) {
 	check(503, `{"message":"not ready: store check failed (the reason is in the server's log)"}`)
 	probeErr = fmt.Errorf("%w: a write was refused for lack of space 1s ago", storage.ErrStorageFull)
 	check(503, `{"message":"not ready: storage full"}`)
+	// The write probe on a full disk: the kind wins over the prefix.
+	probeErr = fmt.Errorf("store refuses writes: %w", storage.ErrStorageFull)
+	check(503, `{"message":"not ready: storage full"}`)
 	probeErr = nil
 	check(200, `"ready"`)
 	s.Drain()
 	check(503, `{"message":"not ready: shutting down"}`)
-	if n := calls.Load(); n != 5 {
-		t.Errorf("probed %d times, want 5 (none after Drain)", n)
+	if n := calls.Load(); n != 6 {
+		t.Errorf("probed %d times, want 6 (none after Drain)", n)
 	}
 }

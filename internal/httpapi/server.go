@@ -245,12 +245,12 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) error {
 			// role, an address) stay in the log (err, on the access line).
 			msg := "not ready: store check failed (the reason is in the server's log)"
 			switch {
-			case strings.HasPrefix(err.Error(), "store refuses writes"):
-				msg = "not ready: store refuses writes (the reason is in the server's log)"
 			case errors.Is(err, fault.ErrStorageFull):
 				msg = "not ready: storage full"
 			case errors.Is(err, fault.ErrUnavailable):
 				msg = "not ready: storage unavailable"
+			case strings.HasPrefix(err.Error(), "store refuses writes"):
+				msg = "not ready: store refuses writes (the reason is in the server's log)"
 			}
 			return &Error{Status: http.StatusServiceUnavailable, Message: msg, Err: err}
 		}
