@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,4 +44,60 @@ func BenchmarkMergeProperties(b *testing.B) {
 			})
 		})
 	}
+}
+
+// BenchmarkDurableWrite is scripts/bench's v1write point at the store:
+// 1,000 accounts holding 100 properties each, the server's default quota,
+// and 64 writers each adding one property to a random account's session.
+// Its ns/op is the committer's cost per durable write (issue 18, item 4).
+func BenchmarkDurableWrite(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, filepath.Join(b.TempDir(), "o.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	const accounts = 1000
+	now := time.Now()
+	quota := storage.ContextQuota{MaxProperties: 100_000, MaxBytes: 256 << 20}
+	seed := make([]storage.ContextProperty, 100)
+	for i := range seed {
+		seed[i] = storage.ContextProperty{Name: fmt.Sprintf("p%d", i), Value: []byte(`{"n":1,"text":"seeded"}`)}
+	}
+	for a := range accounts {
+		id := fmt.Sprint(a + 1)
+		createAccount(b, s, id)
+		key := storage.ContextKey{AccountID: id, Namespace: "bench", SessionID: "s0"}
+		if err := s.MergeProperties(ctx, storage.ContextMerge{Key: key, Properties: seed, Now: now, MaxChars: 800_000, Quota: quota}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var seq atomic.Int64
+	b.SetParallelism(32)
+	cpu0 := cpuTime(b)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n := seq.Add(1)
+			key := storage.ContextKey{AccountID: fmt.Sprint(n*7919%accounts + 1), Namespace: "bench", SessionID: fmt.Sprintf("w%d", n%2)}
+			props := []storage.ContextProperty{{Name: fmt.Sprintf("w_%d", n), Value: []byte(`{"n":1,"text":"written under load"}`)}}
+			if err := s.MergeProperties(ctx, storage.ContextMerge{Key: key, Properties: props, Now: now, MaxChars: 800_000, Quota: quota}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+	b.StopTimer()
+	// Wall time per write depends on the fsyncs; the process's CPU per
+	// write is what the committer's single core spends on it.
+	b.ReportMetric(float64(cpuTime(b)-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// cpuTime is the CPU time (user+system) the process has used.
+func cpuTime(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -616,7 +616,8 @@ func (s *Store) withinQuota(ctx context.Context, tx *sql.Tx, accountID string, q
 	if !q.Bounded() {
 		return write()
 	}
-	before, err := contextUsage(ctx, tx, accountID)
+	usage := tx.StmtContext(ctx, s.ps.usageW)
+	before, err := contextUsage(ctx, usage, accountID)
 	if err != nil {
 		return err
 	}
@@ -624,17 +625,15 @@ func (s *Store) withinQuota(ctx context.Context, tx *sql.Tx, accountID string, q
 		return err
 	}
 	return storage.CheckQuota(q, before, grow,
-		func() (storage.ContextUsage, error) { return contextUsage(ctx, tx, accountID) },
+		func() (storage.ContextUsage, error) { return contextUsage(ctx, usage, accountID) },
 		func() error { _, err := s.purge(ctx, tx, now, storage.QuotaPurgeLimit, accountID); return err })
 }
 
-type queryRower interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}
-
-func contextUsage(ctx context.Context, q queryRower, accountID string) (storage.ContextUsage, error) {
+// contextUsage reads an account's usage row with q, the prepared
+// usageSQL of the writer (in its transaction) or of the readers.
+func contextUsage(ctx context.Context, q *sql.Stmt, accountID string) (storage.ContextUsage, error) {
 	var u storage.ContextUsage
-	err := q.QueryRowContext(ctx, `SELECT properties, bytes FROM ccs_usage WHERE account_id = ?`, accountID).Scan(&u.Properties, &u.Bytes)
+	err := q.QueryRowContext(ctx, accountID).Scan(&u.Properties, &u.Bytes)
 	if err == sql.ErrNoRows {
 		return storage.ContextUsage{}, nil
 	}
@@ -643,7 +642,7 @@ func contextUsage(ctx context.Context, q queryRower, accountID string) (storage.
 
 // ContextUsage implements storage.ContextStore.
 func (s *Store) ContextUsage(ctx context.Context, accountID string) (storage.ContextUsage, error) {
-	return contextUsage(ctx, s.r, accountID)
+	return contextUsage(ctx, s.ps.usageR, accountID)
 }
 
 // accountGone turns the foreign key violation of a context write for an

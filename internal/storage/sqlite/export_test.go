@@ -21,3 +21,13 @@ func Probes(s *Store) int64 {
 	defer s.probe.mu.Unlock()
 	return s.probe.n
 }
+
+// CacheSizes are the page cache settings (PRAGMA cache_size) of the
+// writer and of a reader connection.
+func CacheSizes(s *Store) (writer, reader int64, err error) {
+	ctx := context.Background()
+	if err = s.w.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&writer); err == nil {
+		err = s.r.QueryRowContext(ctx, `PRAGMA cache_size`).Scan(&reader)
+	}
+	return writer, reader, err
+}

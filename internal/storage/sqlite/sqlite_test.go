@@ -60,3 +60,15 @@ func TestReopenKeepsData(t *testing.T) {
 		t.Fatalf("after reopen ListAudit = %v, %v; want 1 event", got, err)
 	}
 }
+
+// TestWriterPageCache: the committer's connection has a 16 MiB page cache
+// (a negative cache_size is KiB), the readers SQLite's default 2 MiB.
+func TestWriterPageCache(t *testing.T) {
+	w, r, err := sqlite.CacheSizes(open(t).(*sqlite.Store))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w != -16384 || r != -2000 {
+		t.Errorf("cache_size: writer %d, reader %d; want -16384 and -2000", w, r)
+	}
+}
