@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -47,6 +48,7 @@ func rate(args []string) error {
 	timeout := fs.Duration("timeout", 5*time.Second, "per-request timeout (a timeout counts as failed)")
 	maxWorkers := fs.Uint64("max-workers", 10000, "requests in flight at most: past it the load is no longer open loop, which lag_p99_ms shows")
 	conns := fs.Int("connections", 64, "connections at most; a request sent while all are busy waits for one, and the wait counts in its latency")
+	cpuProfile := fs.String("cpuprofile", "", "write the generator's own CPU profile to this file")
 	fs.Parse(args)
 	if *base == "" || *dir == "" || *perSec <= 0 || *duration <= 0 {
 		return fmt.Errorf("usage: benchtool rate --url URL --dir BENCH_DIR --kind KIND --rate N --duration D")
@@ -70,6 +72,17 @@ func rate(args []string) error {
 	gen0, err := readProcStat("self")
 	if err != nil {
 		return err
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	samples := attackAt(targets, *perSec, *duration, *timeout, *maxWorkers, *conns)
 	gen1, err := readProcStat("self")

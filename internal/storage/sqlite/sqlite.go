@@ -175,11 +175,12 @@ func open(ctx context.Context, path string) (*Store, []int64, error) {
 		q.Add("_pragma", p)
 	}
 	dsn := "file:" + path + "?" + q.Encode()
-	// The writer's page cache is 16 MiB, not SQLite's 2 MiB: a write
+	// The writer's page cache is 8 MiB, not SQLite's 2 MiB: a write
 	// first reads the pages it changes, and with 2 MiB a quarter of the
 	// committer's CPU went to reading them again (pread) at 1,000 accounts
-	// (BenchmarkDurableWrite: 127k CPU ns a write, 98k with 16 MiB).
-	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&"+url.Values{"_pragma": {"cache_size(-16384)"}}.Encode())
+	// (BenchmarkDurableWrite: 122-150k CPU ns a write; 100-105k with 8 MiB,
+	// 98-101k with 16 MiB, which would cost 8 MiB more RSS at 100k accounts).
+	w, err := sql.Open("sqlite", dsn+"&_txlock=immediate&"+url.Values{"_pragma": {"cache_size(-8192)"}}.Encode())
 	if err != nil {
 		return nil, nil, err
 	}

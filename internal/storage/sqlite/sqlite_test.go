@@ -61,14 +61,14 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 }
 
-// TestWriterPageCache: the committer's connection has a 16 MiB page cache
+// TestWriterPageCache: the committer's connection has an 8 MiB page cache
 // (a negative cache_size is KiB), the readers SQLite's default 2 MiB.
 func TestWriterPageCache(t *testing.T) {
 	w, r, err := sqlite.CacheSizes(open(t).(*sqlite.Store))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if w != -16384 || r != -2000 {
-		t.Errorf("cache_size: writer %d, reader %d; want -16384 and -2000", w, r)
+	if w != -8192 || r != -2000 {
+		t.Errorf("cache_size: writer %d, reader %d; want -8192 and -2000", w, r)
 	}
 }
