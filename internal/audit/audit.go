@@ -30,6 +30,13 @@ const (
 	TokenRevoke            = "token.revoke"
 	SigningKeyRotate       = "signing_key.rotate"
 	LoginFailed            = "login.failed"
+	// Changes made in the console's Policies and Context data pages
+	// (the API's own writes are not audited).
+	PolicyCreate  = "policy.create"
+	PolicyUpdate  = "policy.update"
+	PolicyDelete  = "policy.delete"
+	PolicyMove    = "policy.move"
+	ContextDelete = "context.delete"
 )
 
 // Operator is the actor of operator API requests (and so of the CLI).

@@ -92,6 +92,13 @@ type Config struct {
 	// HashWait (default 2 s) for its turn, then gets 503 with Retry-After.
 	MaxHashes int
 	HashWait  time.Duration
+	// Policies, when set, adds the Policies pages (list, create, edit,
+	// enable, reorder, delete); Evaluations the Try it and Evaluation
+	// logs pages; Context the Context data pages. The server sets all
+	// three (the Next Actions and Context services).
+	Policies    Policies
+	Evaluations Evaluations
+	Context     ContextData
 	// FormKey signs the sign-in form's pre-session cookie and CSRF token.
 	// Nodes of one zone must share it (derive it from the server secret
 	// key) so that a form served by one node can be posted to another;
@@ -188,8 +195,16 @@ func parsePages() map[string]*template.Template {
 		"stamp": func(t time.Time) string { return t.UTC().Format("2 January 2006, 15:04 UTC") },
 	}
 	pages := map[string]*template.Template{}
-	for _, name := range []string{"signin", "authorization", "confirm", "message"} {
-		pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	names, err := fs.Glob(templateFS, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	for _, file := range names {
+		name := strings.TrimSuffix(strings.TrimPrefix(file, "templates/"), ".html")
+		if name == "layout" {
+			continue
+		}
+		pages[name] = template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", file))
 	}
 	return pages
 }
@@ -206,6 +221,15 @@ func (c *Console) routes() http.Handler {
 	mux.HandleFunc("POST /console/api-authorization/testing-token", c.handle(c.newTestToken))
 	mux.HandleFunc("GET /console/api-authorization/regenerate-key", c.handle(c.confirmRegenerate))
 	mux.HandleFunc("POST /console/api-authorization/regenerate-key", c.handle(c.regenerate))
+	if c.cfg.Policies != nil {
+		c.policyRoutes(mux)
+	}
+	if c.cfg.Evaluations != nil {
+		c.evaluationRoutes(mux)
+	}
+	if c.cfg.Context != nil {
+		c.dataRoutes(mux)
+	}
 	static, _ := fs.Sub(staticFS, "static")
 	mux.Handle("GET /console/static/", http.StripPrefix("/console/static/", staticHandler(http.FileServerFS(static))))
 	mux.HandleFunc("/console/", c.handle(func(w http.ResponseWriter, r *http.Request) error {

@@ -26,6 +26,11 @@ const (
 	ActionTestTokenIssue     = audit.TestTokenIssue
 	ActionAPIKeyRegenerate   = audit.APIKeyRegenerate
 	ActionAPIKeyRegenerateKO = audit.APIKeyRegenerateFailed
+	ActionPolicyCreate       = audit.PolicyCreate
+	ActionPolicyUpdate       = audit.PolicyUpdate
+	ActionPolicyDelete       = audit.PolicyDelete
+	ActionPolicyMove         = audit.PolicyMove
+	ActionContextDelete      = audit.ContextDelete
 )
 
 // pageURL is the API Authorization page.
@@ -272,10 +277,8 @@ func (c *Console) authorization(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	data := map[string]any{
-		"Title": "API Authorization", "CSRF": ss.csrf, "Email": ss.email, "AccountID": a.ID, "AccountName": a.Name,
-		"V2": creds != nil, "APIKey": apiKey, "Flash": c.takeFlash(r, id),
-	}
+	data := c.pageData(ss, a, "API Authorization", navAuthorization)
+	data["V2"], data["APIKey"], data["Flash"] = creds != nil, apiKey, c.takeFlash(r, id)
 	usage, err := c.cfg.Accounts.Get(r.Context(), a.ID)
 	if err != nil {
 		return err
@@ -381,9 +384,7 @@ func (c *Console) confirmRegenerate(w http.ResponseWriter, r *http.Request) erro
 	if !ok {
 		return err
 	}
-	c.render(w, r, http.StatusOK, "confirm", map[string]any{
-		"Title": "Regenerate the API key", "CSRF": ss.csrf, "Email": ss.email, "AccountID": a.ID, "AccountName": a.Name,
-	})
+	c.render(w, r, http.StatusOK, "confirm", c.pageData(ss, a, "Regenerate the API key", navAuthorization))
 	return nil
 }
 
@@ -412,4 +413,60 @@ func (c *Console) regenerate(w http.ResponseWriter, r *http.Request) error {
 	})
 	http.Redirect(w, r, pageURL+"#api-key", http.StatusSeeOther)
 	return nil
+}
+
+// Navigation entries: pageData's nav names the page's entry, which the
+// layout marks aria-current.
+const (
+	navAuthorization = "authorization"
+	navPolicies      = "policies"
+	navTry           = "try"
+	navLogs          = "logs"
+	navData          = "data"
+)
+
+// pageData is what every signed-in page starts from: the title, the
+// header's account and user, the CSRF token of its forms, and the
+// navigation (only the pages this console serves).
+func (c *Console) pageData(ss session, a storage.Account, title, nav string) map[string]any {
+	return map[string]any{
+		"Title": title, "CSRF": ss.csrf, "Email": ss.email, "AccountID": a.ID, "AccountName": a.Name,
+		"Nav": nav, "HasPolicies": c.cfg.Policies != nil, "HasEvaluations": c.cfg.Evaluations != nil,
+		"HasData": c.cfg.Context != nil,
+	}
+}
+
+// signedIn is the start of every signed-in page view: the live session
+// and the account it signed in to. ok false means the request has been
+// answered (sent to sign in) or err says why not.
+func (c *Console) signedIn(w http.ResponseWriter, r *http.Request) (id string, ss session, a storage.Account, ok bool, err error) {
+	if id, ss, ok, err = c.requireSession(w, r); !ok {
+		return "", session{}, storage.Account{}, false, err
+	}
+	a, ok, err = c.account(w, r, id, ss)
+	return id, ss, a, ok, err
+}
+
+// signedInPost is signedIn for a form post: session, form and CSRF token
+// checked, then the account.
+func (c *Console) signedInPost(w http.ResponseWriter, r *http.Request) (id string, ss session, a storage.Account, ok bool, err error) {
+	if id, ss, err = c.requirePost(w, r); err != nil {
+		return "", session{}, storage.Account{}, false, err
+	}
+	a, ok, err = c.account(w, r, id, ss)
+	return id, ss, a, ok, err
+}
+
+// auditChange records a change made in the console before it is made: a
+// change that cannot be recorded is not made.
+func (c *Console) auditChange(r *http.Request, ss session, action, detail string) error {
+	if detail != "" {
+		action += " " + detail
+	}
+	return c.audit(r, ss, action)
+}
+
+// setFlash sets the one-time message the next page shows.
+func (c *Console) setFlash(r *http.Request, id, msg string) {
+	c.updateSession(r, id, func(s *session) { s.flash = msg })
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -229,6 +230,16 @@ func (s *Service) Delete(ctx context.Context, accountID, id string) error {
 	return err
 }
 
+// Move moves one policy a place earlier (up) or later in the evaluation
+// order; at either end it stays.
+func (s *Service) Move(ctx context.Context, accountID, id string, up bool) error {
+	err := s.store.MovePolicy(ctx, accountID, id, up)
+	if errors.Is(err, storage.ErrNotFound) {
+		return fault.NotFound("policy %q not found", printable(id))
+	}
+	return err
+}
+
 // Get returns one policy.
 func (s *Service) Get(ctx context.Context, accountID, id string) (Policy, error) {
 	rec, err := s.store.GetPolicy(ctx, accountID, id)
@@ -355,10 +366,41 @@ type Decision struct {
 // (EvalBudget) or its deadline (Config.EvalTimeout) fails with
 // ErrTooExpensive.
 func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error) {
+	return s.evaluate(ctx, req, nil)
+}
+
+// Explanation is an evaluation as the console's "Try it" page shows it:
+// its decision, each policy's state, and every variable it read.
+type Explanation struct {
+	Decision Decision
+	// Trace is each policy's state (StateTrue, ...), in evaluation order,
+	// with the cause of an ERROR or INVALID.
+	Trace []Trace
+	// Policies are the policies evaluated, in order (Trace's PolicyIDs).
+	Policies []Policy
+	// Reads are the variables the policies of Policies read, by policy id.
+	Reads map[string][]string
+	// Values are the variables the evaluation looked up ("ns.name"):
+	// the decoded value, or absent from the map when it was missing.
+	Values map[string]any
+	// Looked are the variables looked up, in the order of first use.
+	Looked []string
+}
+
+// Explain evaluates like NextActions, and logs the evaluation the same
+// way, but also returns how each policy fared and what it read.
+func (s *Service) Explain(ctx context.Context, req Request) (Explanation, error) {
+	var ex Explanation
+	d, err := s.evaluate(ctx, req, &ex)
+	ex.Decision = d
+	return ex, err
+}
+
+func (s *Service) evaluate(ctx context.Context, req Request, ex *Explanation) (Decision, error) {
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.EvalTimeout)
 	defer cancel()
-	d, err := s.nextActions(ctx, req)
+	d, err := s.nextActions(ctx, req, ex)
 	if err != nil && parent.Err() == nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, ErrTooExpensive) {
 		// A read ran past the evaluation's deadline.
 		err = fmt.Errorf("evaluation of account %s: %w", req.AccountID, tooExpensiveAt(ctx.Err()))
@@ -366,7 +408,7 @@ func (s *Service) NextActions(ctx context.Context, req Request) (Decision, error
 	return d, err
 }
 
-func (s *Service) nextActions(ctx context.Context, req Request) (Decision, error) {
+func (s *Service) nextActions(ctx context.Context, req Request, ex *Explanation) (Decision, error) {
 	var policies []*Compiled
 	if req.PolicyID != "" {
 		r, err := s.store.GetPolicy(ctx, req.AccountID, req.PolicyID)
@@ -388,9 +430,31 @@ func (s *Service) nextActions(ctx context.Context, req Request) (Decision, error
 	f := newFetcher(ctx, s.vars, req, policies)
 	f.budget = b
 	f.custom = func() (map[string]any, error) { return s.customVars(ctx, req.AccountID, b) }
-	res, err := evaluate(policies, f.lookup, now, b)
+	lookup := f.lookup
+	if ex != nil {
+		ex.Values, ex.Reads = map[string]any{}, map[string][]string{}
+		for _, c := range policies {
+			ex.Policies = append(ex.Policies, c.Policy)
+			ex.Reads[c.Policy.ID] = c.vars
+		}
+		lookup = func(ns, name string) (any, bool, error) {
+			v, ok, err := f.lookup(ns, name)
+			key := ns + "." + name
+			if _, seen := ex.Values[key]; !seen && !slices.Contains(ex.Looked, key) {
+				ex.Looked = append(ex.Looked, key)
+			}
+			if ok && err == nil {
+				ex.Values[key] = v
+			}
+			return v, ok, err
+		}
+	}
+	res, err := evaluate(policies, lookup, now, b)
 	if err != nil {
 		return Decision{}, fmt.Errorf("evaluation of account %s: %w", req.AccountID, err)
+	}
+	if ex != nil {
+		ex.Trace = res.Trace
 	}
 	s.logTrace(req, now, res.Trace)
 	d := Decision{ID: uuid.NewString(), Actions: []Action{}}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -471,4 +472,111 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestExplain: Explain decides as NextActions does, logs the evaluation,
+// and says how each policy fared and what it read (the console's Try it).
+func TestExplain(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	vars := &fakeVars{}
+	s, _ := newService(t, vars, clk)
+	off := false
+	disabled := billingPolicy()
+	disabled.ID, disabled.Enabled = "off", &off
+	broken := nextactions.Policy{ID: "broken", Name: "broken", Expression: "orchestrator.score > 'x' && 1 / 0 > 1",
+		Actions: []nextactions.Action{{Type: nextactions.ActionSendMessage, Payload: map[string]any{"message": "hi"}}}}
+	sales := billingPolicy()
+	sales.ID, sales.Name, sales.Exception = "sales", "sales", nil
+	sales.Conditions[0].Value = "sales"
+	billing := billingPolicy()
+	billing.ID = "billing"
+	for _, p := range []nextactions.Policy{disabled, broken, sales, billing} {
+		if _, err := s.Create(ctx, acct, p); err != nil {
+			t.Fatalf("create %s: %v", p.ID, err)
+		}
+	}
+	vars.set("orchestrator", "c1", "intent", `"billing"`)
+	vars.set("orchestrator", "c1", "score", `0.5`)
+
+	ex, err := s.Explain(ctx, nextactions.Request{AccountID: acct, ConversationID: "c1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Decision.Policy == nil || ex.Decision.Policy.ID != "billing" {
+		t.Fatalf("matched %+v, want billing", ex.Decision.Policy)
+	}
+	states := map[string]string{}
+	for _, tr := range ex.Trace {
+		states[tr.PolicyID] = tr.State
+	}
+	want := map[string]string{"off": nextactions.StateDisabled, "broken": nextactions.StateError, "sales": nextactions.StateFalse, "billing": nextactions.StateTrue}
+	for id, st := range want {
+		if states[id] != st {
+			t.Errorf("policy %s: state %q, want %q (trace %+v)", id, states[id], st, ex.Trace)
+		}
+	}
+	if len(ex.Policies) != 4 || ex.Policies[3].ID != "billing" {
+		t.Errorf("Policies = %d, want the 4 in order", len(ex.Policies))
+	}
+	if got := ex.Values["orchestrator.intent"]; got != "billing" {
+		t.Errorf("Values[orchestrator.intent] = %v, want billing", got)
+	}
+	if _, ok := ex.Values["vip.tier"]; ok {
+		t.Errorf("vip.tier is missing, yet it has a value: %v", ex.Values["vip.tier"])
+	}
+	if !slices.Contains(ex.Looked, "orchestrator.intent") || !slices.Contains(ex.Looked, "vip.tier") {
+		t.Errorf("Looked = %v, want orchestrator.intent and vip.tier among them", ex.Looked)
+	}
+	if !slices.Contains(ex.Reads["billing"], "orchestrator.intent") {
+		t.Errorf("Reads[billing] = %v, want orchestrator.intent", ex.Reads["billing"])
+	}
+	// The evaluation is logged like any other.
+	logs, err := s.Logs(ctx, acct, "c1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, e := range logs {
+		found = found || (e.PolicyID == "billing" && e.State == nextactions.StateTrue)
+	}
+	if !found {
+		t.Errorf("Logs(c1) = %+v, want billing TRUE", logs)
+	}
+}
+
+// TestMove: Move reorders evaluation at once; a missing policy is 404.
+func TestMove(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)}
+	vars := &fakeVars{}
+	s, _ := newService(t, vars, clk)
+	first, second := billingPolicy(), billingPolicy()
+	first.ID, first.Exception = "first", nil
+	second.ID, second.Exception = "second", nil
+	for _, p := range []nextactions.Policy{first, second} {
+		if _, err := s.Create(ctx, acct, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vars.set("orchestrator", "c1", "intent", `"billing"`)
+	match := func() string {
+		d, err := s.NextActions(ctx, nextactions.Request{AccountID: acct, ConversationID: "c1"})
+		if err != nil || d.Policy == nil {
+			t.Fatalf("NextActions: %+v, %v", d, err)
+		}
+		return d.Policy.ID
+	}
+	if got := match(); got != "first" {
+		t.Fatalf("before the move %s matched, want first", got)
+	}
+	if err := s.Move(ctx, acct, "second", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := match(); got != "second" {
+		t.Errorf("after moving second up %s matched, want second", got)
+	}
+	if err := s.Move(ctx, acct, "nope", true); !errors.Is(err, fault.ErrNotFound) {
+		t.Errorf("Move(missing) = %v, want not found", err)
+	}
 }

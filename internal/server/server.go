@@ -344,10 +344,13 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 		cfg: cfg, log: log, store: store, bg: cancel, zone: w.zone, tracer: tracer,
 		AdminToken: w.adminToken, AdminTokenFile: w.adminFile, Accounts: acc, Tokens: tok, Metrics: m, Audit: rec,
 	}
+	contextSvc := ccs.New(store, ccs.Config{Now: now, Log: log, DocumentCacheBytes: docCache, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes), MaxRetention: retention,
+		OnPurge: func(n int) { m.Purge("expired_properties", n) }})
+	policies := nextactions.New(store, nextactions.CCSVariables{CCS: contextSvc}, nextactions.Config{Now: now, Log: log,
+		OnPurge: func(n int) { m.Purge("evaluation_logs", n) }})
 	s.API = &httpapi.Server{
 		Zone: cfg.Zone, Issuer: cfg.Issuer(), Accounts: acc, Tokens: tok, Metrics: m, Log: log, Now: now, Tracer: tracer,
-		CCS: ccs.New(store, ccs.Config{Now: now, Log: log, DocumentCacheBytes: docCache, MaxProperties: quota(cfg.AccountMaxProperties), MaxBytes: quota(maxBytes), MaxRetention: retention,
-			OnPurge: func(n int) { m.Purge("expired_properties", n) }}),
+		CCS: contextSvc, NextActions: policies,
 		Ready:             store.Ready,
 		AdminToken:        w.adminToken,
 		AuthFailureStatus: cfg.AuthFailureStatus,
@@ -366,13 +369,12 @@ func build(ctx context.Context, cfg config.Serve, log *slog.Logger, now func() t
 			FormKey:     keys.Hash("console-form-key", ""),
 			UserLimiter: limiter("console-user", 10, time.Minute),
 			AddrLimiter: limiter("console-addr", 100, time.Minute),
-			Sessions:    w.zone.sessions()}),
+			Sessions:    w.zone.sessions(),
+			Policies:    policies, Evaluations: policies, Context: contextSvc}),
 	}
 	// The document cache (SQLite only) is right because this process is
 	// the one writer of the store.
 	acc.OnDelete(s.API.CCS.ForgetAccount)
-	s.API.NextActions = nextactions.New(store, nextactions.CCSVariables{CCS: s.API.CCS}, nextactions.Config{Now: now, Log: log,
-		OnPurge: func(n int) { m.Purge("evaluation_logs", n) }})
 	s.registerCaches()
 	if w.zone != nil {
 		m.Degraded("invalidation", w.zone.epochs.Status)

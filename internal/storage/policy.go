@@ -51,6 +51,11 @@ type Policies interface {
 	UpdatePolicy(ctx context.Context, p Policy) (Policy, error)
 	// DeletePolicy deletes one policy; ErrNotFound if it does not exist.
 	DeletePolicy(ctx context.Context, accountID, id string) error
+	// MovePolicy moves one policy one place earlier in the order (up)
+	// or one place later (!up), swapping positions with its neighbour,
+	// atomically; at the first (last) place it stays. ErrNotFound if the
+	// policy does not exist.
+	MovePolicy(ctx context.Context, accountID, id string, up bool) error
 
 	// AppendEvaluations appends entries to the evaluation log in one
 	// write. Entries of accounts that no longer exist are dropped. When

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -155,6 +156,50 @@ func (s *Store) DeletePolicy(ctx context.Context, accountID, id string) error {
 			return storage.ErrNotFound
 		}
 		return err
+	})
+}
+
+// MovePolicy implements storage.Policies. The account row is locked as
+// CreatePolicy locks it, so moves and creates of one account's policies
+// run one at a time (locking the two policy rows alone, crossed moves
+// deadlocked); the policy first takes a position no other can have (minus
+// its own, minus one), so the unique order index holds at every step.
+func (s *Store) MovePolicy(ctx context.Context, accountID, id string, up bool) error {
+	if !storable(accountID, id) {
+		return storage.ErrNotFound
+	}
+	return s.tx(ctx, func(ctx context.Context, tx pgx.Tx) error {
+		var pos int64
+		if _, err := tx.Exec(ctx, `SELECT 1 FROM accounts WHERE id = $1 FOR NO KEY UPDATE`, accountID); err != nil {
+			return err
+		}
+		err := tx.QueryRow(ctx, `SELECT position FROM policies WHERE account_id = $1 AND id = $2`, accountID, id).Scan(&pos)
+		if err != nil {
+			return notFound(err)
+		}
+		q := `SELECT id, position FROM policies WHERE account_id = $1 AND position > $2 ORDER BY position LIMIT 1`
+		if up {
+			q = `SELECT id, position FROM policies WHERE account_id = $1 AND position < $2 ORDER BY position DESC LIMIT 1`
+		}
+		var (
+			other    string
+			otherPos int64
+		)
+		switch err := tx.QueryRow(ctx, q, accountID, pos).Scan(&other, &otherPos); {
+		case errors.Is(err, pgx.ErrNoRows):
+			return nil // first or last already
+		case err != nil:
+			return err
+		}
+		for _, step := range []struct {
+			id  string
+			pos int64
+		}{{id, -pos - 1}, {other, pos}, {id, otherPos}} {
+			if _, err := tx.Exec(ctx, `UPDATE policies SET position = $1 WHERE account_id = $2 AND id = $3`, step.pos, accountID, step.id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 

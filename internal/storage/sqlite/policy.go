@@ -125,6 +125,42 @@ func (s *Store) DeletePolicy(ctx context.Context, accountID, id string) error {
 	})
 }
 
+// MovePolicy implements storage.Policies. The policy first takes a
+// position no other can have (minus its own, minus one), so the unique
+// order index holds at every step of the swap.
+func (s *Store) MovePolicy(ctx context.Context, accountID, id string, up bool) error {
+	return s.tx(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		var pos int64
+		err := tx.QueryRowContext(ctx, `SELECT position FROM policies WHERE account_id = ? AND id = ?`, accountID, id).Scan(&pos)
+		if err != nil {
+			return notFound(err)
+		}
+		q := `SELECT id, position FROM policies WHERE account_id = ? AND position > ? ORDER BY position LIMIT 1`
+		if up {
+			q = `SELECT id, position FROM policies WHERE account_id = ? AND position < ? ORDER BY position DESC LIMIT 1`
+		}
+		var (
+			other    string
+			otherPos int64
+		)
+		switch err := tx.QueryRowContext(ctx, q, accountID, pos).Scan(&other, &otherPos); {
+		case errors.Is(err, sql.ErrNoRows):
+			return nil // first or last already
+		case err != nil:
+			return err
+		}
+		for _, step := range []struct {
+			id  string
+			pos int64
+		}{{id, -pos - 1}, {other, pos}, {id, otherPos}} {
+			if _, err := tx.ExecContext(ctx, `UPDATE policies SET position = ? WHERE account_id = ? AND id = ?`, step.pos, accountID, step.id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // AppendEvaluations implements storage.Policies. Each account's entries go
 // in with one statement (a JSON array of rows), and its count in
 // policy_log_counts says how many of its oldest entries to delete: the

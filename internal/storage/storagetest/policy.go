@@ -365,3 +365,96 @@ func testAccountAttributes(t *testing.T, b Backend) {
 	_, err = b.GetAccountAttributes(ctx, "750", "")
 	wantErr(t, "GetAccountAttributes(after account delete)", err, storage.ErrNotFound)
 }
+
+// testPoliciesMove: a move swaps a policy with its neighbour, stays put
+// at either end, touches no other account, and concurrent moves with
+// creates keep a strict order in which every policy appears once.
+func testPoliciesMove(t *testing.T, b Backend) {
+	ctx := context.Background()
+	mustCreate(t, b, newAccount("720", true))
+	mustCreate(t, b, newAccount("721", true))
+	for _, id := range []string{"p1", "p2", "p3", "p4"} {
+		for _, a := range []string{"720", "721"} {
+			if _, err := b.CreatePolicy(ctx, newPolicy(a, id, "r1"), 0); err != nil {
+				t.Fatalf("CreatePolicy(%s, %s): %v", a, id, err)
+			}
+		}
+	}
+	steps := []struct {
+		id   string
+		up   bool
+		want []string
+	}{
+		{"p3", true, []string{"p1", "p3", "p2", "p4"}},
+		{"p3", true, []string{"p3", "p1", "p2", "p4"}},
+		{"p3", true, []string{"p3", "p1", "p2", "p4"}},  // first already
+		{"p4", false, []string{"p3", "p1", "p2", "p4"}}, // last already
+		{"p1", false, []string{"p3", "p2", "p1", "p4"}},
+		{"p3", false, []string{"p2", "p3", "p1", "p4"}},
+	}
+	for _, st := range steps {
+		if err := b.MovePolicy(ctx, "720", st.id, st.up); err != nil {
+			t.Fatalf("MovePolicy(%s, up=%v): %v", st.id, st.up, err)
+		}
+		if diff := cmp.Diff(st.want, policyIDs(t, b, "720")); diff != "" {
+			t.Fatalf("after moving %s (up=%v) (-want +got):\n%s", st.id, st.up, diff)
+		}
+	}
+	if diff := cmp.Diff([]string{"p1", "p2", "p3", "p4"}, policyIDs(t, b, "721")); diff != "" {
+		t.Errorf("the other account's order changed (-want +got):\n%s", diff)
+	}
+	wantErr(t, "MovePolicy(missing)", b.MovePolicy(ctx, "720", "nope", true), storage.ErrNotFound)
+	wantErr(t, "MovePolicy(other account's id)", b.MovePolicy(ctx, "722", "p1", true), storage.ErrNotFound)
+	// A policy created after moves goes last, and the bodies are kept.
+	if _, err := b.CreatePolicy(ctx, newPolicy("720", "p5", "r1"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"p2", "p3", "p1", "p4", "p5"}, policyIDs(t, b, "720")); diff != "" {
+		t.Errorf("after a create (-want +got):\n%s", diff)
+	}
+	if p, err := b.GetPolicy(ctx, "720", "p3"); err != nil || string(p.Body) != `{"name":"p3"}` {
+		t.Errorf("GetPolicy(p3) after moves = %q, %v", p.Body, err)
+	}
+
+	// Concurrent moves (crossing each other) and creates.
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 10 {
+				id := fmt.Sprintf("p%d", (g+i)%5+1)
+				if err := b.MovePolicy(ctx, "720", id, (g+i)%2 == 0); err != nil {
+					errs <- fmt.Errorf("MovePolicy(%s): %w", id, err)
+					return
+				}
+			}
+			if _, err := b.CreatePolicy(ctx, newPolicy("720", fmt.Sprintf("c%d", g), "r1"), 0); err != nil {
+				errs <- fmt.Errorf("CreatePolicy(c%d): %w", g, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	ps, err := b.ListPolicies(ctx, "720")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]bool{}
+	for i, p := range ps {
+		if seen[p.ID] {
+			t.Errorf("policy %s listed twice", p.ID)
+		}
+		seen[p.ID] = true
+		if i > 0 && p.Position <= ps[i-1].Position {
+			t.Errorf("positions not increasing at %d: %d after %d", i, p.Position, ps[i-1].Position)
+		}
+	}
+	if len(ps) != 13 {
+		t.Errorf("%d policies after the concurrent moves, want 13", len(ps))
+	}
+}

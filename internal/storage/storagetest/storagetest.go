@@ -37,6 +37,7 @@ func Run(t *testing.T, open func(t *testing.T) Backend) {
 	t.Run("ContextCapExpiry", func(t *testing.T) { testContextCapExpiry(t, open(t)) })
 	t.Run("Policies", func(t *testing.T) { testPolicies(t, open(t)) })
 	t.Run("PoliciesConcurrentCreate", func(t *testing.T) { testPoliciesConcurrentCreate(t, open(t)) })
+	t.Run("PoliciesMove", func(t *testing.T) { testPoliciesMove(t, open(t)) })
 	t.Run("PolicyEvaluations", func(t *testing.T) { testPolicyEvaluations(t, open(t)) })
 	t.Run("PoliciesAccountDelete", func(t *testing.T) { testPoliciesAccountDelete(t, open(t)) })
 	t.Run("AccountAttributes", func(t *testing.T) { testAccountAttributes(t, open(t)) })
