@@ -124,7 +124,7 @@ func TestDataPages(t *testing.T) {
 	if got := rows(p.body); len(got) != 2 || got[0] != [2]string{"/console/data/alpha", "alpha"} || got[1] != [2]string{"/console/data/beta", "beta"} {
 		t.Errorf("namespace rows: %q", got)
 	}
-	for _, want := range []string{"<td>not set</td>", "<td>1 h</td>", "20 Nov 2026, 10:00 UTC", `aria-label="Breadcrumb"`, `aria-current="page">Context data`} {
+	for _, want := range []string{`data-label="TTL">not set<`, `data-label="TTL">1 h<`, "20 Nov 2026, 10:00 UTC", `aria-label="Breadcrumb"`, `aria-current="page">Context data`} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("namespaces page lacks %q", want)
 		}
@@ -165,7 +165,7 @@ func TestDataPages(t *testing.T) {
 	if got := rows(p.body); len(got) != 1 || got[0][0] != sessionPath {
 		t.Errorf("beta rows %q, want a link to %s", got, sessionPath)
 	}
-	if !strings.Contains(p.body, `id="namespace-ttl">1 h<`) || !strings.Contains(p.body, "20 Nov 2026, 11:00 UTC") || !strings.Contains(p.body, "<td>3</td>") {
+	if !strings.Contains(p.body, `id="namespace-ttl">1 h<`) || !strings.Contains(p.body, "20 Nov 2026, 11:00 UTC") || !strings.Contains(p.body, `data-label="Properties">3<`) {
 		t.Errorf("beta page: TTL, last expiry or property count missing\n%s", p.body)
 	}
 
@@ -195,7 +195,7 @@ func TestDataPages(t *testing.T) {
 	}
 	// Namespace-level properties never expire here (alpha has no TTL).
 	p = b.get("/console/data/alpha/__default__")
-	if p.status != http.StatusOK || !strings.Contains(p.body, "Namespace properties of") || !strings.Contains(p.body, "<td>never</td>") ||
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Namespace properties of") || !strings.Contains(p.body, `data-label="Expires">never<`) ||
 		!strings.Contains(p.body, "greeting") || !strings.Contains(p.body, "Delete all namespace properties") {
 		t.Errorf("namespace properties: %d\n%s", p.status, p.body)
 	}
