@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/console"
@@ -214,6 +215,16 @@ func TestDataPages(t *testing.T) {
 	}
 	if p.header.Get("Cache-Control") != "no-store" || p.header.Get("X-Content-Type-Options") != "nosniff" {
 		t.Errorf("download headers: %v", p.header)
+	}
+
+	// An expired property is not shown, nor downloaded, even before the
+	// purge: "short" lived 600 s.
+	d.clock.Advance(11 * time.Minute)
+	if p := b.get(sessionPath); p.status != http.StatusOK || strings.Contains(p.body, ">short<") || !strings.Contains(p.body, ">intent<") {
+		t.Errorf("session page after short expired: %d\n%s", p.status, p.body)
+	}
+	if p := b.get(sessionPath + "/properties/short/value"); p.status != http.StatusNotFound {
+		t.Errorf("download of an expired property: %d", p.status)
 	}
 
 	// No inline script or style on any page.
