@@ -36,70 +36,71 @@ const (
 // Bounds of the Try it form. Ids are what the v2 API accepts (at most
 // 256 printable characters); the attribute objects are kept small enough
 // that the whole form fits the console's 16 KiB form limit even when
-// every character is percent-encoded.
+// every ASCII character is percent-encoded (a larger body is refused as a
+// bad form, not beside a field).
 const (
-	maxIDChars   = 256
-	maxAttrChars = 2048
+	evalMaxID   = 256
+	evalMaxAttr = 2048
 	// logsPerPage is the page size of the evaluation log.
 	logsPerPage = 50
-	// maxShown is how much of a value (compact JSON) or an error the
+	// evalMaxShown is how much of a value (compact JSON) or an error the
 	// pages show before an ellipsis.
-	maxShown = 200
+	evalMaxShown = 200
 )
 
 // evaluationRoutes adds the Try it and Evaluation logs pages.
 func (c *Console) evaluationRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET "+tryURL, c.handle(c.tryForm))
+	mux.HandleFunc("GET "+tryURL, c.handle(c.tryPage))
 	mux.HandleFunc("POST "+tryURL, c.handle(c.tryRun))
 	mux.HandleFunc("GET "+logsURL, c.handle(c.evaluationLogs))
 }
 
 // ---- Try it ----
 
-// formField is one field of a console form as the templates render it:
+// evalField is one field of a console form as the templates render it:
 // its label, hint, value and the error shown beside it.
-type formField struct {
+type evalField struct {
 	ID, Name, Label, Hint, Value, Error string
 	MaxLen                              int
 	Required, Multiline                 bool
 }
 
-// fieldError is one entry of a form's error summary: a link to the
+// evalError is one entry of a form's error summary: a link to the
 // field and what is wrong with it.
-type fieldError struct{ ID, Msg string }
+type evalError struct{ ID, Msg string }
 
 // tryForm is the Try it form as typed.
 type tryForm struct {
-	conversation, session, consumer, convAttrs, sdeAttrs formField
+	conversation, session, consumer, convAttrs, sdeAttrs evalField
 }
 
 func newTryForm() *tryForm {
 	return &tryForm{
-		conversation: formField{ID: "try-conversation", Name: "conversation", Label: "Conversation ID", Required: true, MaxLen: maxIDChars,
+		conversation: evalField{ID: "try-conversation", Name: "conversation", Label: "Conversation ID", Required: true, MaxLen: evalMaxID,
 			Hint: "The conversation whose next actions are asked for: conversation.conversationId, and the default Context session."},
-		session: formField{ID: "try-session", Name: "session", Label: "Session ID", MaxLen: maxIDChars,
+		session: evalField{ID: "try-session", Name: "session", Label: "Session ID", MaxLen: evalMaxID,
 			Hint: "The Context Service session the policies read. Empty: the conversation ID."},
-		consumer: formField{ID: "try-consumer", Name: "consumer", Label: "Consumer ID", MaxLen: maxIDChars,
+		consumer: evalField{ID: "try-consumer", Name: "consumer", Label: "Consumer ID", MaxLen: evalMaxID,
 			Hint: "conversation.consumerId."},
-		convAttrs: formField{ID: "try-conversation-attributes", Name: "conversationAttributes", Label: "Conversation attributes",
-			Multiline: true, MaxLen: maxAttrChars,
+		convAttrs: evalField{ID: "try-conversation-attributes", Name: "conversationAttributes", Label: "Conversation attributes",
+			Multiline: true, MaxLen: evalMaxAttr,
 			Hint: `A JSON object of conversation.* variables, as the v2 body's "conversation", e.g. {"minutesSincePreviousMessage": 5}.`},
-		sdeAttrs: formField{ID: "try-sde-attributes", Name: "sdeAttributes", Label: "SDE attributes",
-			Multiline: true, MaxLen: maxAttrChars,
+		sdeAttrs: evalField{ID: "try-sde-attributes", Name: "sdeAttributes", Label: "SDE attributes",
+			Multiline: true, MaxLen: evalMaxAttr,
 			Hint: `A JSON object of sde.* variables, as the v2 body's "sde", e.g. {"visitorinfo": {"customerinfo": {"customerid": "c9"}}}.`},
 	}
 }
 
-func (f *tryForm) fields() []*formField {
-	return []*formField{&f.conversation, &f.session, &f.consumer, &f.convAttrs, &f.sdeAttrs}
+func (f *tryForm) fields() []*evalField {
+	return []*evalField{&f.conversation, &f.session, &f.consumer, &f.convAttrs, &f.sdeAttrs}
 }
 
 // errors lists the form's field errors in the order of the form.
-func (f *tryForm) errors() []fieldError {
-	var out []fieldError
+func (f *tryForm) errors() []evalError {
+	var out []evalError
 	for _, fd := range f.fields() {
 		if fd.Error != "" {
-			out = append(out, fieldError{ID: fd.ID, Msg: fd.Label + ": " + fd.Error})
+			out = append(out, evalError{ID: fd.ID, Msg: fd.Label + ": " + fd.Error})
 		}
 	}
 	return out
@@ -120,22 +121,22 @@ func (f *tryForm) parse(form url.Values, accountID string) (nextactions.Request,
 	if f.conversation.Value == "" {
 		f.conversation.Error = "Enter a conversation ID."
 	}
-	for _, fd := range []*formField{&f.conversation, &f.session, &f.consumer} {
-		if fd.Error == "" && !validRequestID(fd.Value) {
+	for _, fd := range []*evalField{&f.conversation, &f.session, &f.consumer} {
+		if fd.Error == "" && !evalValidID(fd.Value) {
 			fd.Error = "Must be at most 256 printable characters."
 		}
 	}
 	req := nextactions.Request{AccountID: accountID, ConversationID: f.conversation.Value,
 		SessionID: f.session.Value, ConsumerID: f.consumer.Value}
-	req.Conversation = jsonObject(&f.convAttrs)
-	req.SDE = jsonObject(&f.sdeAttrs)
+	req.Conversation = tryJSONObject(&f.convAttrs)
+	req.SDE = tryJSONObject(&f.sdeAttrs)
 	return req, len(f.errors()) == 0
 }
 
-// validRequestID is the v2 API's rule for a conversation, session or
+// evalValidID is the v2 API's rule for a conversation, session or
 // person id: at most 256 printable characters (empty is checked apart).
-func validRequestID(v string) bool {
-	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > maxIDChars {
+func evalValidID(v string) bool {
+	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > evalMaxID {
 		return false
 	}
 	for _, c := range v {
@@ -146,19 +147,19 @@ func validRequestID(v string) bool {
 	return true
 }
 
-// jsonObject decodes a field that holds a JSON object, as the v2 API
+// tryJSONObject decodes a field that holds a JSON object, as the v2 API
 // decodes its "conversation" and "sde" members; empty is nil. A bad
 // value sets the field's Error.
-func jsonObject(fd *formField) map[string]any {
+func tryJSONObject(fd *evalField) map[string]any {
 	v := strings.TrimSpace(fd.Value)
 	if v == "" {
 		return nil
 	}
-	if utf8.RuneCountInString(fd.Value) > maxAttrChars {
-		fd.Error = "Must be at most " + strconv.Itoa(maxAttrChars) + " characters."
+	if utf8.RuneCountInString(fd.Value) > evalMaxAttr {
+		fd.Error = "Must be at most " + strconv.Itoa(evalMaxAttr) + " characters."
 		return nil
 	}
-	if !utf8.ValidString(v) || loneSurrogate(v) {
+	if !utf8.ValidString(v) || evalLoneSurrogate(v) {
 		fd.Error = "Must be valid UTF-8 (no escape of a lone surrogate)."
 		return nil
 	}
@@ -192,23 +193,23 @@ func jsonObject(fd *formField) map[string]any {
 	return nil
 }
 
-// loneSurrogate reports whether a JSON text holds a \u escape of a lone
+// evalLoneSurrogate reports whether a JSON text holds a \u escape of a lone
 // UTF-16 surrogate, which encoding/json would decode as U+FFFD without an
 // error; the API refuses such a body, and so does the form.
-func loneSurrogate(s string) bool {
+func evalLoneSurrogate(s string) bool {
 	for i := strings.Index(s, `\u`); i >= 0; {
 		n := 0 // backslashes before: an even run means this one escapes
 		for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
 			n++
 		}
 		next := i + 2
-		if r, ok := hex4(s, i+2); n%2 == 0 && ok && r >= 0xd800 && r <= 0xdfff {
+		if r, ok := evalHex4(s, i+2); n%2 == 0 && ok && r >= 0xd800 && r <= 0xdfff {
 			if r >= 0xdc00 {
 				return true // a low surrogate first
 			}
 			lo, ok := rune(0), false
 			if i+8 <= len(s) && s[i+6] == '\\' && s[i+7] == 'u' {
-				lo, ok = hex4(s, i+8)
+				lo, ok = evalHex4(s, i+8)
 			}
 			if !ok || lo < 0xdc00 || lo > 0xdfff {
 				return true
@@ -224,8 +225,8 @@ func loneSurrogate(s string) bool {
 	return false
 }
 
-// hex4 parses the four hex digits at s[i:].
-func hex4(s string, i int) (rune, bool) {
+// evalHex4 parses the four hex digits at s[i:].
+func evalHex4(s string, i int) (rune, bool) {
 	if i+4 > len(s) {
 		return 0, false
 	}
@@ -235,8 +236,8 @@ func hex4(s string, i int) (rune, bool) {
 
 // ---- handlers ----
 
-// tryForm shows the empty Try it form.
-func (c *Console) tryForm(w http.ResponseWriter, r *http.Request) error {
+// tryPage shows the empty Try it form.
+func (c *Console) tryPage(w http.ResponseWriter, r *http.Request) error {
 	_, ss, a, ok, err := c.signedIn(w, r)
 	if !ok {
 		return err
@@ -294,39 +295,39 @@ type tryResult struct {
 	EvaluationID   string
 	ConversationID string
 	LogsURL        string
-	Matched        *policyLink
-	Actions        []actionView
+	Matched        *evalPolicyLink
+	Actions        []tryAction
 	NoMatchReason  string
 	NoMatchText    string
-	Policies       []policyRow
-	Variables      []variableRow
+	Policies       []tryPolicyRow
+	Variables      []tryVarRow
 }
 
-type policyLink struct{ ID, Name, URL string }
+type evalPolicyLink struct{ ID, Name, URL string }
 
-type actionView struct{ Type, Payload string }
+type tryAction struct{ Type, Payload string }
 
-// policyRow is one policy of the evaluation, in evaluation order.
-type policyRow struct {
+// tryPolicyRow is one policy of the evaluation, in evaluation order.
+type tryPolicyRow struct {
 	Pos int
-	policyLink
+	evalPolicyLink
 	// State is TRUE, FALSE, ERROR, INVALID or DISABLED; empty when the
 	// policy was not evaluated (a policy before it matched).
 	State string
 	Cause string // of ERROR and INVALID
-	Vars  []varValue
+	Vars  []tryVar
 }
 
-// varValue is a variable as a policy row shows it.
-type varValue struct {
+// tryVar is a variable as a policy row shows it.
+type tryVar struct {
 	Name, Value      string
 	Missing, NotRead bool
 }
 
-// variableRow is a variable the evaluation looked up, with where it
+// tryVarRow is a variable the evaluation looked up, with where it
 // comes from.
-type variableRow struct {
-	varValue
+type tryVarRow struct {
+	tryVar
 	// Source says where a variable not of the Context Service comes
 	// from; DataURL and DefaultURL are the Context data pages of the
 	// session and of the namespace level.
@@ -338,9 +339,9 @@ func newTryResult(req nextactions.Request, ex nextactions.Explanation) *tryResul
 	res := &tryResult{EvaluationID: d.ID, ConversationID: req.ConversationID,
 		LogsURL: logsURL + "?" + url.Values{"conversation": {req.ConversationID}}.Encode()}
 	if d.Policy != nil {
-		res.Matched = newPolicyLink(d.Policy.ID, d.Policy.Name)
+		res.Matched = evalPolicyLinkTo(d.Policy.ID, d.Policy.Name)
 		for _, a := range d.Actions {
-			res.Actions = append(res.Actions, actionView{Type: a.Type, Payload: compactJSON(a.Payload)})
+			res.Actions = append(res.Actions, tryAction{Type: a.Type, Payload: evalJSON(a.Payload)})
 		}
 	} else {
 		res.NoMatchReason = d.NoMatchReason
@@ -355,10 +356,10 @@ func newTryResult(req nextactions.Request, ex nextactions.Explanation) *tryResul
 	for _, v := range ex.Looked {
 		looked[v] = true
 	}
-	show := func(name string) varValue {
-		vv := varValue{Name: name}
+	show := func(name string) tryVar {
+		vv := tryVar{Name: name}
 		if val, ok := ex.Values[name]; ok {
-			vv.Value = compactJSON(val)
+			vv.Value = evalJSON(val)
 		} else if looked[name] {
 			vv.Missing = true
 		} else {
@@ -371,11 +372,11 @@ func newTryResult(req nextactions.Request, ex nextactions.Explanation) *tryResul
 		trace[t.PolicyID] = t
 	}
 	for i, p := range ex.Policies {
-		row := policyRow{Pos: i + 1, policyLink: *newPolicyLink(p.ID, p.Name)}
+		row := tryPolicyRow{Pos: i + 1, evalPolicyLink: *evalPolicyLinkTo(p.ID, p.Name)}
 		if t, ok := trace[p.ID]; ok {
 			row.State = t.State
 			if t.Err != nil {
-				row.Cause = truncate(t.Err.Error())
+				row.Cause = evalClip(t.Err.Error())
 			}
 		}
 		for _, v := range ex.Reads[p.ID] {
@@ -388,7 +389,7 @@ func newTryResult(req nextactions.Request, ex nextactions.Explanation) *tryResul
 		session = req.ConversationID
 	}
 	for _, v := range ex.Looked {
-		row := variableRow{varValue: show(v)}
+		row := tryVarRow{tryVar: show(v)}
 		ns, _, _ := strings.Cut(v, ".")
 		switch ns {
 		case nextactions.ConversationNamespace:
@@ -399,9 +400,9 @@ func newTryResult(req nextactions.Request, ex nextactions.Explanation) *tryResul
 			row.Source = "The account's static attributes"
 		default:
 			row.Namespace, row.Session = ns, session
-			row.DataURL = dataURL(ns, session)
+			row.DataURL = evalDataURL(ns, session)
 			if session != wire.DefaultSession {
-				row.DefaultURL = dataURL(ns, wire.DefaultSession)
+				row.DefaultURL = evalDataURL(ns, wire.DefaultSession)
 			}
 		}
 		res.Variables = append(res.Variables, row)
@@ -409,48 +410,48 @@ func newTryResult(req nextactions.Request, ex nextactions.Explanation) *tryResul
 	return res
 }
 
-func newPolicyLink(id, name string) *policyLink {
+func evalPolicyLinkTo(id, name string) *evalPolicyLink {
 	if name == "" {
 		name = id
 	}
-	return &policyLink{ID: id, Name: name, URL: "/console/policies/" + url.PathEscape(id)}
+	return &evalPolicyLink{ID: id, Name: name, URL: "/console/policies/" + url.PathEscape(id)}
 }
 
-// dataURL is the Context data page of one session of a namespace.
-func dataURL(namespace, session string) string {
+// evalDataURL is the Context data page of one session of a namespace.
+func evalDataURL(namespace, session string) string {
 	return "/console/data/" + url.PathEscape(namespace) + "/" + url.PathEscape(session)
 }
 
-// compactJSON is v as compact JSON, shortened for display. The page
+// evalJSON is v as compact JSON, shortened for display. The page
 // escapes it.
-func compactJSON(v any) string {
+func evalJSON(v any) string {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
 		return "(cannot be shown: " + err.Error() + ")"
 	}
-	return truncate(strings.TrimSuffix(b.String(), "\n"))
+	return evalClip(strings.TrimSuffix(b.String(), "\n"))
 }
 
-// truncate shortens s to maxShown characters with an ellipsis.
-func truncate(s string) string {
-	if utf8.RuneCountInString(s) <= maxShown {
+// evalClip shortens s to evalMaxShown characters with an ellipsis.
+func evalClip(s string) string {
+	if utf8.RuneCountInString(s) <= evalMaxShown {
 		return s
 	}
 	r := []rune(s)
-	return string(r[:maxShown-1]) + "…"
+	return string(r[:evalMaxShown-1]) + "…"
 }
 
 // ---- Evaluation logs ----
 
-// logRow is one entry of the evaluation log as the page shows it.
-type logRow struct {
+// evalLogRow is one entry of the evaluation log as the page shows it.
+type evalLogRow struct {
 	Time            time.Time
 	TimeText        string
 	ConversationID  string
 	ConversationURL string
-	Policy          policyLink
+	Policy          evalPolicyLink
 	State           string
 }
 
@@ -464,7 +465,7 @@ func (c *Console) evaluationLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	data := c.pageData(ss, a, "Evaluation logs", navLogs)
 	q := r.URL.Query()
-	filter := formField{ID: "logs-conversation", Name: "conversation", Label: "Conversation ID", MaxLen: maxIDChars,
+	filter := evalField{ID: "logs-conversation", Name: "conversation", Label: "Conversation ID", MaxLen: evalMaxID,
 		Value: strings.TrimSpace(q.Get("conversation")), Hint: "Show only this conversation's evaluations."}
 	page, pageErr := 1, ""
 	if p := q.Get("page"); p != "" {
@@ -474,14 +475,14 @@ func (c *Console) evaluationLogs(w http.ResponseWriter, r *http.Request) error {
 		}
 		page = n
 	}
-	if !validRequestID(filter.Value) {
+	if !evalValidID(filter.Value) {
 		filter.Error = "Must be at most 256 printable characters."
 	}
 	data["Filter"] = filter
 	if filter.Error != "" || pageErr != "" {
-		var list []fieldError
+		var list []evalError
 		if filter.Error != "" {
-			list = append(list, fieldError{ID: filter.ID, Msg: filter.Label + ": " + filter.Error})
+			list = append(list, evalError{ID: filter.ID, Msg: filter.Label + ": " + filter.Error})
 		}
 		data["ErrorList"], data["PageError"], data["Title"] = list, pageErr, "Error: Evaluation logs"
 		c.render(w, r, http.StatusBadRequest, "logs", data)
@@ -525,12 +526,12 @@ func (c *Console) evaluationLogs(w http.ResponseWriter, r *http.Request) error {
 	}
 	from := (page - 1) * logsPerPage
 	shown := entries[from:min(from+logsPerPage, len(entries))]
-	rows := make([]logRow, len(shown))
+	rows := make([]evalLogRow, len(shown))
 	for i, e := range shown {
-		rows[i] = logRow{Time: e.Time, TimeText: e.Time.UTC().Format("2 Jan 2006, 15:04:05 UTC"),
+		rows[i] = evalLogRow{Time: e.Time, TimeText: e.Time.UTC().Format("2 Jan 2006, 15:04:05 UTC"),
 			ConversationID:  e.ConversationID,
 			ConversationURL: logsURL + "?" + url.Values{"conversation": {e.ConversationID}}.Encode(),
-			Policy:          *newPolicyLink(e.PolicyID, names[e.PolicyID]), State: e.State}
+			Policy:          *evalPolicyLinkTo(e.PolicyID, names[e.PolicyID]), State: e.State}
 	}
 	data["Entries"], data["Total"], data["Page"], data["Pages"] = rows, len(entries), page, pages
 	data["First"], data["Last"] = from+1, from+len(shown)

@@ -40,7 +40,7 @@ func newEvalStack(t *testing.T, cfg nextactions.Config) *evalStack {
 	return &evalStack{stack: s, next: ref.Service, ccs: cs}
 }
 
-var skill42 = []nextactions.Action{{Type: nextactions.ActionTransferToSkill, Payload: map[string]any{"skillId": float64(42)}}}
+var evalSkill42 = []nextactions.Action{{Type: nextactions.ActionTransferToSkill, Payload: map[string]any{"skillId": float64(42)}}}
 
 func (s *evalStack) policy(t *testing.T, accountID string, p nextactions.Policy) {
 	t.Helper()
@@ -73,12 +73,12 @@ func (b *browser) try(fields url.Values) page {
 	if form.status != http.StatusOK {
 		b.t.Fatalf("GET /console/try: %d\n%s", form.status, form.body)
 	}
-	fields = cloneValues(fields)
+	fields = evalCloneValues(fields)
 	fields.Set("csrf", csrfOf(b.t, form.body))
 	return b.post("/console/try", fields)
 }
 
-func cloneValues(v url.Values) url.Values {
+func evalCloneValues(v url.Values) url.Values {
 	out := url.Values{}
 	for k, vs := range v {
 		out[k] = slices.Clone(vs)
@@ -86,21 +86,21 @@ func cloneValues(v url.Values) url.Values {
 	return out
 }
 
-var policyRowRE = regexp.MustCompile(`<tr id="try-policy-(\d+)" data-policy-id="([^"]*)" data-state="([^"]*)">`)
+var tryPolicyRowRE = regexp.MustCompile(`<tr id="try-policy-(\d+)" data-policy-id="([^"]*)" data-state="([^"]*)">`)
 
-// policyStates returns "id=STATE" of each row of the Try it policy table,
+// tryPolicyStates returns "id=STATE" of each row of the Try it policy table,
 // in the order shown.
-func policyStates(body string) []string {
+func tryPolicyStates(body string) []string {
 	var out []string
-	for _, m := range policyRowRE.FindAllStringSubmatch(body, -1) {
+	for _, m := range tryPolicyRowRE.FindAllStringSubmatch(body, -1) {
 		out = append(out, m[2]+"="+m[3])
 	}
 	return out
 }
 
-// element returns the unescaped text of the element that starts with the
+// evalElement returns the unescaped text of the element that starts with the
 // first match of start and ends at the next end.
-func element(t *testing.T, body, start, end string) string {
+func evalElement(t *testing.T, body, start, end string) string {
 	t.Helper()
 	i := strings.Index(body, start)
 	if i < 0 {
@@ -124,11 +124,11 @@ func TestTryItShowsTheEvaluation(t *testing.T) {
 	u := s.account(t, "v2")
 	off := false
 	for _, p := range []nextactions.Policy{
-		{ID: "off", Name: "Switched off", Enabled: &off, Expression: "orchestrator.intent == 'billing'", Actions: skill42},
-		{ID: "sales", Name: "Sales", Conditions: []nextactions.Condition{{Property: "orchestrator.intent", Type: nextactions.OpEqual, Value: "sales"}}, Actions: skill42},
-		{ID: "broken", Name: "Broken", Expression: "orchestrator.intent > 3", Actions: skill42},
-		{ID: "billing", Name: "Billing <desk>", Conditions: []nextactions.Condition{{Property: "orchestrator.intent", Type: nextactions.OpEqual, Value: "billing"}}, Actions: skill42},
-		{ID: "later", Name: "Later", Expression: "vip.tier == 'gold'", Actions: skill42},
+		{ID: "off", Name: "Switched off", Enabled: &off, Expression: "orchestrator.intent == 'billing'", Actions: evalSkill42},
+		{ID: "sales", Name: "Sales", Conditions: []nextactions.Condition{{Property: "orchestrator.intent", Type: nextactions.OpEqual, Value: "sales"}}, Actions: evalSkill42},
+		{ID: "broken", Name: "Broken", Expression: "orchestrator.intent > 3", Actions: evalSkill42},
+		{ID: "billing", Name: "Billing <desk>", Conditions: []nextactions.Condition{{Property: "orchestrator.intent", Type: nextactions.OpEqual, Value: "billing"}}, Actions: evalSkill42},
+		{ID: "later", Name: "Later", Expression: "vip.tier == 'gold'", Actions: evalSkill42},
 	} {
 		s.policy(t, u.accountID, p)
 	}
@@ -140,35 +140,35 @@ func TestTryItShowsTheEvaluation(t *testing.T) {
 	if p.status != http.StatusOK {
 		t.Fatalf("POST /console/try: %d\n%s", p.status, p.body)
 	}
-	matched := element(t, p.body, `id="try-matched"`, "</p>")
+	matched := evalElement(t, p.body, `id="try-matched"`, "</p>")
 	if !strings.Contains(matched, "Billing <desk>") || !strings.Contains(matched, `href="/console/policies/billing"`) || !strings.Contains(matched, ">billing</code>") {
 		t.Errorf("matched policy: %s", matched)
 	}
 	if strings.Contains(p.body, "Billing <desk>") {
 		t.Error("a policy name was not escaped")
 	}
-	actions := element(t, p.body, `id="try-actions"`, "</table>")
+	actions := evalElement(t, p.body, `id="try-actions"`, "</table>")
 	if !strings.Contains(actions, "TRANSFER_TO_SKILL") || !strings.Contains(actions, `{"skillId":42}`) {
 		t.Errorf("actions: %s", actions)
 	}
 	want := []string{"off=DISABLED", "sales=FALSE", "broken=ERROR", "billing=TRUE", "later="}
-	if got := policyStates(p.body); !slices.Equal(got, want) {
+	if got := tryPolicyStates(p.body); !slices.Equal(got, want) {
 		t.Errorf("policy states %v, want %v", got, want)
 	}
 	// State is text, not colour only; an error shows its cause; the
 	// policy never reached says so.
-	if row := element(t, p.body, `data-policy-id="broken"`, "</tr>"); !strings.Contains(row, ">ERROR<") || !strings.Contains(row, "Cause: ") {
+	if row := evalElement(t, p.body, `data-policy-id="broken"`, "</tr>"); !strings.Contains(row, ">ERROR<") || !strings.Contains(row, "Cause: ") {
 		t.Errorf("broken policy row: %s", row)
 	}
-	if row := element(t, p.body, `data-policy-id="later"`, "</tr>"); !strings.Contains(row, "NOT EVALUATED") || !strings.Contains(row, "vip.tier</code> <span class=\"muted\">not read") {
+	if row := evalElement(t, p.body, `data-policy-id="later"`, "</tr>"); !strings.Contains(row, "NOT EVALUATED") || !strings.Contains(row, "vip.tier</code> <span class=\"muted\">not read") {
 		t.Errorf("policy after the match: %s", row)
 	}
-	if row := element(t, p.body, `data-policy-id="billing"`, "</tr>"); !strings.Contains(row, `orchestrator.intent</code> = <code class="wrap value">"billing"</code>`) {
+	if row := evalElement(t, p.body, `data-policy-id="billing"`, "</tr>"); !strings.Contains(row, `orchestrator.intent</code> = <code class="wrap value">"billing"</code>`) {
 		t.Errorf("billing row does not show the variable it read: %s", row)
 	}
 	// The variables table: the value found, and links to the session
 	// read and to the namespace level.
-	v := element(t, p.body, `<tr data-variable="orchestrator.intent">`, "</tr>")
+	v := evalElement(t, p.body, `<tr data-variable="orchestrator.intent">`, "</tr>")
 	for _, w := range []string{`"billing"`, `href="/console/data/orchestrator/conv-1"`, `href="/console/data/orchestrator/__default__"`} {
 		if !strings.Contains(v, w) {
 			t.Errorf("variable row lacks %s: %s", w, v)
@@ -211,7 +211,7 @@ func TestTryItRequestAttributes(t *testing.T) {
 		t.Fatalf("no policies: %d\n%s", p.status, p.body)
 	}
 
-	s.policy(t, u.accountID, nextactions.Policy{ID: "late", Name: "Late", Expression: "conversation.minutesSincePreviousMessage > 10", Actions: skill42})
+	s.policy(t, u.accountID, nextactions.Policy{ID: "late", Name: "Late", Expression: "conversation.minutesSincePreviousMessage > 10", Actions: evalSkill42})
 	s.policy(t, u.accountID, nextactions.Policy{ID: "vip", Name: "VIP", Expression: "sde.visitorinfo.customerinfo.customerid == 'c9' and vip.tier == 'gold'",
 		Actions: []nextactions.Action{{Type: nextactions.ActionSendMessage, Payload: map[string]any{"message": "Hello {{vip.tier}} <b>"}}}})
 	s.setVar(t, u.accountID, "vip", "s-1", "tier", `"gold"`)
@@ -221,10 +221,10 @@ func TestTryItRequestAttributes(t *testing.T) {
 	if p.status != http.StatusOK {
 		t.Fatalf("POST: %d\n%s", p.status, p.body)
 	}
-	if got, want := policyStates(p.body), []string{"late=FALSE", "vip=TRUE"}; !slices.Equal(got, want) {
+	if got, want := tryPolicyStates(p.body), []string{"late=FALSE", "vip=TRUE"}; !slices.Equal(got, want) {
 		t.Errorf("states %v, want %v", got, want)
 	}
-	if a := element(t, p.body, `id="try-actions"`, "</table>"); !strings.Contains(a, `{"message":"Hello gold <b>"}`) {
+	if a := evalElement(t, p.body, `id="try-actions"`, "</table>"); !strings.Contains(a, `{"message":"Hello gold <b>"}`) {
 		t.Errorf("actions: %s", a)
 	}
 	if strings.Contains(p.body, "Hello gold <b>") {
@@ -235,14 +235,14 @@ func TestTryItRequestAttributes(t *testing.T) {
 		"sde.visitorinfo":                          `{"customerinfo":{"customerid":"c9"}}`,
 		"vip.tier":                                 `"gold"`,
 	} {
-		row := element(t, p.body, `<tr data-variable="`+name+`">`, "</tr>")
+		row := evalElement(t, p.body, `<tr data-variable="`+name+`">`, "</tr>")
 		if !strings.Contains(row, `<code class="wrap value">`+want+`</code>`) {
 			t.Errorf("%s: want %s in %s", name, want, row)
 		}
 	}
 	// The variables read from the session id given, not the
 	// conversation's.
-	if row := element(t, p.body, `<tr data-variable="vip.tier">`, "</tr>"); !strings.Contains(row, `href="/console/data/vip/s-1"`) {
+	if row := evalElement(t, p.body, `<tr data-variable="vip.tier">`, "</tr>"); !strings.Contains(row, `href="/console/data/vip/s-1"`) {
 		t.Errorf("vip.tier links elsewhere: %s", row)
 	}
 	// The typed JSON is kept in the form.
@@ -253,11 +253,11 @@ func TestTryItRequestAttributes(t *testing.T) {
 	// A long value is shown truncated, a missing one as missing.
 	s.setVar(t, u.accountID, "vip", "s-2", "tier", `"`+strings.Repeat("x", 500)+`"`)
 	p = b.try(url.Values{"conversation": {"c-2"}, "session": {"s-2"}, "sdeAttributes": {`{"visitorinfo": {"customerinfo": {"customerid": "c9"}}}`}})
-	row := element(t, p.body, `<tr data-variable="vip.tier">`, "</tr>")
+	row := evalElement(t, p.body, `<tr data-variable="vip.tier">`, "</tr>")
 	if !strings.Contains(row, strings.Repeat("x", 150)) || strings.Contains(row, strings.Repeat("x", 200)) || !strings.Contains(row, "…") {
 		t.Errorf("long value not truncated: %s", row)
 	}
-	if row := element(t, p.body, `<tr data-variable="conversation.minutesSincePreviousMessage">`, "</tr>"); !strings.Contains(row, ">missing<") {
+	if row := evalElement(t, p.body, `<tr data-variable="conversation.minutesSincePreviousMessage">`, "</tr>"); !strings.Contains(row, ">missing<") {
 		t.Errorf("missing variable: %s", row)
 	}
 	if !strings.Contains(p.body, `<strong id="try-no-match-reason">NO_MATCHED_RULES</strong>`) {
@@ -271,7 +271,7 @@ func TestTryItRequestAttributes(t *testing.T) {
 func TestTryItBadInput(t *testing.T) {
 	s := newEvalStack(t, nextactions.Config{})
 	u := s.account(t, "v2")
-	s.policy(t, u.accountID, nextactions.Policy{ID: "any", Name: "Any", Expression: "true", Actions: skill42})
+	s.policy(t, u.accountID, nextactions.Policy{ID: "any", Name: "Any", Expression: "true", Actions: evalSkill42})
 	b := s.browser(t)
 	b.mustSignIn(u)
 	for _, tc := range []struct {
@@ -294,11 +294,11 @@ func TestTryItBadInput(t *testing.T) {
 			if p.status != http.StatusBadRequest {
 				t.Fatalf("status %d, want 400\n%s", p.status, p.body)
 			}
-			summary := element(t, p.body, `<div class="alert error" role="alert" id="error-summary"`, "</div>")
+			summary := evalElement(t, p.body, `<div class="alert error" role="alert" id="error-summary"`, "</div>")
 			if !strings.Contains(summary, `href="#`+tc.id+`"`) || !strings.Contains(summary, tc.want) {
 				t.Errorf("summary: %s", summary)
 			}
-			field := element(t, p.body, `<div class="field invalid">`+"\n  <label for=\""+tc.id+`"`, "</div>")
+			field := evalElement(t, p.body, `<div class="field invalid">`+"\n  <label for=\""+tc.id+`"`, "</div>")
 			for _, w := range []string{`aria-invalid="true"`, `aria-describedby="` + tc.id + `-hint ` + tc.id + `-error"`, `<p class="field-error" id="` + tc.id + `-error">`, tc.want} {
 				if !strings.Contains(field, w) {
 					t.Errorf("field lacks %q: %s", w, field)
@@ -323,7 +323,7 @@ func TestTryItBadInput(t *testing.T) {
 func TestTryItRefusals(t *testing.T) {
 	s := newEvalStack(t, nextactions.Config{})
 	u := s.account(t, "v2")
-	s.policy(t, u.accountID, nextactions.Policy{ID: "any", Name: "Any", Expression: "true", Actions: skill42})
+	s.policy(t, u.accountID, nextactions.Policy{ID: "any", Name: "Any", Expression: "true", Actions: evalSkill42})
 	b := s.browser(t)
 	b.mustSignIn(u)
 	form := url.Values{"conversation": {"c-csrf"}}
@@ -356,14 +356,14 @@ func TestTryItRefusals(t *testing.T) {
 	// The service's refusal (here its deadline, 1 ns) keeps the form.
 	slow := newEvalStack(t, nextactions.Config{EvalTimeout: time.Nanosecond})
 	su := slow.account(t, "v2")
-	slow.policy(t, su.accountID, nextactions.Policy{ID: "any", Name: "Any", Expression: "true", Actions: skill42})
+	slow.policy(t, su.accountID, nextactions.Policy{ID: "any", Name: "Any", Expression: "true", Actions: evalSkill42})
 	sb := slow.browser(t)
 	sb.mustSignIn(su)
 	p := sb.try(url.Values{"conversation": {"c-slow"}})
 	if p.status != http.StatusUnprocessableEntity {
 		t.Fatalf("too expensive: %d, want 422\n%s", p.status, p.body)
 	}
-	if msg := element(t, p.body, `id="try-problem"`, "</p>"); !strings.Contains(msg, "evaluation too expensive") {
+	if msg := evalElement(t, p.body, `id="try-problem"`, "</p>"); !strings.Contains(msg, "evaluation too expensive") {
 		t.Errorf("problem: %s", msg)
 	}
 	if !strings.Contains(p.body, `value="c-slow"`) || strings.Contains(p.body, `id="try-result"`) {
@@ -371,11 +371,11 @@ func TestTryItRefusals(t *testing.T) {
 	}
 }
 
-var logRowRE = regexp.MustCompile(`<tr data-conversation="([^"]*)" data-policy-id="([^"]*)" data-state="([^"]*)">`)
+var evalLogRowRE = regexp.MustCompile(`<tr data-conversation="([^"]*)" data-policy-id="([^"]*)" data-state="([^"]*)">`)
 
-func logRows(body string) [][]string {
+func evalLogRows(body string) [][]string {
 	var out [][]string
-	for _, m := range logRowRE.FindAllStringSubmatch(body, -1) {
+	for _, m := range evalLogRowRE.FindAllStringSubmatch(body, -1) {
 		out = append(out, m[1:])
 	}
 	return out
@@ -390,8 +390,8 @@ func TestEvaluationLogs(t *testing.T) {
 	ctx := context.Background()
 	u := s.account(t, "v2")
 	other := s.account(t, "v2")
-	s.policy(t, u.accountID, nextactions.Policy{ID: "billing", Name: "Billing & co", Conditions: []nextactions.Condition{{Property: "orchestrator.intent", Type: nextactions.OpEqual, Value: "billing"}}, Actions: skill42})
-	s.policy(t, other.accountID, nextactions.Policy{ID: "theirs", Name: "Theirs", Expression: "true", Actions: skill42})
+	s.policy(t, u.accountID, nextactions.Policy{ID: "billing", Name: "Billing & co", Conditions: []nextactions.Condition{{Property: "orchestrator.intent", Type: nextactions.OpEqual, Value: "billing"}}, Actions: evalSkill42})
+	s.policy(t, other.accountID, nextactions.Policy{ID: "theirs", Name: "Theirs", Expression: "true", Actions: evalSkill42})
 	b := s.browser(t)
 	b.mustSignIn(u)
 
@@ -417,14 +417,14 @@ func TestEvaluationLogs(t *testing.T) {
 
 	// All: the Try it evaluation first (newest), 50 rows, page 1 of 2.
 	p := b.get("/console/logs")
-	rows := logRows(p.body)
+	rows := evalLogRows(p.body)
 	if p.status != http.StatusOK || len(rows) != 50 {
 		t.Fatalf("page 1: %d, %d rows\n%s", p.status, len(rows), p.body)
 	}
 	if !slices.Equal(rows[0], []string{"tried", "billing", "TRUE"}) || !slices.Equal(rows[1], []string{"busy", "billing", "FALSE"}) {
 		t.Errorf("first rows %v", rows[:2])
 	}
-	first := element(t, p.body, `<tr data-conversation="tried"`, "</tr>")
+	first := evalElement(t, p.body, `<tr data-conversation="tried"`, "</tr>")
 	for _, w := range []string{`href="/console/logs?conversation=tried"`, `href="/console/policies/billing">Billing & co</a>`, "UTC", `datetime="2026-11-20T10:01:01Z"`} {
 		if !strings.Contains(first, w) {
 			t.Errorf("row lacks %s: %s", w, first)
@@ -434,12 +434,12 @@ func TestEvaluationLogs(t *testing.T) {
 		t.Error("another account's evaluation is shown")
 	}
 	if !strings.Contains(p.body, `href="/console/logs?page=2" rel="next"`) || strings.Contains(p.body, `rel="prev"`) {
-		t.Errorf("pager of page 1: %s", element(t, p.body, `<nav class="pager"`, "</nav>"))
+		t.Errorf("pager of page 1: %s", evalElement(t, p.body, `<nav class="pager"`, "</nav>"))
 	}
 
 	// Filtered: 60 entries of busy, pages keep the filter.
 	p = b.get("/console/logs?conversation=busy")
-	if rows := logRows(p.body); len(rows) != 50 || rows[0][0] != "busy" {
+	if rows := evalLogRows(p.body); len(rows) != 50 || rows[0][0] != "busy" {
 		t.Fatalf("busy page 1: %d rows", len(rows))
 	}
 	if !strings.Contains(p.body, `value="busy"`) || !strings.Contains(p.body, "of 60 for conversation") {
@@ -447,15 +447,15 @@ func TestEvaluationLogs(t *testing.T) {
 	}
 	next := `href="/console/logs?conversation=busy&amp;page=2" rel="next" id="logs-next"`
 	if !strings.Contains(p.body, next) {
-		t.Fatalf("no Next link keeping the filter: %s", element(t, p.body, `<nav class="pager"`, "</nav>"))
+		t.Fatalf("no Next link keeping the filter: %s", evalElement(t, p.body, `<nav class="pager"`, "</nav>"))
 	}
 	p2 := b.get("/console/logs?conversation=busy&page=2")
-	rows2 := logRows(p2.body)
+	rows2 := evalLogRows(p2.body)
 	if p2.status != http.StatusOK || len(rows2) != 10 {
 		t.Fatalf("busy page 2: %d, %d rows", p2.status, len(rows2))
 	}
 	if !strings.Contains(p2.body, `href="/console/logs?conversation=busy" rel="prev" id="logs-prev"`) || strings.Contains(p2.body, `rel="next"`) {
-		t.Errorf("pager of page 2: %s", element(t, p2.body, `<nav class="pager"`, "</nav>"))
+		t.Errorf("pager of page 2: %s", evalElement(t, p2.body, `<nav class="pager"`, "</nav>"))
 	}
 	// Newest first across the pages.
 	times := regexp.MustCompile(`datetime="([^"]+)"`)
@@ -468,17 +468,17 @@ func TestEvaluationLogs(t *testing.T) {
 
 	// Past the last page: the last page, said so.
 	p = b.get("/console/logs?conversation=busy&page=9")
-	if p.status != http.StatusOK || len(logRows(p.body)) != 10 || !strings.Contains(p.body, "There is no page 9; this is the last page, 2.") {
-		t.Errorf("page 9: %d, %d rows", p.status, len(logRows(p.body)))
+	if p.status != http.StatusOK || len(evalLogRows(p.body)) != 10 || !strings.Contains(p.body, "There is no page 9; this is the last page, 2.") {
+		t.Errorf("page 9: %d, %d rows", p.status, len(evalLogRows(p.body)))
 	}
 	// Another account's conversation filtered for: nothing.
 	p = b.get("/console/logs?conversation=secret-conv")
-	if p.status != http.StatusOK || len(logRows(p.body)) != 0 || !strings.Contains(p.body, `id="logs-empty"`) {
-		t.Errorf("other account's conversation: %d, %d rows", p.status, len(logRows(p.body)))
+	if p.status != http.StatusOK || len(evalLogRows(p.body)) != 0 || !strings.Contains(p.body, `id="logs-empty"`) {
+		t.Errorf("other account's conversation: %d, %d rows", p.status, len(evalLogRows(p.body)))
 	}
 	// Bad page numbers and filters: 400, said beside the input.
 	for _, q := range []string{"page=0", "page=-1", "page=two", "page=1.5", "page=99999999999999999999"} {
-		if p := b.get("/console/logs?" + q); p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="logs-page-error"`) || len(logRows(p.body)) != 0 {
+		if p := b.get("/console/logs?" + q); p.status != http.StatusBadRequest || !strings.Contains(p.body, `id="logs-page-error"`) || len(evalLogRows(p.body)) != 0 {
 			t.Errorf("%s: %d", q, p.status)
 		}
 	}
@@ -491,13 +491,13 @@ func TestEvaluationLogs(t *testing.T) {
 	ob := s.browser(t)
 	ob.mustSignIn(other)
 	p = ob.get("/console/logs")
-	if rows := logRows(p.body); len(rows) != 1 || rows[0][0] != "secret-conv" {
+	if rows := evalLogRows(p.body); len(rows) != 1 || rows[0][0] != "secret-conv" {
 		t.Errorf("other account's log: %v", rows)
 	}
 
 	// Seven days later the entries are gone from the page.
 	s.clock.Advance(nextactions.LogRetention + time.Minute)
-	if p := b.get("/console/logs"); len(logRows(p.body)) != 0 {
-		t.Errorf("entries older than 7 days shown: %d", len(logRows(p.body)))
+	if p := b.get("/console/logs"); len(evalLogRows(p.body)) != 0 {
+		t.Errorf("entries older than 7 days shown: %d", len(evalLogRows(p.body)))
 	}
 }
