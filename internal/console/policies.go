@@ -509,13 +509,14 @@ type policyField struct {
 	Options []policyOption
 }
 
-// DescribedBy is the field's aria-describedby: its hints, then its error.
+// DescribedBy is the field's aria-describedby: its error, then its
+// hints (the order they are shown in).
 func (f policyField) DescribedBy() string {
-	ids := append([]string(nil), f.Hints...)
+	var ids []string
 	if f.Error != "" {
 		ids = append(ids, f.ID+"-error")
 	}
-	return strings.Join(ids, " ")
+	return strings.Join(append(ids, f.Hints...), " ")
 }
 
 type policyCondView struct {
