@@ -114,13 +114,23 @@ func (c *Console) policyList(w http.ResponseWriter, r *http.Request) error {
 			First: i == 0, Last: i == len(list)-1, ElementID: "policy-" + p.ID,
 		}
 		if e := p.Exception; e != nil {
-			rows[i].Except = append(ruleSummary(e.Conditions, e.Expression), actionsSummary(e.Actions)...)
+			rows[i] = withException(rows[i], e)
 		}
 	}
 	data := c.pageData(ss, a, "Policies", navPolicies)
 	data["Policies"], data["Flash"] = rows, c.takeFlash(r, id)
 	c.render(w, r, http.StatusOK, "policies", data)
 	return nil
+}
+
+// withException adds the summary of a policy's exception: its
+// conditions and expression, then "→" and its actions.
+func withException(row policyRow, e *nextactions.Exception) policyRow {
+	row.Except = ruleSummary(e.Conditions, e.Expression)
+	for _, a := range actionsSummary(e.Actions) {
+		row.Except = append(row.Except, "→ "+a)
+	}
+	return row
 }
 
 // summaryMax bounds each line of the list's summaries.
@@ -730,6 +740,9 @@ func (c *Console) policyEdit(w http.ResponseWriter, r *http.Request) error {
 // API would answer; nothing is saved then, and nothing is audited: only
 // a change about to be made is.
 func (c *Console) policySave(w http.ResponseWriter, r *http.Request) error {
+	if err := readPolicyPost(w, r); err != nil {
+		return err
+	}
 	sid, ss, a, ok, err := c.signedInPost(w, r)
 	if !ok {
 		return err
@@ -797,6 +810,27 @@ func (c *Console) policySave(w http.ResponseWriter, r *http.Request) error {
 	}
 	c.setFlash(r, sid, "Policy “"+policyLabel(saved)+"” "+verb+".")
 	http.Redirect(w, r, policiesURL, http.StatusSeeOther)
+	return nil
+}
+
+// policyFormMax bounds the body of the policy form. The console's other
+// forms are small (readForm allows 16 KiB); a policy at the service's
+// limits (50 conditions, a 4,096-character expression, 20 payloads) is
+// larger, and its form should reach the service, which names the limit
+// beside the field, rather than fail as unreadable.
+const policyFormMax = 256 << 10
+
+// readPolicyPost parses the policy form's body within policyFormMax;
+// signedInPost's readForm then finds it parsed.
+func readPolicyPost(w http.ResponseWriter, r *http.Request) error {
+	if !strings.HasPrefix(r.Header.Get("Content-Type"), "application/x-www-form-urlencoded") {
+		return errBadForm
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, policyFormMax)
+	if err := r.ParseForm(); err != nil {
+		return &pageError{status: http.StatusRequestEntityTooLarge, title: "Form too large",
+			msg: "The policy form is too large to be read. Shorten its expression or payloads and try again."}
+	}
 	return nil
 }
 
@@ -892,6 +926,9 @@ func (c *Console) policyConfirmDelete(w http.ResponseWriter, r *http.Request) er
 	data := c.pageData(ss, a, "Delete policy "+policyLabel(p), navPolicies)
 	data["Policy"] = policyRow{ID: p.ID, Name: p.Name, Label: policyLabel(p), Enabled: p.IsEnabled(),
 		When: ruleSummary(p.Conditions, p.Expression), Then: actionsSummary(p.Actions), DeleteURL: policyURL(p.ID, "/delete")}
+	if e := p.Exception; e != nil {
+		data["Policy"] = withException(data["Policy"].(policyRow), e)
+	}
 	c.render(w, r, http.StatusOK, "policies-delete", data)
 	return nil
 }

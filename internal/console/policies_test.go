@@ -402,6 +402,15 @@ func TestPolicyEdit(t *testing.T) {
 	if got := ps.auditActions(t); !slices.Equal(got, []string{console.ActionPolicyUpdate + " id=" + pol.ID}) {
 		t.Errorf("audit: %q", got)
 	}
+	// The list and the delete confirmation summarize the exception.
+	for _, path := range []string{"/console/policies", "/console/policies/" + pol.ID + "/delete"} {
+		body := ps.b.get(path).body
+		for _, s := range []string{"<code>orchestrator.vip EQUAL true</code>", "<code>→ SEND_MESSAGE {&#34;message&#34;:&#34;Hello VIP&#34;}</code>", "<code>orchestrator.priority &gt; 2</code>"} {
+			if !strings.Contains(body, s) {
+				t.Errorf("%s lacks %s", path, s)
+			}
+		}
+	}
 	// Unknown policies are a 404, for the form and its post.
 	if p := ps.b.get("/console/policies/no-such-policy"); p.status != http.StatusNotFound || !strings.Contains(p.body, "Policy not found") {
 		t.Errorf("unknown policy: %d", p.status)
@@ -663,6 +672,8 @@ func TestPolicyFieldErrors(t *testing.T) {
 			"exc-cond-0-property", "An exception needs at least one condition or an expression"},
 		{"exception payload", []string{"exc-cond-0-property", "orchestrator.vip", "exc-cond-0-value", "true", "exc-action-0-type", "TRANSFER_TO_SKILL", "exc-action-0-payload", `{"skillId": ""}`},
 			"exc-action-0-payload", "skillId: must be a non-empty string or an integer"},
+		// Larger than the console's 16 KiB forms: the service names the limit.
+		{"expression too long", []string{"expression", strings.Repeat("orchestrator.intent == 'billing' or ", 600) + "true"}, "expression", "At most 4096 characters"},
 		{"exception expression", []string{"exc-expression", "orchestrator.vip ==", "exc-action-0-type", "SEND_MESSAGE", "exc-action-0-payload", `{"message": "hi"}`},
 			"exc-expression", "Unexpected token EOF"},
 	} {
