@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -761,18 +760,7 @@ func TestPolicyConflict(t *testing.T) {
 	}
 }
 
-// prefixFailingAudit refuses to record actions that start with prefix.
-type prefixFailingAudit struct {
-	storage.Audit
-	prefix string
-}
-
-func (f prefixFailingAudit) AppendAudit(ctx context.Context, e storage.AuditEvent) error {
-	if strings.HasPrefix(e.Action, f.prefix) {
-		return io.ErrClosedPipe
-	}
-	return f.Audit.AppendAudit(ctx, e)
-}
+// prefixFailingAudit is in data_test.go.
 
 // TestPolicyNoChangeWithoutAudit: a change whose audit entry cannot be
 // written is not made.
