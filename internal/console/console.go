@@ -312,6 +312,10 @@ func (c *Console) renderError(w http.ResponseWriter, r *http.Request, err error)
 		// The store's answers keep the status the API gives them: 503
 		// (retry soon) and 507 (nothing was saved) say more than a 500.
 		switch status, _, _ := fault.Status(err); status {
+		case http.StatusNotFound:
+			// A policy, namespace or session deleted meanwhile (or
+			// never there): the page says so, not "went wrong".
+			pe.status, pe.title, pe.msg = status, "Not found", "There is nothing here: it does not exist, or it was deleted."
 		case http.StatusServiceUnavailable:
 			pe.status, pe.header = status, map[string]string{"Retry-After": "1"}
 		case http.StatusInsufficientStorage:

@@ -27,6 +27,7 @@ func TestStoreErrorsKeepTheirStatus(t *testing.T) {
 		{fmt.Errorf("load account: %w", storage.ErrUnavailable), http.StatusServiceUnavailable, "1", "Try again in a moment"},
 		{fmt.Errorf("save: %w", storage.ErrStorageFull), http.StatusInsufficientStorage, "", "nothing was saved"},
 		{errors.New("secret detail 42"), http.StatusInternalServerError, "", "Try again in a moment"},
+		{fmt.Errorf("policy secret detail 7: %w", storage.ErrNotFound), http.StatusNotFound, "", "does not exist, or it was deleted"},
 	} {
 		w := httptest.NewRecorder()
 		c.renderError(w, httptest.NewRequest("GET", "/console/", nil), tc.err)
