@@ -2,7 +2,6 @@ package console_test
 
 import (
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -16,12 +15,7 @@ import (
 // is cut and downloads whole, and a property deleted through the
 // confirmation is gone from the API.
 func TestBrowserContextData(t *testing.T) {
-	shots, err := os.MkdirTemp("", "orchestrator-console-screenshots-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots are saved in %s", shots)
-	tb := newTab(t, shots)
+	tb := newShotTab(t)
 
 	env := servertest.Start(t)
 	acct := env.CreateAccount(t, true)

@@ -3,7 +3,6 @@ package console_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -17,12 +16,7 @@ import (
 // match, each policy's state and the variable read; its link leads to
 // the conversation's evaluations in the log.
 func TestBrowserTryItAndLogs(t *testing.T) {
-	shots, err := os.MkdirTemp("", "orchestrator-console-screenshots-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots are saved in %s", shots)
-	tb := newTab(t, shots)
+	tb := newShotTab(t)
 
 	env := servertest.Start(t)
 	acct := env.CreateAccount(t, true)

@@ -3,7 +3,6 @@ package console_test
 import (
 	"encoding/json"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
@@ -19,12 +18,7 @@ import (
 // expression typed in the form shows its error beside the expression
 // field and saves nothing.
 func TestBrowserPolicies(t *testing.T) {
-	shots, err := os.MkdirTemp("", "orchestrator-console-screenshots-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots are saved in %s", shots)
-	tb := newTab(t, shots)
+	tb := newShotTab(t)
 
 	env := servertest.Start(t)
 	acct := env.CreateAccount(t, true)

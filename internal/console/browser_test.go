@@ -54,6 +54,18 @@ type tab struct {
 	console []string
 }
 
+// newShotTab is newTab saving its screenshots into a new directory under
+// the system's temporary one, named in the test's log.
+func newShotTab(t *testing.T) *tab {
+	t.Helper()
+	shots, err := os.MkdirTemp("", "orchestrator-console-screenshots-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots are saved in %s", shots)
+	return newTab(t, shots)
+}
+
 func newTab(t *testing.T, shots string) *tab {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
@@ -206,12 +218,7 @@ func v1Status(t *testing.T, env *servertest.Env, accountID, key string) (int, st
 // after confirming, then the old key is refused by the API and the new one
 // accepted; a form posted without its CSRF token is refused.
 func TestBrowserAPIAuthorization(t *testing.T) {
-	shots, err := os.MkdirTemp("", "orchestrator-console-screenshots-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("screenshots are saved in %s", shots)
-	tb := newTab(t, shots)
+	tb := newShotTab(t)
 
 	env := servertest.Start(t, func(c *config.Serve) { c.V1Sunset = "2027-01-31" })
 	acct := env.CreateAccount(t, true)
