@@ -414,12 +414,14 @@ func evalPolicyLinkTo(id, name string) *evalPolicyLink {
 	if name == "" {
 		name = id
 	}
-	return &evalPolicyLink{ID: id, Name: name, URL: "/console/policies/" + url.PathEscape(id)}
+	return &evalPolicyLink{ID: id, Name: name, URL: "/console/policies/" + segment(id)}
 }
 
 // evalDataURL is the Context data page of one session of a namespace.
+// segment (data.go) escapes dot segments too: policy ids and session ids
+// may be "." or "..", which a browser would resolve away.
 func evalDataURL(namespace, session string) string {
-	return "/console/data/" + url.PathEscape(namespace) + "/" + url.PathEscape(session)
+	return "/console/data/" + segment(namespace) + "/" + segment(session)
 }
 
 // evalJSON is v as compact JSON, shortened for display. The page
