@@ -406,7 +406,7 @@ func (c *Console) deleteProperty(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if err := c.auditChange(r, ss, ActionContextDelete, auditDetail(k, name)); err != nil {
+	if err := c.auditChange(r, ss, ActionContextDelete, auditFields(k, name)...); err != nil {
 		return err
 	}
 	if err := c.cfg.Context.DeleteProperties(r.Context(), k, []string{name}); err != nil {
@@ -476,7 +476,7 @@ func (c *Console) deleteSessionData(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	if err := c.auditChange(r, ss, ActionContextDelete, auditDetail(k, "")); err != nil {
+	if err := c.auditChange(r, ss, ActionContextDelete, auditFields(k, "")...); err != nil {
 		return err
 	}
 	if err := c.cfg.Context.DeleteSession(r.Context(), k); err != nil {
@@ -491,15 +491,14 @@ func (c *Console) deleteSessionData(w http.ResponseWriter, r *http.Request) erro
 	return nil
 }
 
-// auditDetail names what a deletion deletes, each name escaped
-// (url.QueryEscape) so that no space, quote, newline or other control
-// character of a user's name can forge a field of the entry.
-func auditDetail(k ccs.Key, property string) string {
-	d := "namespace=" + url.QueryEscape(k.Namespace) + " session=" + url.QueryEscape(k.SessionID)
+// auditFields names what a deletion deletes, for auditChange (which
+// escapes each name).
+func auditFields(k ccs.Key, property string) []string {
+	f := []string{"namespace", k.Namespace, "session", k.SessionID}
 	if property != "" {
-		d += " property=" + url.QueryEscape(property)
+		f = append(f, "property", property)
 	}
-	return d
+	return f
 }
 
 // preview returns a value's text, cut to valuePreviewChars characters

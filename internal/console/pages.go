@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -458,12 +459,17 @@ func (c *Console) signedInPost(w http.ResponseWriter, r *http.Request) (id strin
 }
 
 // auditChange records a change made in the console before it is made: a
-// change that cannot be recorded is not made.
-func (c *Console) auditChange(r *http.Request, ss session, action, detail string) error {
-	if detail != "" {
-		action += " " + detail
+// change that cannot be recorded is not made. fields are the details as
+// key, value pairs; each value is query-escaped, so that no name a user
+// typed (a policy id in a URL, a property name) can add a space, a
+// newline or a field of its own to the entry.
+func (c *Console) auditChange(r *http.Request, ss session, action string, fields ...string) error {
+	var b strings.Builder
+	b.WriteString(action)
+	for i := 0; i+1 < len(fields); i += 2 {
+		b.WriteString(" " + fields[i] + "=" + url.QueryEscape(fields[i+1]))
 	}
-	return c.audit(r, ss, action)
+	return c.audit(r, ss, b.String())
 }
 
 // setFlash sets the one-time message the next page shows.

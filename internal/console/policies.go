@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -54,7 +53,7 @@ func (c *Console) policyRoutes(mux *http.ServeMux) {
 // policyURL is the address of a policy's page, or of one of its actions
 // (suffix "/delete" and so on).
 func policyURL(id, suffix string) string {
-	return policiesURL + "/" + url.PathEscape(id) + suffix
+	return policiesURL + "/" + segment(id) + suffix
 }
 
 // policyLabel names a policy to people: its name, or its id when it has
@@ -782,7 +781,7 @@ func (c *Console) policySave(w http.ResponseWriter, r *http.Request) error {
 	} else {
 		p.ID = policyID
 	}
-	if err := c.auditChange(r, ss, action, "id="+p.ID); err != nil {
+	if err := c.auditChange(r, ss, action, "id", p.ID); err != nil {
 		return err
 	}
 	var saved nextactions.Policy
@@ -855,7 +854,7 @@ func (c *Console) policyEnabled(w http.ResponseWriter, r *http.Request) error {
 	}
 	word := map[bool]string{true: "enabled", false: "disabled"}[on]
 	if p.IsEnabled() != on {
-		if err := c.auditChange(r, ss, ActionPolicyUpdate, "id="+p.ID+" enabled="+strconv.FormatBool(on)); err != nil {
+		if err := c.auditChange(r, ss, ActionPolicyUpdate, "id", p.ID, "enabled", strconv.FormatBool(on)); err != nil {
 			return err
 		}
 		p.Enabled = &on
@@ -902,7 +901,7 @@ func (c *Console) policyMove(w http.ResponseWriter, r *http.Request) error {
 		http.Redirect(w, r, policiesURL, http.StatusSeeOther)
 		return nil
 	}
-	if err := c.auditChange(r, ss, ActionPolicyMove, "id="+id+" direction="+dir); err != nil {
+	if err := c.auditChange(r, ss, ActionPolicyMove, "id", id, "direction", dir); err != nil {
 		return err
 	}
 	if err := c.cfg.Policies.Move(r.Context(), a.ID, id, dir == "up"); err != nil {
@@ -943,7 +942,7 @@ func (c *Console) policyDelete(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return policyFailure(err)
 	}
-	if err := c.auditChange(r, ss, ActionPolicyDelete, "id="+p.ID); err != nil {
+	if err := c.auditChange(r, ss, ActionPolicyDelete, "id", p.ID); err != nil {
 		return err
 	}
 	if err := c.cfg.Policies.Delete(r.Context(), a.ID, p.ID); err != nil {

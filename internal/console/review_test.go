@@ -1,6 +1,8 @@
 package console_test
 
 import (
+	"context"
+	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
@@ -49,5 +51,52 @@ func TestReviewDotSegmentLinks(t *testing.T) {
 		if !strings.Contains(try.body, want) {
 			t.Errorf("try: no %s", want)
 		}
+	}
+}
+
+// TestReviewAuditCannotBeForged: a policy id in the URL reaches the audit
+// entry written before the update is tried; a newline or spaces in it
+// must not add an entry or a field of the attacker's choosing (the
+// update itself is then refused).
+func TestReviewAuditCannotBeForged(t *testing.T) {
+	ps := newPolicyStack(t)
+	ps.create(t, "victim", 1)
+	forged := "x\npolicy.delete id=victim enabled=false"
+	p := ps.b.post("/console/policies/"+url.PathEscape(forged), acceptanceForm(ps.csrf))
+	if p.status < 400 {
+		t.Fatalf("update of a forged id: %d, want it refused", p.status)
+	}
+	for _, a := range ps.auditActions(t) {
+		if strings.ContainsAny(a, "\n\r") || strings.HasPrefix(a, "policy.delete") || strings.Count(a, "=") > 1 {
+			t.Errorf("audit entry %q carries the forged fields", a)
+		}
+	}
+	if ids := ps.ids(t); len(ids) != 1 {
+		t.Errorf("policies after the forged update: %v", ids)
+	}
+}
+
+// TestReviewPolicyDotLinks: the Policies list links and posts of policies
+// "." and ".." name them (%2E), not dot segments a browser resolves away.
+func TestReviewPolicyDotLinks(t *testing.T) {
+	ps := newPolicyStack(t)
+	for _, id := range []string{".", ".."} {
+		if _, err := ps.svc.Create(context.Background(), ps.user.accountID, nextactions.Policy{ID: id, Name: "dots " + id, Expression: "true", Actions: evalSkill42}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	list := ps.b.get("/console/policies")
+	for _, want := range []string{`/console/policies/%2E/enabled`, `/console/policies/%2E%2E/move`, `href="/console/policies/%2E%2E"`} {
+		if !strings.Contains(list.body, want) {
+			t.Errorf("the list has no %s", want)
+		}
+	}
+	// Disabling "." through its own form works.
+	if p := ps.b.post("/console/policies/%2E/enabled", url.Values{"csrf": {ps.csrf}, "enabled": {"false"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("disable '.': %d %s", p.status, p.body)
+	}
+	got, err := ps.svc.Get(context.Background(), ps.user.accountID, ".")
+	if err != nil || got.IsEnabled() {
+		t.Errorf("policy '.' after Disable: enabled %v, %v", got.IsEnabled(), err)
 	}
 }
