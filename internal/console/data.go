@@ -36,6 +36,9 @@ type ContextData interface {
 const (
 	// sessionsPerPage is the sessions one page of a namespace lists.
 	sessionsPerPage = 50
+	// propertiesPerPage is the properties one page of a session shows; a
+	// later page past the last shows the last.
+	propertiesPerPage = 100
 	// valuePreviewChars is the characters of a value shown on the
 	// session page; a longer value is cut there and offered as a
 	// download.
@@ -195,11 +198,9 @@ func (c *Console) dataSessions(w http.ResponseWriter, r *http.Request) error {
 	if ccs.CheckNamespace("namespace", ns) != nil {
 		return errBadNamespace
 	}
-	page := 1
-	if v := r.URL.Query().Get("page"); v != "" {
-		if page, err = strconv.Atoi(v); err != nil || page < 1 || page > maxPage {
-			return errBadPage
-		}
+	page, err := pageParam(r)
+	if err != nil {
+		return err
 	}
 	list, err := c.cfg.Context.Namespaces(r.Context(), a.ID)
 	if err != nil {
@@ -265,6 +266,20 @@ func (c *Console) dataSessions(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// pageParam is the request's page number: 1 when absent, else a whole
+// number from 1 to maxPage (errBadPage otherwise).
+func pageParam(r *http.Request) (int, error) {
+	v := r.URL.Query().Get("page")
+	if v == "" {
+		return 1, nil
+	}
+	page, err := strconv.Atoi(v)
+	if err != nil || page < 1 || page > maxPage {
+		return 0, errBadPage
+	}
+	return page, nil
+}
+
 // propertyRow is one property of the session page.
 type propertyRow struct {
 	Name string
@@ -293,8 +308,18 @@ func (c *Console) dataSession(w http.ResponseWriter, r *http.Request) error {
 	if len(doc.Properties) == 0 {
 		return errNoSession
 	}
-	rows := make([]propertyRow, len(doc.Properties))
-	for i, p := range doc.Properties {
+	page, err := pageParam(r)
+	if err != nil {
+		return err
+	}
+	// A session may hold up to the account's quota of properties: the
+	// page shows propertiesPerPage of them (an unpaged page of 20,000
+	// properties was 7.7 MB of HTML).
+	pages := (len(doc.Properties) + propertiesPerPage - 1) / propertiesPerPage
+	page = min(page, pages)
+	shown := doc.Properties[(page-1)*propertiesPerPage : min(page*propertiesPerPage, len(doc.Properties))]
+	rows := make([]propertyRow, len(shown))
+	for i, p := range shown {
 		v, cut, n := preview(p.Value)
 		rows[i] = propertyRow{Name: p.Name, Value: v, Cut: cut, Chars: n, Expires: p.ExpiresAt,
 			DownloadURL: propertyURL(k, p.Name) + "/value", DeleteURL: propertyURL(k, p.Name) + "/delete"}
@@ -307,6 +332,13 @@ func (c *Console) dataSession(w http.ResponseWriter, r *http.Request) error {
 	data["Crumbs"] = dataCrumbs(k, "")
 	data["Namespace"], data["Session"], data["Default"] = k.Namespace, k.SessionID, k.SessionID == wire.DefaultSession
 	data["Properties"], data["Flash"] = rows, c.takeFlash(r, id)
+	data["Page"], data["Pages"], data["Total"] = page, pages, len(doc.Properties)
+	if page > 1 {
+		data["PrevURL"] = sessionURL(k) + "?page=" + strconv.Itoa(page-1)
+	}
+	if page < pages {
+		data["NextURL"] = sessionURL(k) + "?page=" + strconv.Itoa(page+1)
+	}
 	data["PreviewChars"] = valuePreviewChars
 	data["ReadOnly"] = ccs.IsReserved(k.Namespace)
 	data["DeleteURL"] = sessionURL(k) + "/delete"

@@ -2,12 +2,15 @@ package console_test
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/orchestrator/orchestrator/internal/ccs"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 )
 
@@ -98,5 +101,56 @@ func TestReviewPolicyDotLinks(t *testing.T) {
 	got, err := ps.svc.Get(context.Background(), ps.user.accountID, ".")
 	if err != nil || got.IsEnabled() {
 		t.Errorf("policy '.' after Disable: enabled %v, %v", got.IsEnabled(), err)
+	}
+}
+
+// TestReviewSessionPropertiesPaged: a session of 250 properties is shown
+// 100 at a time (the page was unbounded: 20,000 properties were 7.7 MB
+// of HTML); a page past the last shows the last; a bad page is 400.
+func TestReviewSessionPropertiesPaged(t *testing.T) {
+	d := newDataStack(t, "")
+	u := d.account(t, "v2")
+	k := ccs.Key{AccountID: u.accountID, Namespace: "big", SessionID: "s1"}
+	props := map[string]int{}
+	for i := range 250 {
+		props[fmt.Sprintf("p%03d", i)] = i
+	}
+	raw, _ := json.Marshal(props)
+	if err := d.ccs.Merge(context.Background(), k, raw); err != nil {
+		t.Fatal(err)
+	}
+	b := d.browser(t)
+	b.mustSignIn(u)
+	count := func(body string) int { return strings.Count(body, `<th scope="row" class="name">`) }
+	for _, tc := range []struct {
+		query      string
+		rows       int
+		first      string
+		prev, next bool
+	}{
+		{"", 100, "p000", false, true},
+		{"?page=2", 100, "p100", true, true},
+		{"?page=3", 50, "p200", true, false},
+		{"?page=9", 50, "p200", true, false},
+	} {
+		p := b.get("/console/data/big/s1" + tc.query)
+		if p.status != http.StatusOK {
+			t.Fatalf("%q: %d", tc.query, p.status)
+		}
+		if n := count(p.body); n != tc.rows {
+			t.Errorf("%q: %d rows, want %d", tc.query, n, tc.rows)
+		}
+		if !strings.Contains(p.body, `<th scope="row" class="name">`+tc.first+`</th>`) {
+			t.Errorf("%q: the first row is not %s", tc.query, tc.first)
+		}
+		if got := strings.Contains(p.body, `id="prev-page"`); got != tc.prev {
+			t.Errorf("%q: Previous link %v, want %v", tc.query, got, tc.prev)
+		}
+		if got := strings.Contains(p.body, `id="next-page"`); got != tc.next {
+			t.Errorf("%q: Next link %v, want %v", tc.query, got, tc.next)
+		}
+	}
+	if p := b.get("/console/data/big/s1?page=0"); p.status != http.StatusBadRequest {
+		t.Errorf("page=0: %d, want 400", p.status)
 	}
 }
