@@ -706,6 +706,15 @@ func hasExcError(errs fieldErrors) bool {
 	return false
 }
 
+// pathPolicy is the account's policy that the request's path names.
+func (c *Console) pathPolicy(r *http.Request, accountID string) (nextactions.Policy, error) {
+	p, err := c.cfg.Policies.Get(r.Context(), accountID, r.PathValue("id"))
+	if err != nil {
+		return p, policyFailure(err)
+	}
+	return p, nil
+}
+
 // policyNew shows the empty form.
 func (c *Console) policyNew(w http.ResponseWriter, r *http.Request) error {
 	_, ss, a, ok, err := c.signedIn(w, r)
@@ -723,9 +732,9 @@ func (c *Console) policyEdit(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return err
 	}
-	p, err := c.cfg.Policies.Get(r.Context(), a.ID, r.PathValue("id"))
+	p, err := c.pathPolicy(r, a.ID)
 	if err != nil {
-		return policyFailure(err)
+		return err
 	}
 	data := c.pageData(ss, a, "Edit policy "+policyLabel(p), navPolicies)
 	c.renderPolicyForm(w, r, http.StatusOK, data, formOf(p), p.ID, nil, "")
@@ -848,9 +857,9 @@ func (c *Console) policyEnabled(w http.ResponseWriter, r *http.Request) error {
 	default:
 		return errBadForm
 	}
-	p, err := c.cfg.Policies.Get(r.Context(), a.ID, r.PathValue("id"))
+	p, err := c.pathPolicy(r, a.ID)
 	if err != nil {
-		return policyFailure(err)
+		return err
 	}
 	word := map[bool]string{true: "enabled", false: "disabled"}[on]
 	if p.IsEnabled() != on {
@@ -918,9 +927,9 @@ func (c *Console) policyConfirmDelete(w http.ResponseWriter, r *http.Request) er
 	if !ok {
 		return err
 	}
-	p, err := c.cfg.Policies.Get(r.Context(), a.ID, r.PathValue("id"))
+	p, err := c.pathPolicy(r, a.ID)
 	if err != nil {
-		return policyFailure(err)
+		return err
 	}
 	data := c.pageData(ss, a, "Delete policy "+policyLabel(p), navPolicies)
 	data["Policy"] = policyRow{ID: p.ID, Name: p.Name, Label: policyLabel(p), Enabled: p.IsEnabled(),
@@ -938,9 +947,9 @@ func (c *Console) policyDelete(w http.ResponseWriter, r *http.Request) error {
 	if !ok {
 		return err
 	}
-	p, err := c.cfg.Policies.Get(r.Context(), a.ID, r.PathValue("id"))
+	p, err := c.pathPolicy(r, a.ID)
 	if err != nil {
-		return policyFailure(err)
+		return err
 	}
 	if err := c.auditChange(r, ss, ActionPolicyDelete, "id", p.ID); err != nil {
 		return err
