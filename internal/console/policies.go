@@ -105,16 +105,8 @@ func (c *Console) policyList(w http.ResponseWriter, r *http.Request) error {
 	}
 	rows := make([]policyRow, len(list))
 	for i, p := range list {
-		rows[i] = policyRow{
-			Position: i + 1, ID: p.ID, Name: p.Name, Label: policyLabel(p), Enabled: p.IsEnabled(),
-			When: ruleSummary(p.Conditions, p.Expression), Then: actionsSummary(p.Actions),
-			EditURL: policyURL(p.ID, ""), EnabledURL: policyURL(p.ID, "/enabled"),
-			MoveURL: policyURL(p.ID, "/move"), DeleteURL: policyURL(p.ID, "/delete"),
-			First: i == 0, Last: i == len(list)-1, ElementID: "policy-" + p.ID,
-		}
-		if e := p.Exception; e != nil {
-			rows[i] = withException(rows[i], e)
-		}
+		rows[i] = rowOf(p)
+		rows[i].Position, rows[i].First, rows[i].Last = i+1, i == 0, i == len(list)-1
 	}
 	data := c.pageData(ss, a, "Policies", navPolicies)
 	data["Policies"], data["Flash"] = rows, c.takeFlash(r, id)
@@ -122,12 +114,22 @@ func (c *Console) policyList(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// withException adds the summary of a policy's exception: its
-// conditions and expression, then "→" and its actions.
-func withException(row policyRow, e *nextactions.Exception) policyRow {
-	row.Except = ruleSummary(e.Conditions, e.Expression)
-	for _, a := range actionsSummary(e.Actions) {
-		row.Except = append(row.Except, "→ "+a)
+// rowOf is a policy as the list and the delete confirmation show it: its
+// summaries (the exception's: its conditions and expression, then "→"
+// and its actions) and the URLs of its forms. The list sets the place.
+func rowOf(p nextactions.Policy) policyRow {
+	row := policyRow{
+		ID: p.ID, Name: p.Name, Label: policyLabel(p), Enabled: p.IsEnabled(),
+		When: ruleSummary(p.Conditions, p.Expression), Then: actionsSummary(p.Actions),
+		EditURL: policyURL(p.ID, ""), EnabledURL: policyURL(p.ID, "/enabled"),
+		MoveURL: policyURL(p.ID, "/move"), DeleteURL: policyURL(p.ID, "/delete"),
+		ElementID: "policy-" + p.ID,
+	}
+	if e := p.Exception; e != nil {
+		row.Except = ruleSummary(e.Conditions, e.Expression)
+		for _, a := range actionsSummary(e.Actions) {
+			row.Except = append(row.Except, "→ "+a)
+		}
 	}
 	return row
 }
@@ -932,11 +934,7 @@ func (c *Console) policyConfirmDelete(w http.ResponseWriter, r *http.Request) er
 		return err
 	}
 	data := c.pageData(ss, a, "Delete policy "+policyLabel(p), navPolicies)
-	data["Policy"] = policyRow{ID: p.ID, Name: p.Name, Label: policyLabel(p), Enabled: p.IsEnabled(),
-		When: ruleSummary(p.Conditions, p.Expression), Then: actionsSummary(p.Actions), DeleteURL: policyURL(p.ID, "/delete")}
-	if e := p.Exception; e != nil {
-		data["Policy"] = withException(data["Policy"].(policyRow), e)
-	}
+	data["Policy"] = rowOf(p)
 	c.render(w, r, http.StatusOK, "policies-delete", data)
 	return nil
 }
