@@ -157,7 +157,15 @@ func TestBrowserPolicies(t *testing.T) {
 	if got := strings.TrimSpace(nextActions()); got != "[]" {
 		t.Errorf("next actions with the policy disabled: %s", got)
 	}
-	tb.do("enable", chromedp.Click(chromedp.CSS(`#policy-list button.toggle`)), chromedp.WaitVisible(chromedp.ID("flash")))
+	// The disabled list shows a flash too: wait for the new page, not for
+	// the flash the old page already has (clicking Delete on the page
+	// being replaced failed with "Could not find node").
+	tb.eval(`document.documentElement.dataset.stale = "1"`)
+	tb.do("enable", chromedp.Click(chromedp.CSS(`#policy-list button.toggle`)),
+		chromedp.WaitNotPresent(chromedp.CSS(`html[data-stale]`)), chromedp.WaitVisible(chromedp.ID("flash")))
+	if got := tb.eval(`document.querySelector('#policy-list tbody tr .state').textContent`); got != "Enabled" {
+		t.Errorf("state after Enable: %q", got)
+	}
 	tb.do("delete", chromedp.Click(chromedp.CSS(`#policy-list a.delete`)), chromedp.WaitVisible(chromedp.ID("confirm-delete-policy")))
 	tb.screenshot("policy-delete-confirm")
 	tb.do("cancel delete", chromedp.Click(chromedp.ID("cancel-delete")), chromedp.WaitVisible(chromedp.ID("policy-list")))
