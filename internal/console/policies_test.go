@@ -230,16 +230,16 @@ func TestPolicyListEmptyAndInOrder(t *testing.T) {
 	// Buttons say what they do to which policy; the first cannot move up,
 	// the last cannot move down.
 	for _, s := range []string{
-		`Move<span class="vh"> alpha</span> down`, `Move<span class="vh"> beta</span> up`,
-		`Disable<span class="vh"> alpha</span>`, `Enable<span class="vh"> beta</span>`,
-		`Edit<span class="vh"> alpha</span>`, `Delete<span class="vh"> beta</span>`,
+		`Move<span class="visually-hidden"> alpha</span> down`, `Move<span class="visually-hidden"> beta</span> up`,
+		`Disable<span class="visually-hidden"> alpha</span>`, `Enable<span class="visually-hidden"> beta</span>`,
+		`Edit<span class="visually-hidden"> alpha</span>`, `Delete<span class="visually-hidden"> beta</span>`,
 		`<th scope="col">`,
 	} {
 		if !strings.Contains(p.body, s) {
 			t.Errorf("list lacks %q", s)
 		}
 	}
-	for _, s := range []string{`Move<span class="vh"> alpha</span> up`, `Move<span class="vh"> beta</span> down`} {
+	for _, s := range []string{`Move<span class="visually-hidden"> alpha</span> up`, `Move<span class="visually-hidden"> beta</span> down`} {
 		if strings.Contains(p.body, s) {
 			t.Errorf("list has %q", s)
 		}
