@@ -14,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/orchestrator/orchestrator/internal/fault"
+	"github.com/orchestrator/orchestrator/internal/httpapi"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
 	"github.com/orchestrator/orchestrator/wire"
 )
@@ -39,7 +40,7 @@ const (
 // every ASCII character is percent-encoded (a larger body is refused as a
 // bad form, not beside a field).
 const (
-	evalMaxID   = 256
+	evalMaxID   = nextactions.MaxRequestID
 	evalMaxAttr = 2048
 	// logsPerPage is the page size of the evaluation log.
 	logsPerPage = 50
@@ -122,7 +123,7 @@ func (f *tryForm) parse(form url.Values, accountID string) (nextactions.Request,
 		f.conversation.Error = "Enter a conversation ID."
 	}
 	for _, fd := range []*evalField{&f.conversation, &f.session, &f.consumer} {
-		if fd.Error == "" && !evalValidID(fd.Value) {
+		if fd.Error == "" && nextactions.CheckRequestID(fd.Name, fd.Value) != nil {
 			fd.Error = "Must be at most 256 printable characters."
 		}
 	}
@@ -133,19 +134,6 @@ func (f *tryForm) parse(form url.Values, accountID string) (nextactions.Request,
 	return req, len(f.errors()) == 0
 }
 
-// evalValidID is the v2 API's rule for a conversation, session or
-// person id: at most 256 printable characters (empty is checked apart).
-func evalValidID(v string) bool {
-	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > evalMaxID {
-		return false
-	}
-	for _, c := range v {
-		if c < 0x20 || c == 0x7f {
-			return false
-		}
-	}
-	return true
-}
 
 // tryJSONObject decodes a field that holds a JSON object, as the v2 API
 // decodes its "conversation" and "sde" members; empty is nil. A bad
@@ -159,7 +147,7 @@ func tryJSONObject(fd *evalField) map[string]any {
 		fd.Error = "Must be at most " + strconv.Itoa(evalMaxAttr) + " characters."
 		return nil
 	}
-	if !utf8.ValidString(v) || evalLoneSurrogate(v) {
+	if httpapi.CheckJSONText([]byte(v)) != nil {
 		fd.Error = "Must be valid UTF-8 (no escape of a lone surrogate)."
 		return nil
 	}
@@ -193,46 +181,7 @@ func tryJSONObject(fd *evalField) map[string]any {
 	return nil
 }
 
-// evalLoneSurrogate reports whether a JSON text holds a \u escape of a lone
-// UTF-16 surrogate, which encoding/json would decode as U+FFFD without an
-// error; the API refuses such a body, and so does the form.
-func evalLoneSurrogate(s string) bool {
-	for i := strings.Index(s, `\u`); i >= 0; {
-		n := 0 // backslashes before: an even run means this one escapes
-		for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
-			n++
-		}
-		next := i + 2
-		if r, ok := evalHex4(s, i+2); n%2 == 0 && ok && r >= 0xd800 && r <= 0xdfff {
-			if r >= 0xdc00 {
-				return true // a low surrogate first
-			}
-			lo, ok := rune(0), false
-			if i+8 <= len(s) && s[i+6] == '\\' && s[i+7] == 'u' {
-				lo, ok = evalHex4(s, i+8)
-			}
-			if !ok || lo < 0xdc00 || lo > 0xdfff {
-				return true
-			}
-			next = i + 12
-		}
-		k := strings.Index(s[min(next, len(s)):], `\u`)
-		if k < 0 {
-			return false
-		}
-		i = min(next, len(s)) + k
-	}
-	return false
-}
 
-// evalHex4 parses the four hex digits at s[i:].
-func evalHex4(s string, i int) (rune, bool) {
-	if i+4 > len(s) {
-		return 0, false
-	}
-	r, err := strconv.ParseUint(s[i:i+4], 16, 32)
-	return rune(r), err == nil
-}
 
 // ---- handlers ----
 
@@ -477,7 +426,7 @@ func (c *Console) evaluationLogs(w http.ResponseWriter, r *http.Request) error {
 		}
 		page = n
 	}
-	if !evalValidID(filter.Value) {
+	if nextactions.CheckRequestID(filter.Name, filter.Value) != nil {
 		filter.Error = "Must be at most 256 printable characters."
 	}
 	data["Filter"] = filter

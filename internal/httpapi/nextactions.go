@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"net/http"
-	"unicode/utf8"
 
 	"github.com/orchestrator/orchestrator/internal/fault"
 	"github.com/orchestrator/orchestrator/internal/nextactions"
@@ -152,30 +151,13 @@ func (s *Server) configGet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// checkRequestID validates an optional conversation, session or person
-// id of a next-action request: at most 256 printable characters.
-func checkRequestID(field, v string) error {
-	if v == "" {
-		return nil
-	}
-	ok := utf8.ValidString(v) && utf8.RuneCountInString(v) <= 256
-	for _, c := range v {
-		if c < 0x20 || c == 0x7f {
-			ok = false
-		}
-	}
-	if !ok {
-		return fault.Invalid("%s: must be at most 256 printable characters", field)
-	}
-	return nil
-}
 
 func checkRequest(req nextactions.Request) error {
 	for _, f := range []struct{ name, v string }{
 		{"conversationId", req.ConversationID}, {"sessionId", req.SessionID}, {"consumerId", req.ConsumerID},
 		{"groupId", req.GroupID}, {"customerId", req.CustomerID}, {"visitorId", req.VisitorID}, {"policyId", req.PolicyID},
 	} {
-		if err := checkRequestID(f.name, f.v); err != nil {
+		if err := nextactions.CheckRequestID(f.name, f.v); err != nil {
 			return err
 		}
 	}
@@ -221,7 +203,7 @@ func (s *Server) policyLogs(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	conv := r.URL.Query().Get("conversationId")
-	if err := checkRequestID("conversationId", conv); err != nil {
+	if err := nextactions.CheckRequestID("conversationId", conv); err != nil {
 		return err
 	}
 	logs, err := s.NextActions.Logs(r.Context(), acct, conv)

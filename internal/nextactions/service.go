@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 
@@ -346,6 +347,28 @@ type Request struct {
 	// the request's ids, and sde.<path> variables, read from them.
 	Conversation map[string]any
 	SDE          map[string]any
+}
+
+// MaxRequestID bounds a conversation, session or person id of a request.
+const MaxRequestID = 256
+
+// CheckRequestID validates an optional conversation, session or person
+// id of a next-action request (the v2 API's body, the console's Try it):
+// at most MaxRequestID printable characters.
+func CheckRequestID(field, v string) error {
+	if v == "" {
+		return nil
+	}
+	ok := utf8.ValidString(v) && utf8.RuneCountInString(v) <= MaxRequestID
+	for _, c := range v {
+		if c < 0x20 || c == 0x7f {
+			ok = false
+		}
+	}
+	if !ok {
+		return fault.Invalid("%s: must be at most %d printable characters", field, MaxRequestID)
+	}
+	return nil
 }
 
 // Decision is the outcome of one evaluation.
