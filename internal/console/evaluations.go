@@ -134,7 +134,6 @@ func (f *tryForm) parse(form url.Values, accountID string) (nextactions.Request,
 	return req, len(f.errors()) == 0
 }
 
-
 // tryJSONObject decodes a field that holds a JSON object, as the v2 API
 // decodes its "conversation" and "sde" members; empty is nil. A bad
 // value sets the field's Error.
@@ -180,8 +179,6 @@ func tryJSONObject(fd *evalField) map[string]any {
 	}
 	return nil
 }
-
-
 
 // ---- handlers ----
 

@@ -151,7 +151,6 @@ func (s *Server) configGet(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-
 func checkRequest(req nextactions.Request) error {
 	for _, f := range []struct{ name, v string }{
 		{"conversationId", req.ConversationID}, {"sessionId", req.SessionID}, {"consumerId", req.ConsumerID},
